@@ -1,0 +1,52 @@
+# The README's two commands: `make run` (the whole system locally) and `make test` (everything CI checks).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+ZOOM_REF := $(abspath ../shared/reference/zoom)
+export ZOOM_OPENAPI_DIR ?= $(if $(wildcard $(ZOOM_REF)/meetings-openapi.json),$(ZOOM_REF),)
+
+.PHONY: run test venv prereqs lint typecheck unit integration e2e demo bench
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is missing: install Python 3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+prereqs: $(STAMP)
+	@$(PY) -m devstack.emulators --check
+	@command -v terraform >/dev/null || { echo "error: terraform is missing: install Terraform 1.5+ (https://developer.hashicorp.com/terraform/install)"; exit 1; }
+
+run: prereqs
+	$(PY) -m devstack.stack
+
+demo: $(STAMP)
+	$(PY) -m devstack.demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	terraform fmt -check -recursive infra/terraform
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+unit: $(STAMP)
+	$(VENV)/bin/pytest -q tests/unit
+
+integration: prereqs
+	@test -n "$(ZOOM_OPENAPI_DIR)" || { echo "error: ZOOM_OPENAPI_DIR is unset and ../shared/reference/zoom is missing"; exit 1; }
+	$(VENV)/bin/pytest -q tests/integration
+
+e2e: prereqs
+	$(VENV)/bin/pytest -q tests/e2e
+
+test: prereqs lint typecheck unit integration e2e
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

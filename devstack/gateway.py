@@ -1,0 +1,69 @@
+"""The local stand-in for the production load balancer: one base URL, the path map of topology.yaml."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import httpx
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+
+from shared.topology import Topology
+
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "content-length",
+    "content-encoding",
+    "host",
+}
+
+
+class Gateway:
+    """Forwards each request to the service that owns its path prefix, as the URL map does in production."""
+
+    def __init__(self, topology: Topology, service_urls: Mapping[str, str]) -> None:
+        self._topology = topology
+        self._service_urls = dict(service_urls)
+        self._client = httpx.Client(timeout=60, follow_redirects=False)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ)
+        service = self._topology.service_for(request.path)
+        if service is None:
+            response = Response(
+                '{"error": {"code": "not_found", "message": "No service serves this path."}}',
+                status=404,
+                mimetype="application/json",
+            )
+            return response(environ, start_response)
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        try:
+            upstream = self._client.request(
+                request.method,
+                self._service_urls[service] + request.full_path.rstrip("?"),
+                headers=headers,
+                content=request.get_data(),
+            )
+        except httpx.HTTPError:
+            response = Response(
+                '{"error": {"code": "unavailable", "message": "The service is not answering."}}',
+                status=502,
+                mimetype="application/json",
+            )
+            return response(environ, start_response)
+        out_headers = [(k, v) for k, v in upstream.headers.multi_items() if k.lower() not in _HOP_BY_HOP]
+        return Response(upstream.content, status=upstream.status_code, headers=out_headers)(environ, start_response)
+
+
+def serve_gateway(gateway: Gateway, port: int) -> BaseWSGIServer:
+    """Bind the port now (a clear OSError if it is taken) and serve in a background thread."""
+    server = make_server("127.0.0.1", port, gateway, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True, name="gateway").start()
+    return server

@@ -1,0 +1,250 @@
+"""`make run`: the whole system on loopback, each part its own process, behind one base URL.
+
+Starts the Firestore and Pub/Sub emulators, the provider sandbox and the mail sink (unless
+PROVIDER_SANDBOX_URL / SMTP_HOST say where they already are), every service of topology.yaml, the
+gateway on FLO_PORT and a local stand-in for Cloud Scheduler. Ctrl-C stops all of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+from devstack.emulators import PrerequisiteError, free_port, start_emulator, stop_process, wait_http
+from devstack.gateway import Gateway, serve_gateway
+from devstack.pubsub_setup import ensure_topology
+from shared.topology import load_topology
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ID = "flo-local"
+
+
+def _dev_secrets() -> dict[str, str]:
+    """Fresh throwaway secrets per run: the local data lives only as long as the emulators do."""
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    return {
+        "ZOOM_CLIENT_ID": "flo-local-zoom",
+        "ZOOM_CLIENT_SECRET": secrets.token_urlsafe(24),
+        "ZOOM_WEBHOOK_SECRET": secrets.token_urlsafe(24),
+        "GOOGLE_CLIENT_ID": "flo-local-google.apps.googleusercontent.com",
+        "GOOGLE_CLIENT_SECRET": secrets.token_urlsafe(24),
+        "TOKEN_ENCRYPTION_KEYS": f"v1:{key}",
+        "OAUTH_STATE_SECRET": secrets.token_urlsafe(32),
+    }
+
+
+class Stack:
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.stopping = threading.Event()
+
+    def spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = (self.log_dir / f"{name}.log").open("ab")
+        process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
+        self.processes.append((name, process))
+        return process
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for _, process in reversed(self.processes):
+            stop_process(process)
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def run(state_file: Path | None) -> int:
+    started = time.monotonic()
+    topology = load_topology()
+    flo_port = int(os.environ.get("FLO_PORT", "8080"))
+    if not _port_free(flo_port):
+        print(
+            f"error: port {flo_port} (FLO_PORT) is already in use; stop what uses it or set FLO_PORT.", file=sys.stderr
+        )
+        return 2
+    log_dir = ROOT / ".run" / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    stack = Stack(log_dir)
+    base_url = f"http://127.0.0.1:{flo_port}"
+    venv_bin = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "FLO_ENV": "local",
+        "FLO_BASE_URL": base_url,
+        "GOOGLE_CLOUD_PROJECT": PROJECT_ID,
+        "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}",
+        "PYTHONUNBUFFERED": "1",
+    }
+    for name, value in _dev_secrets().items():
+        env.setdefault(name, value)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        firestore = start_emulator("firestore", PROJECT_ID, log_path=log_dir / "firestore.log")
+        stack.processes.append(("firestore-emulator", firestore.process))
+        pubsub = start_emulator("pubsub", PROJECT_ID, log_path=log_dir / "pubsub.log")
+        stack.processes.append(("pubsub-emulator", pubsub.process))
+        env["FIRESTORE_EMULATOR_HOST"] = firestore.host_port
+        env["PUBSUB_EMULATOR_HOST"] = pubsub.host_port
+        os.environ["PUBSUB_EMULATOR_HOST"] = pubsub.host_port
+
+        waits: list[tuple[str, subprocess.Popen[bytes]]] = []
+        if not env.get("PROVIDER_SANDBOX_URL"):
+            port = free_port()
+            env["PROVIDER_SANDBOX_URL"] = f"http://127.0.0.1:{port}"
+            waits.append(
+                (
+                    env["PROVIDER_SANDBOX_URL"] + "/_sandbox/health",
+                    stack.spawn(
+                        "sandbox",
+                        [sys.executable, "-m", "devstack.sandbox", "--host", "127.0.0.1", "--port", str(port)],
+                        env,
+                    ),
+                )
+            )
+        mail_url = None
+        if not env.get("SMTP_HOST"):
+            smtp_port, http_port = free_port(), free_port()
+            env.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_port))
+            mail_url = f"http://127.0.0.1:{http_port}"
+            waits.append(
+                (
+                    mail_url + "/messages",
+                    stack.spawn(
+                        "mailsink",
+                        [
+                            sys.executable,
+                            "-m",
+                            "devstack.mailsink",
+                            "--smtp-port",
+                            str(smtp_port),
+                            "--http-port",
+                            str(http_port),
+                        ],
+                        env,
+                    ),
+                )
+            )
+        service_urls: dict[str, str] = {}
+        for service in topology.services:
+            port = free_port()
+            service_urls[service] = f"http://127.0.0.1:{port}"
+            cmd = [
+                str(Path(venv_bin) / "functions-framework"),
+                "--target",
+                "handle",
+                "--source",
+                str(ROOT / "services" / service / "main.py"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ]
+            waits.append(
+                (f"{service_urls[service]}/health", stack.spawn(service, cmd, {**env, "FLO_SERVICE": service}))
+            )
+        for url, process in waits:
+            wait_http(url, timeout=30, process=process)
+        ensure_topology(PROJECT_ID, topology, service_urls.__getitem__)
+        server = serve_gateway(Gateway(topology, service_urls), flo_port)
+        for job in topology.scheduler:
+            threading.Thread(
+                target=_scheduler_loop,
+                args=(stack, service_urls[job.service] + job.path, job.local_interval_seconds),
+                daemon=True,
+            ).start()
+        state = {
+            "base_url": base_url,
+            "services": service_urls,
+            "provider_sandbox_url": env["PROVIDER_SANDBOX_URL"],
+            "smtp": f"{env['SMTP_HOST']}:{env['SMTP_PORT']}",
+            "mail_sink_url": mail_url,
+            "firestore_emulator": firestore.host_port,
+            "pubsub_emulator": pubsub.host_port,
+            "project_id": PROJECT_ID,
+            "logs": str(log_dir),
+            "zoom_webhook_secret": env["ZOOM_WEBHOOK_SECRET"],
+        }
+        _print_summary(state, time.monotonic() - started)
+        if state_file:
+            state_file.write_text(json.dumps(state, indent=2))
+        while True:
+            for name, process in stack.processes:
+                if process.poll() is not None:
+                    print(
+                        f"error: {name} exited with code {process.returncode}; see {log_dir}/{name}.log",
+                        file=sys.stderr,
+                    )
+                    raise KeyboardInterrupt
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return 0
+    except (PrerequisiteError, TimeoutError, RuntimeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stack.stop()
+        if "server" in locals():
+            server.shutdown()
+        print("stopped every process of the local stack")
+
+
+def _scheduler_loop(stack: Stack, url: str, interval: float) -> None:
+    """Local stand-in for Cloud Scheduler: POST the task route on a fixed interval."""
+    with httpx.Client(timeout=30) as client:
+        while not stack.stopping.wait(interval):
+            try:
+                client.post(url)
+            except httpx.HTTPError:
+                continue
+
+
+def _print_summary(state: Mapping[str, object], seconds: float) -> None:
+    print(f"Flo local stack ready in {seconds:.1f}s")
+    print(f"  base URL (every route)  {state['base_url']}")
+    services = state["services"]
+    assert isinstance(services, dict)
+    for name, url in services.items():
+        print(f"  service {name:<16} {url}   health: {state['base_url']}/health/{name}")
+    print(f"  provider sandbox        {state['provider_sandbox_url']}")
+    print(f"  SMTP                    {state['smtp']}   mail sink: {state['mail_sink_url'] or '(external)'}")
+    print(f"  Firestore emulator      {state['firestore_emulator']}")
+    print(f"  Pub/Sub emulator        {state['pubsub_emulator']}")
+    print(f"  logs                    {state['logs']}")
+    print("Ctrl-C stops everything.", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--state-file", type=Path, help="write the stack's URLs here as JSON once it is ready")
+    args = parser.parse_args()
+    sys.exit(run(args.state_file))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,15 @@
+"""Cloud Run entry point of the connect service: hands each request to the app, nothing more."""
+
+import functions_framework
+from flask import Request
+from werkzeug.wrappers import Response
+
+from services.connect.app import build_app
+from shared.bootstrap import lazy_service
+
+_app = lazy_service("connect", build_app)
+
+
+@functions_framework.http
+def handle(request: Request) -> Response:
+    return _app.handle(request)

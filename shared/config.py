@@ -1,0 +1,86 @@
+"""The contract's environment variables, read once and validated, failing fast on the first bad one."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+
+class ConfigError(Exception):
+    """A configuration variable is missing or malformed; the message names it."""
+
+
+def _url(environ: Mapping[str, str], name: str, default: str | None = None) -> str:
+    value = environ.get(name, default)
+    if not value:
+        raise ConfigError(f"{name} must be set (an http(s) URL)")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a service reads from its environment; secrets are fetched separately through shared.secrets."""
+
+    env: str
+    base_url: str
+    project_id: str
+    environ: Mapping[str, str] = field(repr=False)
+    smtp_host: str | None
+    smtp_port: int
+    smtp_username: str | None
+    mail_from: str
+    link_deadline_seconds: int
+    confirmation_grace_seconds: int
+    payment_hold_minutes: int
+    oidc_audience: str | None
+    oidc_service_accounts: frozenset[str]
+
+    @property
+    def local(self) -> bool:
+        return self.env == "local"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        flo_env = env.get("FLO_ENV", "production")
+        if flo_env not in ("local", "production"):
+            raise ConfigError(f"FLO_ENV must be 'local' or 'production', got {flo_env!r}")
+        project_id = env.get("GOOGLE_CLOUD_PROJECT", "")
+        if not project_id:
+            raise ConfigError("GOOGLE_CLOUD_PROJECT must be set (any id works with the emulators)")
+        accounts = frozenset(a.strip() for a in env.get("OIDC_SERVICE_ACCOUNTS", "").split(",") if a.strip())
+        if flo_env != "local" and not accounts:
+            raise ConfigError("OIDC_SERVICE_ACCOUNTS must list the push and scheduler accounts in production")
+        return cls(
+            env=flo_env,
+            base_url=_url(env, "FLO_BASE_URL"),
+            project_id=project_id,
+            environ=env,
+            smtp_host=env.get("SMTP_HOST") or None,
+            smtp_port=_int(env, "SMTP_PORT", 587, minimum=1),
+            smtp_username=env.get("SMTP_USERNAME") or None,
+            mail_from=env.get("MAIL_FROM", "Flo <bookings@flo.local>"),
+            link_deadline_seconds=_int(env, "LINK_DEADLINE_SECONDS", 900, minimum=1),
+            confirmation_grace_seconds=_int(env, "CONFIRMATION_GRACE_SECONDS", 8),
+            payment_hold_minutes=_int(env, "PAYMENT_HOLD_MINUTES", 15, minimum=1),
+            oidc_audience=env.get("OIDC_AUDIENCE") or None,
+            oidc_service_accounts=accounts,
+        )

@@ -1,0 +1,91 @@
+"""In-memory twin of the Firestore adapter with the same atomicity, for unit tests."""
+
+from __future__ import annotations
+
+import copy
+import operator
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from shared.store.port import Conflict, Doc, NotFound, Where, Write
+
+T = TypeVar("T")
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "in": lambda a, b: a in b,
+}
+
+
+class _FakeTxn:
+    def __init__(self, store: FakeDocStore) -> None:
+        self._store = store
+        self.writes: list[Write] = []
+
+    def get(self, collection: str, doc_id: str) -> Doc | None:
+        return self._store.get(collection, doc_id)
+
+    def write(self, write: Write) -> None:
+        self.writes.append(write)
+
+
+class FakeDocStore:
+    def __init__(self) -> None:
+        self._docs: dict[str, dict[str, Doc]] = {}
+        self._lock = threading.RLock()
+        self.fail_next_commit: Exception | None = None
+
+    def get(self, collection: str, doc_id: str) -> Doc | None:
+        with self._lock:
+            doc = self._docs.get(collection, {}).get(doc_id)
+            return copy.deepcopy(doc) if doc is not None else None
+
+    def query(
+        self, collection: str, where: Sequence[Where] = (), order_by: str | None = None, limit: int | None = None
+    ) -> list[tuple[str, Doc]]:
+        with self._lock:
+            rows = [
+                (doc_id, copy.deepcopy(doc))
+                for doc_id, doc in self._docs.get(collection, {}).items()
+                if all(w.field in doc and _OPS[w.op](doc[w.field], w.value) for w in where)
+            ]
+        if order_by:
+            rows = [r for r in rows if order_by in r[1]]
+            rows.sort(key=lambda r: r[1][order_by])
+        return rows[:limit] if limit is not None else rows
+
+    def commit(self, writes: Sequence[Write]) -> None:
+        with self._lock:
+            if self.fail_next_commit is not None:
+                exc, self.fail_next_commit = self.fail_next_commit, None
+                raise exc
+            for w in writes:
+                exists = w.doc_id in self._docs.get(w.collection, {})
+                if w.kind == "create" and exists:
+                    raise Conflict(f"{w.collection}/{w.doc_id} exists")
+                if w.kind == "update" and not exists:
+                    raise NotFound(f"{w.collection}/{w.doc_id}")
+            for w in writes:
+                docs = self._docs.setdefault(w.collection, {})
+                if w.kind == "delete":
+                    docs.pop(w.doc_id, None)
+                elif w.kind == "update":
+                    docs[w.doc_id].update(copy.deepcopy(w.data))
+                else:
+                    docs[w.doc_id] = copy.deepcopy(w.data)
+
+    def transaction(self, fn: Callable[[_FakeTxn], T]) -> T:
+        with self._lock:
+            txn = _FakeTxn(self)
+            result = fn(txn)
+            self.commit(txn.writes)
+            return result
+
+    def clear(self) -> None:
+        with self._lock:
+            self._docs.clear()

@@ -1,0 +1,92 @@
+"""The Firestore adapter of the document-store port (the emulator locally, through the client's own switch)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import httpx
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from shared.store.port import Conflict, Doc, NotFound, Where, Write
+
+T = TypeVar("T")
+
+
+class _FirestoreTxn:
+    def __init__(self, client: firestore.Client, transaction: firestore.Transaction) -> None:
+        self._client = client
+        self._transaction = transaction
+
+    def get(self, collection: str, doc_id: str) -> Doc | None:
+        snapshot = self._client.collection(collection).document(doc_id).get(transaction=self._transaction)
+        return snapshot.to_dict() if snapshot.exists else None
+
+    def write(self, write: Write) -> None:
+        _apply(self._transaction, self._client, write)
+
+
+def _apply(target: Any, client: firestore.Client, write: Write) -> None:
+    ref = client.collection(write.collection).document(write.doc_id)
+    if write.kind == "create":
+        target.create(ref, write.data)
+    elif write.kind == "set":
+        target.set(ref, write.data)
+    elif write.kind == "update":
+        target.update(ref, write.data)
+    else:
+        target.delete(ref)
+
+
+class FirestoreDocStore:
+    def __init__(self, project_id: str, client: firestore.Client | None = None) -> None:
+        self._project_id = project_id
+        self._client = client or firestore.Client(project=project_id)
+
+    def get(self, collection: str, doc_id: str) -> Doc | None:
+        snapshot = self._client.collection(collection).document(doc_id).get()
+        return snapshot.to_dict() if snapshot.exists else None
+
+    def query(
+        self, collection: str, where: Sequence[Where] = (), order_by: str | None = None, limit: int | None = None
+    ) -> list[tuple[str, Doc]]:
+        query: Any = self._client.collection(collection)
+        for w in where:
+            query = query.where(filter=FieldFilter(w.field, w.op, w.value))
+        if order_by:
+            query = query.order_by(order_by)
+        if limit is not None:
+            query = query.limit(limit)
+        return [(snap.id, snap.to_dict() or {}) for snap in query.stream()]
+
+    def commit(self, writes: Sequence[Write]) -> None:
+        batch = self._client.batch()
+        for write in writes:
+            _apply(batch, self._client, write)
+        try:
+            batch.commit()
+        except gexc.Conflict as exc:
+            raise Conflict(str(exc.message)) from None
+        except gexc.NotFound as exc:
+            raise NotFound(str(exc.message)) from None
+
+    def transaction(self, fn: Callable[[Any], T]) -> T:
+        @firestore.transactional
+        def run(transaction: firestore.Transaction) -> T:
+            return fn(_FirestoreTxn(self._client, transaction))
+
+        try:
+            result: T = run(self._client.transaction(max_attempts=20))
+        except gexc.Conflict as exc:
+            raise Conflict(str(exc.message)) from None
+        return result
+
+    def clear(self) -> None:
+        host = os.environ.get("FIRESTORE_EMULATOR_HOST")
+        if not host:
+            raise RuntimeError("clear() only wipes the Firestore emulator")
+        url = f"http://{host}/emulator/v1/projects/{self._project_id}/databases/(default)/documents"
+        httpx.delete(url, timeout=10).raise_for_status()
