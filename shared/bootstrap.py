@@ -1,27 +1,87 @@
-"""The one place that builds clients (Firestore, Pub/Sub, HTTP) and hands them to a service's app."""
+"""The one place that builds clients (Firestore, Pub/Sub, HTTP, providers) and hands them to a service's app."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import httplib2
+import httpx
 
 from shared.bus.port import Publisher
 from shared.clock import Clock, SystemClock
 from shared.config import Settings
-from shared.logs import configure_logging
+from shared.connections.port import Connections
+from shared.logs import configure_logging, register_secret
+from shared.providers.google_calendar import GoogleCalendarClient
+from shared.providers.oauth import GoogleOAuth, ZoomOAuth
+from shared.providers.ports import CalendarProvider, OAuthProvider, VideoProvider
+from shared.providers.urls import ProviderUrls
+from shared.providers.zoom import ZoomClient
+from shared.secrets import SecretSource, secret_source_from_env
 from shared.store.port import DocStore
+from shared.vault import Vault
 from shared.web import LazyApp, WebApp
+
+PROVIDER_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """What every service needs; tests build one from fakes instead."""
+    """What every service needs; tests build one from fakes instead. Provider clients are made on first use."""
 
     service: str
     settings: Settings
     store: DocStore
     publisher: Publisher
     clock: Clock
+    secrets: SecretSource = field(repr=False)
+
+    def secret(self, name: str) -> str:
+        value = self.secrets.get(name)
+        register_secret(value)
+        return value
+
+    @cached_property
+    def vault(self) -> Vault:
+        return Vault(self.secret("TOKEN_ENCRYPTION_KEYS"))
+
+    @cached_property
+    def provider_urls(self) -> ProviderUrls:
+        return ProviderUrls.from_env(self.settings.environ)
+
+    @cached_property
+    def http(self) -> httpx.Client:
+        return httpx.Client(timeout=PROVIDER_TIMEOUT_SECONDS)
+
+    @cached_property
+    def oauth(self) -> dict[str, OAuthProvider]:
+        urls = self.provider_urls
+        return {
+            "zoom": ZoomOAuth(
+                urls, self.secret("ZOOM_CLIENT_ID"), self.secret("ZOOM_CLIENT_SECRET"), self.http, self.clock
+            ),
+            "google": GoogleOAuth(
+                urls, self.secret("GOOGLE_CLIENT_ID"), self.secret("GOOGLE_CLIENT_SECRET"), self.http, self.clock
+            ),
+        }
+
+    @cached_property
+    def zoom(self) -> VideoProvider:
+        return ZoomClient(self.provider_urls.zoom_api, self.http, self.clock)
+
+    @cached_property
+    def calendar(self) -> CalendarProvider:
+        return GoogleCalendarClient(
+            self.provider_urls.google_calendar_api, lambda: httplib2.Http(timeout=PROVIDER_TIMEOUT_SECONDS), self.clock
+        )
+
+    @cached_property
+    def connections(self) -> Connections:
+        from shared.connections.store import FirestoreConnections
+
+        return FirestoreConnections(self.store, self.vault, self.oauth, self.clock)
 
 
 def build_runtime(service: str, environ: Mapping[str, str] | None = None) -> Runtime:
@@ -36,6 +96,7 @@ def build_runtime(service: str, environ: Mapping[str, str] | None = None) -> Run
         store=FirestoreDocStore(settings.project_id),
         publisher=PubSubPublisher(settings.project_id),
         clock=SystemClock(),
+        secrets=secret_source_from_env(settings.environ),
     )
 
 

@@ -1,8 +1,293 @@
-"""The bookings service's routes."""
+"""The bookings service's routes: fans' slots and bookings, manage links, creators' settings and dashboard."""
 
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, EmailStr, Field
+from werkzeug.wrappers import Request, Response
+
+from shared.auth import CreatorAuth, DevTokenAuth, IdentityPlatformAuth
+from shared.availability import (
+    AvailabilityError,
+    Interval,
+    compute_slots,
+    format_slot,
+    parse_weekly_hours,
+    validate_duration,
+    validate_window,
+    window_bounds,
+)
+from shared.bookings.busy import GoogleBusyTimes
+from shared.bookings.model import BOOKINGS, CREATORS, NOTICES, booking_view
+from shared.bookings.service import (
+    BookingError,
+    BookingService,
+    BusyTimes,
+    Policy,
+    new_offer,
+    require_bookings_plan,
+)
 from shared.bootstrap import Runtime
-from shared.web import WebApp
+from shared.envelope import parse_push
+from shared.store.port import Where, put, update
+from shared.web import ApiError, Route, WebApp, json_response, parse_body, route
+
+PAYMENT_EVENTS = "payment-events"
+
+
+class FanIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    timezone: str | None = None
+
+
+class BookIn(BaseModel):
+    offer_id: str = Field(min_length=1)
+    start: AwareDatetime
+    fan: FanIn
+
+
+class RescheduleIn(BaseModel):
+    start: AwareDatetime
+
+
+class AvailabilityIn(BaseModel):
+    timezone: str
+    weekly_hours: dict[str, list[tuple[str, str]]]
+
+
+class OfferIn(BaseModel):
+    title: str = Field(min_length=1, max_length=150)
+    duration_minutes: int
+    price_cents: int = Field(ge=0)
+
+
+class DevCreatorIn(BaseModel):
+    email: EmailStr
+    name: str = Field(min_length=1)
+    plan: Literal["free", "creator", "pro", "studio"]
+    timezone: str = "UTC"
+
+
+def _booking_errors(fn: Callable[..., Response]) -> Callable[..., Response]:
+    def wrapped(request: Request, **kwargs: str) -> Response:
+        try:
+            return fn(request, **kwargs)
+        except BookingError as exc:
+            raise ApiError(exc.status, exc.code, exc.message) from None
+        except AvailabilityError as exc:
+            raise ApiError(400, "invalid_availability", str(exc)) from None
+
+    return wrapped
+
+
+def build_routes(runtime: Runtime, bookings: BookingService, busy: BusyTimes, auth: CreatorAuth) -> list[Route]:
+    store, clock, settings = runtime.store, runtime.clock, runtime.settings
+
+    def creator_of(request: Request) -> str:
+        return auth.creator_id(request)
+
+    @route("/api/public/creators/<creator_id>/offers/<offer_id>/slots")
+    @_booking_errors
+    def slots(request: Request, creator_id: str, offer_id: str) -> Response:
+        offer, creator = bookings.load_offer(offer_id)
+        if offer["creator_id"] != creator_id:
+            raise ApiError(404, "offer_not_found", f"No offer {offer_id!r} for creator {creator_id!r}.")
+        require_bookings_plan(creator)
+        first, last = validate_window(request.args.get("from", ""), request.args.get("to", ""))
+        hours = parse_weekly_hours(creator.get("timezone", "UTC"), creator.get("weekly_hours", {}))
+        low, high = window_bounds(hours, first, last)
+        found = busy.busy(creator_id, low, high)
+        taken = store.query(BOOKINGS, [Where("creator_id", "==", creator_id), Where("start", "<", high)])
+        now = clock.now()
+        blockers = [*found.intervals]
+        for _, doc in taken:
+            held = doc["status"] == "pending_payment" and doc.get("hold_expires_at") and doc["hold_expires_at"] > now
+            if (doc["status"] == "confirmed" or held) and doc["end"] > low:
+                blockers.append(Interval(doc["start"], doc["end"]))
+        free = compute_slots(
+            hours, timedelta(minutes=int(offer["duration_minutes"])), first, last, now, tuple(blockers)
+        )
+        body: dict[str, object] = {"timezone": hours.zone.key, "slots": [format_slot(s, hours.zone) for s in free]}
+        if not found.checked:
+            body["calendar_checked"] = False
+            body["notice"] = "The creator's calendar busy times could not be checked."
+        return json_response(body)
+
+    @route("/api/public/bookings", "POST")
+    @_booking_errors
+    def book(request: Request) -> Response:
+        body = parse_body(request, BookIn)
+        result = bookings.book(body.offer_id, body.start, body.fan.model_dump())
+        return json_response(
+            {
+                "booking_id": result.booking_id,
+                "status": result.status,
+                "manage_url": f"{settings.base_url}/manage/{result.manage_token}",
+            },
+            201,
+        )
+
+    @route("/api/manage/<token>")
+    @_booking_errors
+    def manage(request: Request, token: str) -> Response:
+        booking_id, doc = bookings.by_manage_token(token)
+        return json_response(booking_view(booking_id, doc))
+
+    @route("/api/manage/<token>/reschedule", "POST")
+    @_booking_errors
+    def reschedule(request: Request, token: str) -> Response:
+        body = parse_body(request, RescheduleIn)
+        booking_id, _ = bookings.by_manage_token(token)
+        return json_response(booking_view(booking_id, bookings.reschedule(booking_id, body.start)))
+
+    @route("/api/manage/<token>/cancel", "POST")
+    @_booking_errors
+    def fan_cancel(request: Request, token: str) -> Response:
+        booking_id, _ = bookings.by_manage_token(token)
+        return json_response(booking_view(booking_id, bookings.cancel(booking_id, by="fan")))
+
+    @route("/api/settings/availability", "PUT")
+    @_booking_errors
+    def availability(request: Request) -> Response:
+        creator_id = creator_of(request)
+        body = parse_body(request, AvailabilityIn)
+        weekly = {day: [list(r) for r in ranges] for day, ranges in body.weekly_hours.items()}
+        parse_weekly_hours(body.timezone, weekly)
+        store.commit([update(CREATORS, creator_id, {"timezone": body.timezone, "weekly_hours": weekly})])
+        return json_response({"timezone": body.timezone, "weekly_hours": weekly})
+
+    @route("/api/offers", "POST")
+    @_booking_errors
+    def offers(request: Request) -> Response:
+        creator_id = creator_of(request)
+        body = parse_body(request, OfferIn)
+        validate_duration(body.duration_minutes)
+        creator = store.get(CREATORS, creator_id) or {}
+        require_bookings_plan(creator)
+        offer_id = new_offer(store, creator_id, body.title, body.duration_minutes, body.price_cents, clock.now())
+        return json_response({"offer_id": offer_id}, 201)
+
+    @route("/api/bookings")
+    def list_bookings(request: Request) -> Response:
+        creator_id = creator_of(request)
+        scope = request.args.get("scope", "upcoming")
+        if scope not in ("upcoming", "past"):
+            raise ApiError(400, "invalid_scope", "scope must be 'upcoming' or 'past'.")
+        now = clock.now()
+        rows = store.query(BOOKINGS, [Where("creator_id", "==", creator_id)], order_by="start")
+        chosen = [(i, d) for i, d in rows if (d["end"] > now) == (scope == "upcoming")]
+        return json_response({"bookings": [booking_view(i, d) for i, d in chosen]})
+
+    @route("/api/bookings/<booking_id>/cancel", "POST")
+    @_booking_errors
+    def creator_cancel(request: Request, booking_id: str) -> Response:
+        creator_id = creator_of(request)
+        if bookings.get(booking_id)["creator_id"] != creator_id:
+            raise ApiError(404, "booking_not_found", f"No booking {booking_id!r}.")
+        return json_response(booking_view(booking_id, bookings.cancel(booking_id, by="creator")))
+
+    @route("/api/notices")
+    def notices(request: Request) -> Response:
+        creator_id = creator_of(request)
+        rows = store.query(NOTICES, [Where("creator_id", "==", creator_id), Where("dismissed", "==", False)])
+        items = [
+            {"id": i, **{k: d.get(k) for k in ("kind", "booking_id", "meeting_id", "message", "created_at")}}
+            for i, d in sorted(rows, key=lambda r: r[1]["created_at"])
+        ]
+        return json_response({"notices": items})
+
+    @route("/api/notices/<notice_id>/dismiss", "POST")
+    def dismiss(request: Request, notice_id: str) -> Response:
+        creator_id = creator_of(request)
+        notice = store.get(NOTICES, notice_id)
+        if notice is None or notice["creator_id"] != creator_id:
+            raise ApiError(404, "notice_not_found", f"No notice {notice_id!r}.")
+        store.commit([update(NOTICES, notice_id, {"dismissed": True})])
+        return json_response({"id": notice_id, "dismissed": True})
+
+    @route("/pubsub/payment-events", "POST")
+    @_booking_errors
+    def payment_events(request: Request) -> Response:
+        message = parse_push(request)
+        booking_id = message.data.get("booking_id")
+        if message.data.get("type") != "payment.succeeded" or not isinstance(booking_id, str):
+            return json_response({"ignored": True})
+        try:
+            bookings.confirm_payment(booking_id)
+        except BookingError as exc:
+            if exc.status != 404:
+                raise
+            return json_response({"ignored": "unknown booking"})
+        return json_response({"confirmed": booking_id})
+
+    routes = [
+        slots,
+        book,
+        manage,
+        reschedule,
+        fan_cancel,
+        availability,
+        offers,
+        list_bookings,
+        creator_cancel,
+        notices,
+        dismiss,
+        payment_events,
+    ]
+    if settings.local and isinstance(auth, DevTokenAuth):
+        routes += _dev_routes(runtime, auth)
+    return routes
+
+
+def _dev_routes(runtime: Runtime, auth: DevTokenAuth) -> list[Route]:
+    """FLO_ENV=local only: these routes do not exist in production."""
+    store = runtime.store
+
+    @route("/api/dev/creators", "POST")
+    def dev_creator(request: Request) -> Response:
+        body = parse_body(request, DevCreatorIn)
+        creator_id = uuid.uuid4().hex[:12]
+        store.commit(
+            [
+                put(
+                    CREATORS,
+                    creator_id,
+                    {
+                        "email": body.email,
+                        "name": body.name,
+                        "plan": body.plan,
+                        "timezone": body.timezone,
+                        "weekly_hours": {},
+                        "created_at": runtime.clock.now(),
+                    },
+                )
+            ]
+        )
+        return json_response({"creator_id": creator_id, "token": auth.issue(creator_id)}, 201)
+
+    @route("/api/dev/payments/<booking_id>/succeed", "POST")
+    def dev_payment(request: Request, booking_id: str) -> Response:
+        if store.get(BOOKINGS, booking_id) is None:
+            raise ApiError(404, "booking_not_found", f"No booking {booking_id!r}.")
+        runtime.publisher.publish(PAYMENT_EVENTS, {"type": "payment.succeeded", "booking_id": booking_id})
+        return json_response({"published": True, "booking_id": booking_id}, 202)
+
+    return [dev_creator, dev_payment]
 
 
 def build_app(runtime: Runtime) -> WebApp:
-    return WebApp("bookings", [])
+    settings = runtime.settings
+    busy = GoogleBusyTimes(runtime.connections, runtime.calendar, runtime.clock)
+    policy = Policy(
+        payment_hold=timedelta(minutes=settings.payment_hold_minutes),
+        link_deadline=timedelta(seconds=settings.link_deadline_seconds),
+        confirmation_grace=timedelta(seconds=settings.confirmation_grace_seconds),
+    )
+    bookings = BookingService(runtime.store, runtime.publisher, runtime.clock, busy, policy, runtime.vault)
+    auth: CreatorAuth = DevTokenAuth(runtime.store) if settings.local else IdentityPlatformAuth(settings.project_id)
+    return WebApp("bookings", build_routes(runtime, bookings, busy, auth))

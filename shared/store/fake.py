@@ -22,6 +22,17 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+def _matches(doc: Doc, where: Where) -> bool:
+    """Firestore compares only values of the same type: a null or missing field never matches a range."""
+    value = doc.get(where.field)
+    if where.field not in doc or (value is None and where.value is not None):
+        return False
+    try:
+        return _OPS[where.op](value, where.value)
+    except TypeError:
+        return False
+
+
 class _FakeTxn:
     def __init__(self, store: FakeDocStore) -> None:
         self._store = store
@@ -52,10 +63,10 @@ class FakeDocStore:
             rows = [
                 (doc_id, copy.deepcopy(doc))
                 for doc_id, doc in self._docs.get(collection, {}).items()
-                if all(w.field in doc and _OPS[w.op](doc[w.field], w.value) for w in where)
+                if all(_matches(doc, w) for w in where)
             ]
         if order_by:
-            rows = [r for r in rows if order_by in r[1]]
+            rows = [r for r in rows if r[1].get(order_by) is not None]
             rows.sort(key=lambda r: r[1][order_by])
         return rows[:limit] if limit is not None else rows
 

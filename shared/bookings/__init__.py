@@ -1,0 +1,1 @@
+"""The booking life cycle: the source of truth every integration is reconciled against."""

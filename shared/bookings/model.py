@@ -1,0 +1,77 @@
+"""Booking documents and what the dashboard derives from them."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+Status = Literal["pending_payment", "confirmed", "cancelled"]
+LinkStatus = Literal["pending", "ready", "unavailable"]
+PLANS_WITH_BOOKINGS = frozenset({"creator", "pro", "studio"})
+CELL_SECONDS = 300
+"""Bookings claim 5-minute cells, so two overlapping bookings always collide on at least one document."""
+REMINDER_OFFSETS = (("reminder_24h", timedelta(hours=24)), ("reminder_1h", timedelta(hours=1)))
+
+BOOKINGS = "bookings"
+CELLS = "slot_cells"
+OUTBOX = "outbox"
+CREATORS = "creators"
+OFFERS = "offers"
+NOTICES = "notices"
+
+
+def token_hash(token: str) -> str:
+    """Manage and API tokens are stored only as hashes: a leaked database gives no working link."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def cell_ids(creator_id: str, start: datetime, end: datetime) -> list[str]:
+    first = int(start.timestamp()) // CELL_SECONDS
+    last = -(-int(end.timestamp()) // CELL_SECONDS)
+    return [f"{creator_id}_{cell}" for cell in range(first, last)]
+
+
+def is_zoom_url(url: str | None) -> bool:
+    if not url:
+        return False
+    host = (urlsplit(url).hostname or "").lower()
+    return host == "zoom.us" or host.endswith(".zoom.us")
+
+
+def next_reminder(
+    start: datetime, now: datetime, sent: set[str] | frozenset[str] = frozenset()
+) -> tuple[str, datetime] | None:
+    """The next reminder still owed: only those whose send time is ahead (or the 1h one, once 24h has passed)."""
+    for kind, offset in REMINDER_OFFSETS:
+        due = start - offset
+        if kind in sent:
+            continue
+        if kind == "reminder_24h" and due < now:
+            continue
+        if start <= now:
+            return None
+        return kind, due
+    return None
+
+
+def booking_view(booking_id: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """The dashboard's booking, with the chips and flags the product tables describe."""
+    url = doc.get("meeting_url")
+    status = doc["status"]
+    return {
+        "id": booking_id,
+        "status": status,
+        "start": doc["start"].isoformat(),
+        "end": doc["end"].isoformat(),
+        "timezone": doc["timezone"],
+        "offer_id": doc["offer_id"],
+        "offer_title": doc.get("offer_title"),
+        "fan": {"name": doc["fan"]["name"], "email": doc["fan"]["email"]},
+        "meeting_url": url,
+        "video_provider": doc.get("video_provider"),
+        "zoom_chip": is_zoom_url(url),
+        "join_available": status == "confirmed" and bool(url),
+        "link_status": doc.get("link_status", "pending"),
+    }

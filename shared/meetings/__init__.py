@@ -1,0 +1,1 @@
+"""Keeps each booking's Zoom meeting and Google event in step with the booking."""
