@@ -208,6 +208,8 @@ def run(state_file: Path | None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.stop()
         if "server" in locals():
             server.shutdown()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import httplib2
 import httpx
+from werkzeug.wrappers import Request
 
 from shared.bus.port import Publisher
 from shared.clock import Clock, SystemClock
@@ -22,7 +23,7 @@ from shared.providers.zoom import ZoomClient
 from shared.secrets import SecretSource, secret_source_from_env
 from shared.store.port import DocStore
 from shared.vault import Vault
-from shared.web import LazyApp, WebApp
+from shared.web import ApiError, LazyApp, Route, WebApp
 
 PROVIDER_TIMEOUT_SECONDS = 10.0
 
@@ -82,6 +83,26 @@ class Runtime:
         from shared.connections.store import FirestoreConnections
 
         return FirestoreConnections(self.store, self.vault, self.oauth, self.clock)
+
+
+MACHINE_PREFIXES = ("/pubsub/", "/tasks/")
+
+
+def service_app(runtime: Runtime, routes: Iterable[Route]) -> WebApp:
+    """A service's app; outside local, push and scheduler routes demand Google's OIDC token."""
+    if runtime.settings.local:
+        return WebApp(runtime.service, routes)
+    from shared.oidc import OidcError, verifier_from_env
+
+    verifier = verifier_from_env(runtime.settings.environ)
+
+    def require_oidc(request: Request) -> None:
+        try:
+            verifier.verify(request.headers.get("Authorization"))
+        except OidcError as exc:
+            raise ApiError(exc.status, "unauthorized", exc.message) from None
+
+    return WebApp(runtime.service, routes, before=[(prefix, require_oidc) for prefix in MACHINE_PREFIXES])
 
 
 def build_runtime(service: str, environ: Mapping[str, str] | None = None) -> Runtime:

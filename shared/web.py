@@ -123,5 +123,9 @@ class LazyApp:
 
     def handle(self, request: Request) -> Response:
         if self._app is None:
-            self._app = self._factory()
+            try:
+                self._app = self._factory()
+            except Exception:
+                log.exception("the service could not start")
+                return error_response(503, "starting_failed", "The service could not start; see its logs.")
         return self._app.handle(request)

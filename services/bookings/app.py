@@ -31,7 +31,7 @@ from shared.bookings.service import (
     new_offer,
     require_bookings_plan,
 )
-from shared.bootstrap import Runtime
+from shared.bootstrap import Runtime, service_app
 from shared.envelope import parse_push
 from shared.store.port import Where, put, update
 from shared.web import ApiError, Route, WebApp, json_response, parse_body, route
@@ -290,4 +290,4 @@ def build_app(runtime: Runtime) -> WebApp:
     )
     bookings = BookingService(runtime.store, runtime.publisher, runtime.clock, busy, policy, runtime.vault)
     auth: CreatorAuth = DevTokenAuth(runtime.store) if settings.local else IdentityPlatformAuth(settings.project_id)
-    return WebApp("bookings", build_routes(runtime, bookings, busy, auth))
+    return service_app(runtime, build_routes(runtime, bookings, busy, auth))

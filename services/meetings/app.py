@@ -6,7 +6,7 @@ import logging
 
 from werkzeug.wrappers import Request, Response
 
-from shared.bootstrap import Runtime
+from shared.bootstrap import Runtime, service_app
 from shared.envelope import parse_push
 from shared.meetings.reconcile import MeetingReconciler, RetryLater
 from shared.web import Route, WebApp, error_response, json_response, route
@@ -35,4 +35,4 @@ def build_app(runtime: Runtime) -> WebApp:
     reconciler = MeetingReconciler(
         runtime.store, runtime.publisher, runtime.clock, runtime.connections, runtime.zoom, runtime.calendar
     )
-    return WebApp("meetings", build_routes(reconciler))
+    return service_app(runtime, build_routes(reconciler))

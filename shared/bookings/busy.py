@@ -46,11 +46,7 @@ class GoogleBusyTimes:
         try:
             intervals: list[Interval] = []
             for piece_start, piece_end in split_range(start, end):
-                spans = self._connections.with_token(
-                    creator_id,
-                    "google",
-                    lambda token, a=piece_start, b=piece_end: self._calendar.free_busy(token, a, b),
-                )
+                spans = self._connections.with_token(creator_id, "google", self._free_busy(piece_start, piece_end))
                 intervals += [Interval(a, b) for a, b in spans]
         except (ProviderError, NotConnectedError) as exc:
             log.warning("could not read Google busy times", extra={"creator_id": creator_id, "reason": str(exc)})

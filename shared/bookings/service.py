@@ -30,6 +30,10 @@ from shared.vault import Vault
 log = logging.getLogger(__name__)
 
 
+LINK_NUDGE_INTERVAL = timedelta(seconds=60)
+"""How long after its deadline a still-pending link gets its booking event published again."""
+
+
 class BookingError(Exception):
     """A booking request that cannot be honoured; status and code are what the API answers."""
 
@@ -233,6 +237,7 @@ class BookingService:
             "video_provider": None,
             "next_reminder_at": None,
             "hold_expires_at": None,
+            "link_nudge_at": None,
             "mail_due_at": now if doc["status"] == "confirmed" else None,
         }
         writes: list[Write] = [update(BOOKINGS, booking_id, fields), outbox_write(booking_id, revision, now)]
@@ -257,6 +262,7 @@ class BookingService:
         return {
             "confirmed_at": now,
             "link_deadline_at": now + self._policy.link_deadline,
+            "link_nudge_at": now + self._policy.link_deadline + LINK_NUDGE_INTERVAL,
             "mail_due_at": now + self._policy.confirmation_grace,
             "next_reminder_at": reminder[1] if reminder else None,
             "reminders_sent": [],

@@ -95,7 +95,13 @@ class MeetingReconciler:
                 update(
                     BOOKINGS,
                     booking_id,
-                    {"meeting_url": url, "video_provider": provider, "link_status": status, "link_revision": revision},
+                    {
+                        "meeting_url": url,
+                        "video_provider": provider,
+                        "link_status": status,
+                        "link_revision": revision,
+                        "link_nudge_at": None,
+                    },
                 )
             )
             return current.get("link_published_revision") != revision

@@ -1,0 +1,173 @@
+"""A small client for e2e tests: the public HTTP API, the sandbox's control API and the mail sink."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from email import message_from_string, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from devstack.sandbox.client import SandboxControl, authorize
+
+T = TypeVar("T")
+WEEKDAYS_9_TO_17 = {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+
+
+@dataclass
+class StackInfo:
+    base_url: str
+    sandbox_url: str
+    mail_url: str
+    services: dict[str, str]
+    zoom_webhook_secret: str
+    log: Path
+    exit_code: int | None = field(default=None)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], log: Path) -> StackInfo:
+        return cls(data["base_url"], data["provider_sandbox_url"], data["mail_sink_url"], data["services"],
+                   data["zoom_webhook_secret"], log)
+
+
+@dataclass
+class Creator:
+    creator_id: str
+    token: str
+    email: str
+    timezone: str
+
+
+def eventually(check: Callable[[], T | None], timeout: float = 30, every: float = 0.25, what: str = "") -> T:
+    """Poll until check() gives a truthy value: the stack works asynchronously, through Pub/Sub."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what or check.__name__}; last value {last!r}")
+
+
+class Flo:
+    def __init__(self, stack: StackInfo) -> None:
+        self.stack = stack
+        self.http = httpx.Client(base_url=stack.base_url, timeout=30, follow_redirects=False)
+        self.sandbox = SandboxControl(stack.sandbox_url)
+        self.mail = httpx.Client(base_url=stack.mail_url, timeout=10)
+
+    def close(self) -> None:
+        self.http.close()
+        self.mail.close()
+
+    # ---- creators --------------------------------------------------------------------------------------
+
+    def creator(self, plan: str = "creator", timezone: str = "Europe/London", hours: dict[str, Any] | None = None) -> Creator:
+        email = f"creator-{uuid.uuid4().hex[:8]}@example.com"
+        r = self.http.post("/api/dev/creators", json={"email": email, "name": "Casey Creator", "plan": plan,
+                                                      "timezone": timezone})
+        assert r.status_code == 201, r.text
+        creator = Creator(r.json()["creator_id"], r.json()["token"], email, timezone)
+        if plan != "free":
+            r = self.http.put("/api/settings/availability", headers=self.auth(creator),
+                              json={"timezone": timezone, "weekly_hours": hours or WEEKDAYS_9_TO_17})
+            assert r.status_code == 200, r.text
+        return creator
+
+    @staticmethod
+    def auth(creator: Creator) -> dict[str, str]:
+        return {"Authorization": f"Bearer {creator.token}"}
+
+    def offer(self, creator: Creator, duration: int = 30, price_cents: int = 0, title: str = "Coaching") -> str:
+        r = self.http.post("/api/offers", headers=self.auth(creator),
+                           json={"title": title, "duration_minutes": duration, "price_cents": price_cents})
+        assert r.status_code == 201, r.text
+        return str(r.json()["offer_id"])
+
+    def slots(self, creator: Creator, offer_id: str, first: date, last: date) -> dict[str, Any]:
+        r = self.http.get(f"/api/public/creators/{creator.creator_id}/offers/{offer_id}/slots",
+                          params={"from": first.isoformat(), "to": last.isoformat()})
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    def first_slot(self, creator: Creator, offer_id: str, days_ahead: int = 3, index: int = 0) -> str:
+        day = date.today() + timedelta(days=days_ahead)
+        found = self.slots(creator, offer_id, day, day + timedelta(days=1))["slots"]
+        return str(found[index]["start"])
+
+    def book(self, offer_id: str, start: str, fan_email: str | None = None) -> dict[str, Any]:
+        fan = {"name": "Frankie Fan", "email": fan_email or f"fan-{uuid.uuid4().hex[:8]}@example.com"}
+        r = self.http.post("/api/public/bookings", json={"offer_id": offer_id, "start": start, "fan": fan})
+        assert r.status_code == 201, r.text
+        return {**r.json(), "fan": fan}
+
+    def manage_token(self, booking: dict[str, Any]) -> str:
+        return str(booking["manage_url"]).rsplit("/", 1)[-1]
+
+    def bookings(self, creator: Creator, scope: str = "upcoming") -> dict[str, dict[str, Any]]:
+        r = self.http.get("/api/bookings", params={"scope": scope}, headers=self.auth(creator))
+        assert r.status_code == 200, r.text
+        return {b["id"]: b for b in r.json()["bookings"]}
+
+    def booking(self, creator: Creator, booking_id: str) -> dict[str, Any]:
+        return self.bookings(creator)[booking_id]
+
+    def settled(self, creator: Creator, booking_id: str, timeout: float = 40) -> dict[str, Any]:
+        """The booking once its link is no longer pending."""
+        return eventually(
+            lambda: (b if (b := self.booking(creator, booking_id))["link_status"] != "pending" else None),
+            timeout=timeout, what=f"link of booking {booking_id}",
+        )
+
+    # ---- integrations ----------------------------------------------------------------------------------
+
+    def connect(self, creator: Creator, provider: str, decision: str = "allow",
+                granted_scopes: list[str] | None = None) -> httpx.Response:
+        """Run the whole OAuth connect flow through the sandbox's consent page; returns the callback response."""
+        if provider == "zoom":
+            self.sandbox.create_zoom_user(creator.email) if not self._has_user(provider, creator.email) else None
+        r = self.http.post(f"/api/integrations/{provider}/connect", headers=self.auth(creator))
+        assert r.status_code == 200, r.text
+        location = authorize(r.json()["authorize_url"], creator.email, decision, granted_scopes)
+        parts = urlsplit(location)
+        return self.http.get(f"{parts.path}?{parts.query}")
+
+    def _has_user(self, provider: str, email: str) -> bool:
+        return False
+
+    def integrations(self, creator: Creator) -> dict[str, Any]:
+        r = self.http.get("/api/integrations", headers=self.auth(creator))
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    # ---- mail ------------------------------------------------------------------------------------------
+
+    def emails(self, booking_id: str | None = None, kind: str | None = None) -> list[EmailMessage]:
+        found = []
+        for item in self.mail.get("/messages").json():
+            raw = self.mail.get(f"/messages/{item['id']}/raw").text
+            message = message_from_string(raw, policy=policy.default)
+            assert isinstance(message, EmailMessage)
+            if booking_id and message["X-Flo-Booking-Id"] != booking_id:
+                continue
+            if kind and message["X-Flo-Email-Kind"] != kind:
+                continue
+            found.append(message)
+        return found
+
+
+def callback_result(response: httpx.Response) -> dict[str, list[str]]:
+    assert response.status_code == 302, response.text
+    return parse_qs(urlsplit(response.headers["Location"]).query)
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
