@@ -1,0 +1,120 @@
+# External HTTPS load balancer: one domain, the public routes of shared/topology.yaml as its path
+# map. public: false routes (for example /tasks/) are left off; their callers use the run.app URL.
+
+locals {
+  # A prefix ending in "/" matches everything under it; one without also matches itself exactly,
+  # as the local stack's prefix match does (/api/offers and /api/offers/...).
+  public_route_paths = [
+    for route in local.public_routes : {
+      service = route.service
+      paths   = endswith(route.prefix, "/") ? ["${route.prefix}*"] : [route.prefix, "${route.prefix}/*"]
+    }
+  ]
+
+  # Requests matching no public route go to the first public route's service, which answers 404.
+  lb_default_service = local.public_routes[0].service
+}
+
+resource "google_compute_global_address" "lb" {
+  name = "flo-integrations-lb"
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_compute_region_network_endpoint_group" "service" {
+  for_each = local.public_services
+
+  name                  = "flo-${each.value}-neg"
+  region                = var.region
+  network_endpoint_type = "SERVERLESS"
+
+  cloud_run {
+    service = google_cloud_run_v2_service.service[each.value].name
+  }
+}
+
+resource "google_compute_backend_service" "service" {
+  for_each = local.public_services
+
+  name                  = "flo-${each.value}-backend"
+  load_balancing_scheme = "EXTERNAL_MANAGED"
+
+  backend {
+    group = google_compute_region_network_endpoint_group.service[each.value].id
+  }
+}
+
+resource "google_compute_url_map" "https" {
+  name            = "flo-integrations-https"
+  default_service = google_compute_backend_service.service[local.lb_default_service].id
+
+  host_rule {
+    hosts        = [var.domain]
+    path_matcher = "routes"
+  }
+
+  path_matcher {
+    name            = "routes"
+    default_service = google_compute_backend_service.service[local.lb_default_service].id
+
+    dynamic "path_rule" {
+      for_each = local.public_route_paths
+      content {
+        paths   = path_rule.value.paths
+        service = google_compute_backend_service.service[path_rule.value.service].id
+      }
+    }
+  }
+}
+
+resource "google_compute_managed_ssl_certificate" "lb" {
+  name = "flo-integrations-cert"
+
+  managed {
+    domains = [var.domain]
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_compute_target_https_proxy" "lb" {
+  name             = "flo-integrations-https"
+  url_map          = google_compute_url_map.https.id
+  ssl_certificates = [google_compute_managed_ssl_certificate.lb.id]
+}
+
+resource "google_compute_global_forwarding_rule" "https" {
+  name                  = "flo-integrations-https"
+  load_balancing_scheme = "EXTERNAL_MANAGED"
+  ip_address            = google_compute_global_address.lb.id
+  port_range            = "443"
+  target                = google_compute_target_https_proxy.lb.id
+}
+
+# Plain HTTP only redirects to HTTPS, keeping the query string.
+resource "google_compute_url_map" "http_redirect" {
+  name = "flo-integrations-http-redirect"
+
+  default_url_redirect {
+    https_redirect         = true
+    redirect_response_code = "MOVED_PERMANENTLY_DEFAULT"
+    strip_query            = false
+  }
+}
+
+resource "google_compute_target_http_proxy" "redirect" {
+  name    = "flo-integrations-http-redirect"
+  url_map = google_compute_url_map.http_redirect.id
+}
+
+resource "google_compute_global_forwarding_rule" "http" {
+  name                  = "flo-integrations-http"
+  load_balancing_scheme = "EXTERNAL_MANAGED"
+  ip_address            = google_compute_global_address.lb.id
+  port_range            = "80"
+  target                = google_compute_target_http_proxy.redirect.id
+}

@@ -1,0 +1,99 @@
+locals {
+  # The one declaration of services, routes, topics, subscriptions and scheduler jobs. Every
+  # for_each below iterates over it, so a name added there is deployed without editing this folder.
+  topology = yamldecode(file("${path.module}/../../shared/topology.yaml"))
+
+  # Each push subscription with the topology's retry_defaults filled in where it says nothing.
+  subscriptions = {
+    for name, sub in local.topology.subscriptions : name => merge(local.topology.retry_defaults, sub)
+  }
+
+  public_routes = [for route in local.topology.routes : route if route.public]
+
+  # Services with at least one route on the load balancer.
+  public_services = toset([for route in local.public_routes : route.service])
+
+  # Secret Manager secret id => services whose accounts may read it. Declared here once: the
+  # secret containers, the per-secret accessor grants and the unit tests all derive from it.
+  secret_readers = {
+    ZOOM_CLIENT_ID        = ["connect", "meetings"]
+    ZOOM_CLIENT_SECRET    = ["connect", "meetings"]
+    ZOOM_WEBHOOK_SECRET   = ["connect"]
+    GOOGLE_CLIENT_ID      = ["connect", "meetings", "bookings"]
+    GOOGLE_CLIENT_SECRET  = ["connect", "meetings", "bookings"]
+    TOKEN_ENCRYPTION_KEYS = ["connect", "meetings", "bookings"]
+    OAUTH_STATE_SECRET    = ["connect"]
+    SMTP_PASSWORD         = ["notify", "reminders"]
+  }
+
+  secret_grants = merge([
+    for secret, readers in local.secret_readers : {
+      for service in readers : "${secret}/${service}" => { secret = secret, service = service }
+    }
+  ]...)
+
+  # Service => topics it publishes to in production. bookings also publishes payment-events, but
+  # only through the local dev route that stands in for Flo Payments, so it gets no grant here.
+  topic_publishers = {
+    bookings  = ["booking-events"]
+    meetings  = ["link-events"]
+    reminders = ["booking-events"]
+  }
+
+  publisher_grants = merge([
+    for service, topics in local.topic_publishers : {
+      for topic in topics : "${topic}/${service}" => { topic = topic, service = service }
+    }
+  ]...)
+
+  # Project-level roles every service account gets; everything else is granted per resource.
+  service_project_roles = ["roles/datastore.user", "roles/logging.logWriter"]
+
+  service_role_grants = merge([
+    for service in keys(local.topology.services) : {
+      for role in local.service_project_roles : "${service}/${role}" => { service = service, role = role }
+    }
+  ]...)
+
+  # Audience of the OIDC tokens that Pub/Sub push and Cloud Scheduler send to a service. It is a
+  # name registered as a Cloud Run custom audience, not the run.app URL, so the service's own URL
+  # never feeds back into its configuration (no dependency cycle) and it survives re-creation.
+  oidc_audience = {
+    for service in keys(local.topology.services) : service => "https://${var.domain}/services/${service}"
+  }
+
+  oidc_service_accounts = join(",", [
+    google_service_account.pubsub_push.email,
+    google_service_account.scheduler.email,
+  ])
+
+  # Contract environment shared by every service; provider URLs only when overridden (defaults in code).
+  common_env = merge(
+    {
+      FLO_ENV               = "production"
+      FLO_BASE_URL          = "https://${var.domain}"
+      GOOGLE_CLOUD_PROJECT  = var.project_id
+      MAIL_FROM             = var.mail_from
+      SMTP_HOST             = var.smtp_host
+      SMTP_PORT             = tostring(var.smtp_port)
+      SMTP_USERNAME         = var.smtp_username
+      OIDC_SERVICE_ACCOUNTS = local.oidc_service_accounts
+    },
+    var.provider_url_overrides,
+  )
+
+  image_base = "${var.region}-docker.pkg.dev/${var.project_id}/${var.artifact_repository_id}"
+
+  pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+
+  apis = [
+    "artifactregistry.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "compute.googleapis.com",
+    "firestore.googleapis.com",
+    "iam.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+  ]
+}

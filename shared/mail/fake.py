@@ -1,0 +1,34 @@
+"""The sending seam: what services depend on, and an in-memory stand-in for unit tests."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from typing import Protocol
+
+from shared.mail.smtp import MailSendError
+
+
+class MailSender(Protocol):
+    """Anything that delivers a message or raises MailSendError (SmtpSender in production)."""
+
+    def send(self, message: EmailMessage) -> None: ...
+
+
+class FakeMailSender:
+    """Records sent messages; ``fail_next`` makes the next sends raise, to test retry paths."""
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+        self._failures = 0
+        self._transient = True
+
+    def fail_next(self, count: int = 1, *, transient: bool = True) -> None:
+        """Make the next ``count`` sends raise MailSendError(transient) without recording."""
+        self._failures = count
+        self._transient = transient
+
+    def send(self, message: EmailMessage) -> None:
+        if self._failures > 0:
+            self._failures -= 1
+            raise MailSendError("fake send failure", transient=self._transient)
+        self.sent.append(message)

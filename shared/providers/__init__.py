@@ -1,0 +1,6 @@
+"""The provider layer every service uses: Zoom and Google behind small ports, with one error classification.
+
+Modules: `ports` (OAuthProvider, VideoProvider, CalendarProvider), `models` (the values they
+exchange), `errors` (ProviderError and its kinds), `oauth`, `zoom`, `google_calendar` (adapters),
+`zoom_webhook`, `urls` (where the providers live) and `fakes` (in-memory twins for tests).
+"""

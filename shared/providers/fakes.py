@@ -1,0 +1,214 @@
+"""In-memory twins of the provider ports for unit tests of the services; each can be told to fail."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from dataclasses import replace
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from shared.clock import Clock
+from shared.providers.errors import ErrorKind, Provider, ProviderError
+from shared.providers.models import CalendarEvent, EventSpec, MeetingSpec, TokenSet, ZoomMeeting, ZoomUser
+from shared.providers.oauth import pkce_challenge
+
+
+class _Faults:
+    """Queue of errors the next calls raise, in order, before behaving normally again."""
+
+    def __init__(self) -> None:
+        self._faults: list[ProviderError] = []
+        self.calls: list[str] = []
+
+    def fail_next(self, error: ProviderError, times: int = 1) -> None:
+        self._faults.extend([error] * times)
+
+    def _enter(self, method: str) -> None:
+        self.calls.append(method)
+        if self._faults:
+            raise self._faults.pop(0)
+
+
+class FakeOAuthProvider(_Faults):
+    """A provider whose consent screen is `consent(state)`; checks PKCE and rotates refresh tokens like Zoom.
+
+    A used code, a wrong verifier, a rotated-out or revoked refresh token all raise REVOKED, as the
+    real token endpoints answer invalid_grant.
+    """
+
+    def __init__(
+        self,
+        name: Provider,
+        clock: Clock,
+        email: str | None = "creator@example.com",
+        granted_scopes: frozenset[str] = frozenset(),
+        required_scopes: frozenset[str] = frozenset(),
+        rotate_refresh_tokens: bool = True,
+    ) -> None:
+        super().__init__()
+        self.name = name
+        self.required_scopes = required_scopes
+        self.granted_scopes = granted_scopes
+        self.email = email
+        self._clock = clock
+        self._rotate = rotate_refresh_tokens
+        self._challenges: dict[str, str] = {}  # state -> code_challenge
+        self._codes: dict[str, str] = {}  # code -> code_challenge
+        self._refresh_tokens: set[str] = set()
+        self._access_tokens: set[str] = set()
+        self.revoked: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"FakeOAuthProvider({self.name!r})"
+
+    def authorize_url(self, redirect_uri: str, state: str, code_challenge: str) -> str:
+        self._enter("authorize_url")
+        self._challenges[state] = code_challenge
+        query = urlencode({"redirect_uri": redirect_uri, "state": state, "code_challenge": code_challenge})
+        return f"https://{self.name}.fake/authorize?{query}"
+
+    def consent(self, state: str) -> str:
+        """The creator approves: the code the provider would put on the redirect."""
+        code = secrets.token_urlsafe(16)
+        self._codes[code] = self._challenges.pop(state)
+        return code
+
+    def _issue(self, refresh_token: str | None = None) -> TokenSet:
+        access = secrets.token_urlsafe(24)
+        refresh = refresh_token or secrets.token_urlsafe(24)
+        self._access_tokens.add(access)
+        self._refresh_tokens.add(refresh)
+        return TokenSet(access, refresh, self._clock.now() + timedelta(hours=1), self.granted_scopes)
+
+    def exchange_code(self, code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
+        self._enter("exchange_code")
+        challenge = self._codes.pop(code, None)
+        if challenge is None or pkce_challenge(code_verifier) != challenge:
+            raise ProviderError(ErrorKind.REVOKED, self.name, 400, None, "invalid_grant: bad code or verifier")
+        return self._issue()
+
+    def refresh(self, refresh_token: str) -> TokenSet:
+        self._enter("refresh")
+        if refresh_token not in self._refresh_tokens:
+            raise ProviderError(ErrorKind.REVOKED, self.name, 400, None, "invalid_grant: Invalid Token!")
+        if self._rotate:
+            self._refresh_tokens.discard(refresh_token)
+            return self._issue()
+        return self._issue(refresh_token)
+
+    def revoke(self, token: str) -> None:
+        """Kills the whole grant, as both providers do."""
+        self._enter("revoke")
+        self.revoked.add(token)
+        self._refresh_tokens.clear()
+        self._access_tokens.clear()
+
+    def account_email(self, access_token: str) -> str | None:
+        self._enter("account_email")
+        if access_token not in self._access_tokens:
+            raise ProviderError(ErrorKind.UNAUTHORIZED, self.name, 401, None, "invalid access token")
+        return self.email
+
+
+class FakeZoom(_Faults):
+    """Meetings kept in a dict, ids counting up from a 64-bit-sized start like Zoom's."""
+
+    def __init__(self, user: ZoomUser | None = None) -> None:
+        super().__init__()
+        self.user = user or ZoomUser(id="fake-zoom-user", email="creator@example.com", timezone="UTC")
+        self.meetings: dict[int, ZoomMeeting] = {}
+        self._ids = itertools.count(81_000_000_000)
+
+    def get_me(self, token: str) -> ZoomUser:
+        self._enter("get_me")
+        return self.user
+
+    def create_meeting(self, token: str, spec: MeetingSpec) -> ZoomMeeting:
+        self._enter("create_meeting")
+        meeting_id = next(self._ids)
+        meeting = ZoomMeeting(
+            id=meeting_id,
+            join_url=f"https://zoom.us/j/{meeting_id}",
+            start_time=spec.start,
+            duration_minutes=spec.duration_minutes,
+            timezone=spec.timezone,
+            topic=spec.topic,
+            agenda=spec.agenda,
+        )
+        self.meetings[meeting_id] = meeting
+        return meeting
+
+    def _find(self, meeting_id: int) -> ZoomMeeting:
+        if meeting_id not in self.meetings:
+            raise ProviderError(ErrorKind.NOT_FOUND, "zoom", 404, None, f"code 3001: no meeting {meeting_id}")
+        return self.meetings[meeting_id]
+
+    def get_meeting(self, token: str, meeting_id: int) -> ZoomMeeting:
+        self._enter("get_meeting")
+        return self._find(meeting_id)
+
+    def delete_meeting(self, token: str, meeting_id: int) -> None:
+        self._enter("delete_meeting")
+        del self.meetings[self._find(meeting_id).id]
+
+    def list_meetings(self, token: str) -> list[ZoomMeeting]:
+        self._enter("list_meetings")
+        return [replace(m, agenda=m.agenda[:250]) for m in self.meetings.values()]
+
+
+class FakeGoogleCalendar(_Faults):
+    """Events by id, with Google's id rules: a repeat insert is CONFLICT, a deleted event stays `cancelled`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: dict[str, CalendarEvent] = {}
+        self.busy: list[tuple[datetime, datetime]] = []
+
+    def free_busy(self, token: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        self._enter("free_busy")
+        events = [(e.start, e.end) for e in self.events.values() if e.status != "cancelled" and e.start and e.end]
+        return sorted((s, e) for s, e in [*self.busy, *events] if s < end and e > start)
+
+    def _store(self, spec: EventSpec) -> CalendarEvent:
+        event = CalendarEvent(
+            id=spec.event_id,
+            status="confirmed",
+            hangout_link=f"https://meet.google.com/{spec.event_id[:10]}" if spec.with_meet else None,
+            meet_pending=False,
+            start=spec.start,
+            end=spec.end,
+            summary=spec.summary,
+            description=spec.description,
+            location=spec.location,
+        )
+        self.events[spec.event_id] = event
+        return event
+
+    def _live(self, event_id: str) -> CalendarEvent:
+        event = self.events.get(event_id)
+        if event is None or event.status == "cancelled":
+            raise ProviderError(ErrorKind.NOT_FOUND, "google", 410 if event else 404, None, "notFound")
+        return event
+
+    def insert_event(self, token: str, spec: EventSpec) -> CalendarEvent:
+        self._enter("insert_event")
+        if spec.event_id in self.events:
+            raise ProviderError(ErrorKind.CONFLICT, "google", 409, None, "duplicate: event id already exists")
+        return self._store(spec)
+
+    def patch_event(self, token: str, spec: EventSpec) -> CalendarEvent:
+        self._enter("patch_event")
+        self._live(spec.event_id)
+        return self._store(spec)
+
+    def get_event(self, token: str, event_id: str) -> CalendarEvent:
+        self._enter("get_event")
+        event = self.events.get(event_id)
+        if event is None:
+            raise ProviderError(ErrorKind.NOT_FOUND, "google", 404, None, "notFound")
+        return event
+
+    def delete_event(self, token: str, event_id: str) -> None:
+        self._enter("delete_event")
+        self.events[event_id] = replace(self._live(event_id), status="cancelled")

@@ -1,0 +1,93 @@
+import base64
+import secrets
+from dataclasses import replace
+
+import pytest
+
+from shared.vault import KeyConfigError, Sealed, Vault, VaultError, connection_aad
+
+
+def key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+
+
+AAD = connection_aad("creator-1", "zoom")
+
+
+def test_round_trip_and_record_is_dictable() -> None:
+    vault = Vault(f"v1:{key()}")
+    sealed = vault.encrypt("refresh-token-value", AAD)
+    assert "refresh-token-value" not in repr(sealed)
+    again = Sealed.from_dict(sealed.to_dict())
+    assert again == sealed
+    assert vault.decrypt(again, AAD) == "refresh-token-value"
+    assert vault.encrypt("refresh-token-value", AAD).nonce_b64 != sealed.nonce_b64
+
+
+def test_tampered_ciphertext_is_refused() -> None:
+    vault = Vault(f"v1:{key()}")
+    sealed = vault.encrypt("token", AAD)
+    raw = bytearray(base64.urlsafe_b64decode(sealed.ciphertext_b64))
+    raw[0] ^= 1
+    tampered = replace(sealed, ciphertext_b64=base64.urlsafe_b64encode(bytes(raw)).decode())
+    with pytest.raises(VaultError, match="failed authentication"):
+        vault.decrypt(tampered, AAD)
+    with pytest.raises(VaultError):
+        vault.decrypt(replace(sealed, nonce_b64="!!!"), AAD)
+
+
+@pytest.mark.parametrize("aad", [connection_aad("creator-2", "zoom"), connection_aad("creator-1", "google")])
+def test_record_is_bound_to_creator_and_provider(aad: str) -> None:
+    vault = Vault(f"v1:{key()}")
+    with pytest.raises(VaultError, match="another creator or provider"):
+        vault.decrypt(vault.encrypt("token", AAD), aad)
+
+
+def test_rotation() -> None:
+    k1, k2 = key(), key()
+    old = Vault(f"v1:{k1}")
+    sealed = old.encrypt("token", AAD)
+    rotated = Vault(f"v2:{k2},v1:{k1}")
+    assert rotated.decrypt(sealed, AAD) == "token"
+    assert rotated.needs_reencrypt(sealed)
+    fresh = rotated.encrypt(rotated.decrypt(sealed, AAD), AAD)
+    assert fresh.key_version == "v2"
+    assert not rotated.needs_reencrypt(fresh)
+    with pytest.raises(VaultError, match="'v2'"):
+        old.decrypt(fresh, AAD)
+
+
+def test_missing_key_version_is_named_but_no_key_is_shown() -> None:
+    k1 = key()
+    sealed = Vault(f"v1:{k1}").encrypt("token", AAD)
+    other = key()
+    with pytest.raises(VaultError) as caught:
+        Vault(f"v3:{other}").decrypt(sealed, AAD)
+    assert "v1" in str(caught.value)
+    assert other not in str(caught.value) and k1 not in str(caught.value)
+    assert other not in repr(Vault(f"v3:{other}"))
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("", "empty"),
+        ("nokey", "entry 1"),
+        (":abc", "entry 1"),
+        ("v1:" + base64.urlsafe_b64encode(b"short").decode(), "32 bytes"),
+        ("v1:not*base64", "base64url"),
+    ],
+)
+def test_bad_key_config(config: str, message: str) -> None:
+    with pytest.raises(KeyConfigError, match=message):
+        Vault(config)
+
+
+def test_duplicate_version_is_refused() -> None:
+    with pytest.raises(KeyConfigError, match="twice"):
+        Vault(f"v1:{key()},v1:{key()}")
+
+
+def test_sealed_from_dict_names_the_missing_field() -> None:
+    with pytest.raises(VaultError, match="nonce_b64"):
+        Sealed.from_dict({"key_version": "v1", "ciphertext_b64": "x"})
