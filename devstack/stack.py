@@ -87,7 +87,7 @@ def run(state_file: Path | None) -> int:
     log_dir = ROOT / ".run" / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(log_dir)
-    base_url = f"http://127.0.0.1:{flo_port}"
+    base_url = os.environ.get("FLO_BASE_URL") or f"http://127.0.0.1:{flo_port}"
     venv_bin = str(Path(sys.executable).parent)
     env = {
         **os.environ,
@@ -114,7 +114,7 @@ def run(state_file: Path | None) -> int:
         os.environ["PUBSUB_EMULATOR_HOST"] = pubsub.host_port
 
         waits: list[tuple[str, subprocess.Popen[bytes]]] = []
-        if not env.get("PROVIDER_SANDBOX_URL"):
+        if not env.get("PROVIDER_SANDBOX_URL") and env.get("FLO_PROVIDERS") != "real":
             port = free_port()
             env["PROVIDER_SANDBOX_URL"] = f"http://127.0.0.1:{port}"
             waits.append(
@@ -181,7 +181,7 @@ def run(state_file: Path | None) -> int:
         state = {
             "base_url": base_url,
             "services": service_urls,
-            "provider_sandbox_url": env["PROVIDER_SANDBOX_URL"],
+            "provider_sandbox_url": env.get("PROVIDER_SANDBOX_URL"),
             "smtp": f"{env['SMTP_HOST']}:{env['SMTP_PORT']}",
             "mail_sink_url": mail_url,
             "firestore_emulator": firestore.host_port,
@@ -191,8 +191,7 @@ def run(state_file: Path | None) -> int:
             "zoom_webhook_secret": env["ZOOM_WEBHOOK_SECRET"],
         }
         _print_summary(state, time.monotonic() - started)
-        if state_file:
-            state_file.write_text(json.dumps(state, indent=2))
+        (state_file or ROOT / ".run" / "stack.json").write_text(json.dumps(state, indent=2))
         while True:
             for name, process in stack.processes:
                 if process.poll() is not None:

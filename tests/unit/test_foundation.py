@@ -1,0 +1,127 @@
+"""Config, push envelopes, the web layer, log redaction and the topology declaration."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+
+import pytest
+from werkzeug.test import Client
+from werkzeug.wrappers import Request, Response
+
+from shared.config import ConfigError, Settings
+from shared.envelope import encode_push, parse_push
+from shared.logs import JsonFormatter, register_secret
+from shared.topology import load_topology
+from shared.web import ApiError, WebApp, json_response, route
+
+LOCAL = {"FLO_ENV": "local", "FLO_BASE_URL": "http://127.0.0.1:8080/", "GOOGLE_CLOUD_PROJECT": "p"}
+
+
+def test_settings_read_the_contract_variables() -> None:
+    settings = Settings.from_env({**LOCAL, "SMTP_PORT": "2525", "LINK_DEADLINE_SECONDS": "60"})
+    assert settings.local and settings.base_url == "http://127.0.0.1:8080"
+    assert settings.smtp_port == 2525 and settings.link_deadline_seconds == 60
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ({"FLO_ENV": "staging"}, "FLO_ENV"),
+        ({"FLO_BASE_URL": "not a url"}, "FLO_BASE_URL"),
+        ({"GOOGLE_CLOUD_PROJECT": ""}, "GOOGLE_CLOUD_PROJECT"),
+        ({"SMTP_PORT": "abc"}, "SMTP_PORT"),
+        ({"FLO_ENV": "production"}, "OIDC_SERVICE_ACCOUNTS"),
+    ],
+)
+def test_settings_fail_fast_naming_the_bad_variable(override: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        Settings.from_env({**LOCAL, **override})
+
+
+def _push_request(body: object) -> Request:
+    from werkzeug.test import EnvironBuilder
+
+    return Request(EnvironBuilder(method="POST", data=json.dumps(body), content_type="application/json").get_environ())
+
+
+def test_push_envelope_becomes_a_typed_message() -> None:
+    message = parse_push(_push_request(encode_push({"booking_id": "b1", "revision": 2}, "m-1", "sub")))
+    assert message.message_id == "m-1" and message.data == {"booking_id": "b1", "revision": 2}
+    assert message.subscription == "sub"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        {"message": "x"},
+        {"message": {"data": "!!!", "messageId": "m"}},
+        {"message": {"data": base64.b64encode(b"[1]").decode(), "messageId": "m"}},
+        {"message": {"data": base64.b64encode(b"{}").decode()}},
+    ],
+)
+def test_malformed_envelopes_are_a_400_and_one_log_line(body: object, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING), pytest.raises(ApiError) as raised:
+        parse_push(_push_request(body))
+    assert raised.value.status == 400
+    assert len([r for r in caplog.records if r.getMessage() == "malformed push envelope"]) == 1
+
+
+def _app() -> WebApp:
+    @route("/boom")
+    def boom(request: Request) -> Response:
+        raise RuntimeError("unexpected")
+
+    @route("/items/<item_id>", "POST")
+    def item(request: Request, item_id: str) -> Response:
+        if item_id == "bad":
+            raise ApiError(422, "bad_item", "That item is bad.")
+        return json_response({"id": item_id}, 201)
+
+    return WebApp("demo", [boom, item])
+
+
+def test_web_app_routes_and_errors_are_json() -> None:
+    client = Client(_app())
+    assert client.get("/health").json == {"status": "ok", "service": "demo"}
+    assert client.get("/health/demo").status_code == 200
+    assert client.post("/items/7").json == {"id": "7"}
+    assert client.post("/items/bad").json == {"error": {"code": "bad_item", "message": "That item is bad."}}
+    missing = client.get("/nope")
+    assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "not_found"
+    assert client.get("/items/7").status_code == 405
+    crash = client.get("/boom")
+    assert crash.status_code == 500 and crash.get_json() == {
+        "error": {"code": "internal", "message": "Something went wrong on our side; nothing was lost."}
+    }
+
+
+def test_log_lines_are_json_for_cloud_logging_and_never_carry_secrets() -> None:
+    register_secret("super-secret-token-value")
+    record = logging.makeLogRecord(
+        {
+            "msg": "called with super-secret-token-value and Bearer abc.def and access_token=xyz123",
+            "levelname": "INFO",
+            "booking_id": "b1",
+            "trace": "t1",
+        }
+    )
+    line = json.loads(JsonFormatter("svc", "proj").format(record))
+    assert line["severity"] == "INFO" and line["booking_id"] == "b1"
+    assert line["logging.googleapis.com/trace"] == "projects/proj/traces/t1"
+    assert "super-secret-token-value" not in line["message"]
+    assert "abc.def" not in line["message"] and "xyz123" not in line["message"]
+
+
+def test_topology_declares_every_push_target_and_route() -> None:
+    topology = load_topology()
+    assert set(topology.services) == {"bookings", "connect", "meetings", "notify", "reminders"}
+    for sub in topology.subscriptions:
+        assert sub.topic in topology.topics and sub.service in topology.services
+        assert sub.dead_letter_topic == f"{sub.name}-dead-letter"
+    assert topology.service_for("/api/public/bookings") == "bookings"
+    assert topology.service_for("/oauth/zoom/callback") == "connect"
+    assert topology.service_for("/health/meetings") == "meetings"
+    assert topology.service_for("/elsewhere") is None
