@@ -1,0 +1,111 @@
+"""The connect service wired to fakes (store, clock, providers), shared by the connect unit tests."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from werkzeug.test import Client, TestResponse
+
+from services.connect.app import ConnectDeps, build_routes
+from shared.auth import DevTokenAuth
+from shared.clock import FakeClock
+from shared.connections.store import FirestoreConnections, RefreshPolicy
+from shared.oauth_state import StateSigner
+from shared.providers.fakes import FakeOAuthProvider, FakeZoom
+from shared.providers.models import ZoomUser
+from shared.providers.oauth import GOOGLE_SCOPES
+from shared.store.fake import FakeDocStore
+from shared.vault import Vault
+from shared.web import WebApp
+
+BASE_URL = "http://flo.test"
+KEYS = "v1:" + base64.urlsafe_b64encode(bytes(range(32))).decode().rstrip("=")
+NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+WEBHOOK_SECRET = "zoom-webhook-secret-for-tests"
+CREATOR = "creator-1"
+ZOOM_USER = ZoomUser(id="zoom-user-1", email="host@zoom.example", timezone="UTC")
+
+
+def settings_query(response: TestResponse) -> dict[str, list[str]]:
+    """The query of a 302 to the integrations settings page."""
+    assert response.status_code == 302, response.get_data(as_text=True)
+    location = urlsplit(response.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == f"{BASE_URL}/dashboard/settings/integrations"
+    return parse_qs(location.query)
+
+
+def signed(body: dict[str, Any], timestamp: int, secret: str = WEBHOOK_SECRET) -> tuple[bytes, dict[str, str]]:
+    raw = json.dumps(body).encode()
+    digest = hmac.new(secret.encode(), b"v0:" + str(timestamp).encode() + b":" + raw, hashlib.sha256).hexdigest()
+    return raw, {"x-zm-request-timestamp": str(timestamp), "x-zm-signature": f"v0={digest}"}
+
+
+class Harness:
+    def __init__(self) -> None:
+        self.store = FakeDocStore()
+        self.clock = FakeClock(NOW)
+        self.vault = Vault(KEYS)
+        self.sleeps: list[float] = []
+        self.oauth = {
+            "zoom": FakeOAuthProvider("zoom", self.clock, email=None),
+            "google": FakeOAuthProvider(
+                "google",
+                self.clock,
+                email="creator@gmail.example",
+                granted_scopes=GOOGLE_SCOPES,
+                required_scopes=GOOGLE_SCOPES,
+                rotate_refresh_tokens=False,
+            ),
+        }
+        self.zoom = FakeZoom(ZOOM_USER)
+        self.connections = self.instance(RefreshPolicy(max_polls=5))
+        self.auth = DevTokenAuth(self.store)
+        deps = ConnectDeps(
+            base_url=BASE_URL,
+            store=self.store,
+            clock=self.clock,
+            vault=self.vault,
+            oauth=self.oauth,
+            zoom=self.zoom,
+            connections=self.connections,
+            signer=StateSigner("s" * 32),
+            auth=self.auth,
+            webhook_secret=WEBHOOK_SECRET,
+        )
+        self.client = Client(WebApp("connect", build_routes(deps)))
+        self.headers = {"Authorization": f"Bearer {self.auth.issue(CREATOR)}"}
+
+    def instance(self, policy: RefreshPolicy, sleep: Callable[[float], None] | None = None) -> FirestoreConnections:
+        """Another FirestoreConnections over the same store, as another instance of a service would be;
+        by default its waits are recorded, not slept."""
+        return FirestoreConnections(self.store, self.vault, self.oauth, self.clock, policy, sleep or self.sleeps.append)
+
+    def start(self, provider: str, headers: dict[str, str] | None = None) -> str:
+        """Press Connect; the state from the authorize URL."""
+        response = self.client.post(f"/api/integrations/{provider}/connect", headers=headers or self.headers)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        url: str = response.get_json()["authorize_url"]
+        return parse_qs(urlsplit(url).query)["state"][0]
+
+    def callback(self, provider: str, **params: str) -> TestResponse:
+        return self.client.get(f"/oauth/{provider}/callback", query_string=params)
+
+    def connect(self, provider: str) -> TestResponse:
+        state = self.start(provider)
+        return self.callback(provider, code=self.oauth[provider].consent(state), state=state)
+
+    def tiles(self) -> dict[str, Any]:
+        response = self.client.get("/api/integrations", headers=self.headers)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        tiles: dict[str, Any] = response.get_json()
+        return tiles
+
+    def connection(self, provider: str) -> dict[str, Any] | None:
+        return self.store.get("connections", f"{CREATOR}_{provider}")

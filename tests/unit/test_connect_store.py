@@ -1,0 +1,191 @@
+"""FirestoreConnections over the fake store: with_token's refresh rules, single-flight refresh, reconnect_required."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+
+from shared.connections.port import NotConnectedError
+from shared.connections.store import RefreshPolicy
+from shared.providers.errors import ErrorKind, ProviderError
+from shared.providers.models import TokenSet
+from shared.store.port import create
+from tests.unit.test_connect_harness import CREATOR, NOW, Harness, settings_query
+
+LEASE = f"refresh-{CREATOR}-zoom"
+
+
+@pytest.fixture
+def h() -> Harness:
+    harness = Harness()
+    settings_query(harness.connect("zoom"))
+    return harness
+
+
+def current_access(h: Harness) -> str:
+    return h.connections.with_token(CREATOR, "zoom", lambda token: token)
+
+
+def test_not_connected_and_reconnect_required_raise_not_connected(h: Harness) -> None:
+    with pytest.raises(NotConnectedError) as missing:
+        h.connections.with_token(CREATOR, "google", lambda token: token)
+    assert missing.value.status == "not_connected"
+    h.oauth["zoom"].fail_next(ProviderError(ErrorKind.REVOKED, "zoom", 400))
+    h.clock.advance(timedelta(hours=1))
+    with pytest.raises(ProviderError):
+        current_access(h)
+    with pytest.raises(NotConnectedError) as broken:
+        current_access(h)
+    assert broken.value.status == "reconnect_required"
+
+
+def test_a_fresh_token_is_used_without_refreshing(h: Harness) -> None:
+    first = current_access(h)
+    assert current_access(h) == first
+    assert "refresh" not in h.oauth["zoom"].calls
+
+
+def test_refreshes_within_five_minutes_of_expiry_and_stores_the_rotated_tokens(h: Harness) -> None:
+    before = current_access(h)
+    h.clock.advance(timedelta(minutes=54))
+    assert current_access(h) == before
+    h.clock.advance(timedelta(minutes=1, seconds=1))
+    after = current_access(h)
+    assert after != before
+    assert h.oauth["zoom"].calls.count("refresh") == 1
+    doc = h.connection("zoom")
+    assert doc is not None and doc["token_version"] == 2 and doc["expires_at"] == h.clock.now() + timedelta(hours=1)
+    assert h.store.get("leases", LEASE) is None
+    assert current_access(h) == after
+
+
+def test_a_refused_access_token_is_refreshed_once_and_retried(h: Harness) -> None:
+    seen: list[str] = []
+
+    def call(token: str) -> str:
+        seen.append(token)
+        if len(seen) == 1:
+            raise ProviderError(ErrorKind.UNAUTHORIZED, "zoom", 401)
+        return "done"
+
+    assert h.connections.with_token(CREATOR, "zoom", call) == "done"
+    assert len(set(seen)) == 2
+    assert h.oauth["zoom"].calls.count("refresh") == 1
+
+
+def test_a_refused_refresh_turns_the_connection_to_reconnect_required(h: Harness) -> None:
+    h.oauth["zoom"].fail_next(ProviderError(ErrorKind.REVOKED, "zoom", 400, None, "invalid_grant"))
+    h.clock.advance(timedelta(hours=2))
+    with pytest.raises(ProviderError) as refused:
+        current_access(h)
+    assert refused.value.kind is ErrorKind.REVOKED
+    tile = h.tiles()["zoom"]
+    assert tile["status"] == "reconnect_required"
+    assert tile["reconnect_reason"] == "refresh_refused"
+    assert tile["reconnect_required_at"] == (NOW + timedelta(hours=2)).isoformat()
+    doc = h.connection("zoom")
+    assert doc is not None and doc["access_token"] is None
+    assert h.store.get("leases", LEASE) is None
+
+
+def test_a_revoked_answer_to_a_call_turns_the_connection_to_reconnect_required(h: Harness) -> None:
+    def call(token: str) -> None:
+        raise ProviderError(ErrorKind.REVOKED, "zoom", 403)
+
+    with pytest.raises(ProviderError):
+        h.connections.with_token(CREATOR, "zoom", call)
+    assert h.tiles()["zoom"]["reconnect_reason"] == "access_revoked"
+
+
+@pytest.mark.parametrize("kind", [ErrorKind.TRANSIENT, ErrorKind.RATE_LIMITED])
+def test_a_timeout_or_5xx_on_refresh_keeps_the_connection(h: Harness, kind: ErrorKind) -> None:
+    h.oauth["zoom"].fail_next(ProviderError(kind, "zoom", 503))
+    h.clock.advance(timedelta(hours=2))
+    with pytest.raises(ProviderError):
+        current_access(h)
+    assert h.tiles()["zoom"]["status"] == "connected"
+    assert h.store.get("leases", LEASE) is None
+    current_access(h)
+    assert h.oauth["zoom"].calls.count("refresh") == 2
+
+
+def test_a_loser_waits_for_the_lease_holder_and_uses_its_token(h: Harness) -> None:
+    h.store.commit([create("leases", LEASE, {"holder": "other", "expires_at": NOW + timedelta(hours=9)})])
+    h.clock.advance(timedelta(hours=2))
+    fresh = TokenSet("new-access-token", "new-refresh-token", h.clock.now() + timedelta(hours=1), frozenset())
+
+    def other_instance_finishes(seconds: float) -> None:
+        h.sleeps.append(seconds)
+        h.connections.save(CREATOR, "zoom", fresh, "host@zoom.example")
+
+    loser = h.instance(RefreshPolicy(max_polls=5), other_instance_finishes)
+    assert loser.with_token(CREATOR, "zoom", lambda token: token) == "new-access-token"
+    assert "refresh" not in h.oauth["zoom"].calls
+    assert len(h.sleeps) == 1
+
+
+def test_a_lease_that_never_ends_gives_up_with_a_retryable_error(h: Harness) -> None:
+    h.store.commit([create("leases", LEASE, {"holder": "other", "expires_at": NOW + timedelta(hours=9)})])
+    h.clock.advance(timedelta(hours=2))
+    with pytest.raises(ProviderError) as waited:
+        current_access(h)
+    assert waited.value.kind is ErrorKind.TRANSIENT
+    assert len(h.sleeps) == 5
+    assert h.tiles()["zoom"]["status"] == "connected"
+
+
+def test_an_expired_lease_of_a_crashed_holder_is_taken_over(h: Harness) -> None:
+    h.store.commit([create("leases", LEASE, {"holder": "crashed", "expires_at": NOW + timedelta(seconds=30)})])
+    h.clock.advance(timedelta(hours=2))
+    current_access(h)
+    assert h.oauth["zoom"].calls.count("refresh") == 1
+    assert h.store.get("leases", LEASE) is None
+
+
+def test_twenty_instances_refreshing_at_once_refresh_once(h: Harness) -> None:
+    h.clock.advance(timedelta(hours=2))
+    barrier = threading.Barrier(20)
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        instance = h.instance(RefreshPolicy(poll_seconds=0.001, max_polls=5000), time.sleep)
+        barrier.wait()
+        try:
+            results.append(instance.with_token(CREATOR, "zoom", lambda token: token))
+        except BaseException as exc:  # collected so the assertion shows it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert h.oauth["zoom"].calls.count("refresh") == 1
+    assert len(set(results)) == 1 and len(results) == 20
+    assert h.tiles()["zoom"]["status"] == "connected"
+
+
+def test_a_reconnect_during_a_refresh_wins(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    h.clock.advance(timedelta(hours=2))
+    fresh = TokenSet("reconnected-access", "reconnected-refresh", h.clock.now() + timedelta(hours=1), frozenset())
+    real_refresh = h.oauth["zoom"].refresh
+
+    def refresh_while_creator_reconnects(token: str) -> TokenSet:
+        answer = real_refresh(token)
+        h.connections.save(CREATOR, "zoom", fresh, "host@zoom.example")
+        return answer
+
+    monkeypatch.setattr(h.oauth["zoom"], "refresh", refresh_while_creator_reconnects)
+    assert current_access(h) == "reconnected-access"
+    doc = h.connection("zoom")
+    assert doc is not None and doc["token_version"] == 1
+
+
+def test_deauthorize_ignores_unknown_zoom_users(h: Harness) -> None:
+    assert h.connections.deauthorize_zoom("someone-else") == 0
+    assert h.tiles()["zoom"]["status"] == "connected"
