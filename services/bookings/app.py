@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Literal
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, EmailStr, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, EmailStr, Field, field_validator
 from werkzeug.wrappers import Request, Response
 
 from shared.auth import CreatorAuth, DevTokenAuth, IdentityPlatformAuth
@@ -22,7 +22,7 @@ from shared.availability import (
     window_bounds,
 )
 from shared.bookings.busy import GoogleBusyTimes
-from shared.bookings.model import BOOKINGS, CREATORS, NOTICES, booking_view
+from shared.bookings.model import BOOKINGS, CREATORS, NOTICES, booking_view, hours_from_doc, hours_to_doc
 from shared.bookings.service import (
     BookingError,
     BookingService,
@@ -33,10 +33,20 @@ from shared.bookings.service import (
 )
 from shared.bootstrap import Runtime, service_app
 from shared.envelope import parse_push
-from shared.store.port import Where, put, update
+from shared.store.port import NotFound, Where, put, update
 from shared.web import ApiError, Route, WebApp, json_response, parse_body, route
 
 PAYMENT_EVENTS = "payment-events"
+
+
+def _bookable_year(value: datetime) -> datetime:
+    """A start near year 1 or 9999 would overflow date arithmetic (a 500); no slot is ever that far off."""
+    if not 1971 <= value.year <= 9998:
+        raise ValueError("start must be a time between the years 1971 and 9998")
+    return value
+
+
+BookableStart = Annotated[AwareDatetime, AfterValidator(_bookable_year)]
 
 
 class FanIn(BaseModel):
@@ -47,12 +57,12 @@ class FanIn(BaseModel):
 
 class BookIn(BaseModel):
     offer_id: str = Field(min_length=1)
-    start: AwareDatetime
+    start: BookableStart
     fan: FanIn
 
 
 class RescheduleIn(BaseModel):
-    start: AwareDatetime
+    start: BookableStart
 
 
 class AvailabilityIn(BaseModel):
@@ -71,6 +81,12 @@ class DevCreatorIn(BaseModel):
     name: str = Field(min_length=1)
     plan: Literal["free", "creator", "pro", "studio"]
     timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        parse_weekly_hours(value, {})  # an AvailabilityError is a ValueError: a 400 naming the timezone
+        return value
 
 
 def _booking_errors(fn: Callable[..., Response]) -> Callable[..., Response]:
@@ -99,7 +115,7 @@ def build_routes(runtime: Runtime, bookings: BookingService, busy: BusyTimes, au
             raise ApiError(404, "offer_not_found", f"No offer {offer_id!r} for creator {creator_id!r}.")
         require_bookings_plan(creator)
         first, last = validate_window(request.args.get("from", ""), request.args.get("to", ""))
-        hours = parse_weekly_hours(creator.get("timezone", "UTC"), creator.get("weekly_hours", {}))
+        hours = parse_weekly_hours(creator.get("timezone", "UTC"), hours_from_doc(creator.get("weekly_hours", {})))
         low, high = window_bounds(hours, first, last)
         found = busy.busy(creator_id, low, high)
         taken = store.query(BOOKINGS, [Where("creator_id", "==", creator_id), Where("start", "<", high)])
@@ -158,7 +174,12 @@ def build_routes(runtime: Runtime, bookings: BookingService, busy: BusyTimes, au
         body = parse_body(request, AvailabilityIn)
         weekly = {day: [list(r) for r in ranges] for day, ranges in body.weekly_hours.items()}
         parse_weekly_hours(body.timezone, weekly)
-        store.commit([update(CREATORS, creator_id, {"timezone": body.timezone, "weekly_hours": weekly})])
+        try:
+            store.commit(
+                [update(CREATORS, creator_id, {"timezone": body.timezone, "weekly_hours": hours_to_doc(weekly)})]
+            )
+        except NotFound:
+            raise ApiError(404, "creator_not_found", "There is no creator profile for this account.") from None
         return json_response({"timezone": body.timezone, "weekly_hours": weekly})
 
     @route("/api/offers", "POST")
@@ -196,7 +217,11 @@ def build_routes(runtime: Runtime, bookings: BookingService, busy: BusyTimes, au
         creator_id = creator_of(request)
         rows = store.query(NOTICES, [Where("creator_id", "==", creator_id), Where("dismissed", "==", False)])
         items = [
-            {"id": i, **{k: d.get(k) for k in ("kind", "booking_id", "meeting_id", "message", "created_at")}}
+            {
+                "id": i,
+                **{k: d.get(k) for k in ("kind", "booking_id", "meeting_id", "message")},
+                "created_at": d["created_at"].isoformat(),
+            }
             for i, d in sorted(rows, key=lambda r: r[1]["created_at"])
         ]
         return json_response({"notices": items})

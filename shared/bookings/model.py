@@ -20,6 +20,8 @@ OUTBOX = "outbox"
 CREATORS = "creators"
 OFFERS = "offers"
 NOTICES = "notices"
+HOLD_RELEASES = "hold_releases"
+"""Markers making one request the one that releases an expired payment hold it found in its way."""
 
 
 def token_hash(token: str) -> str:
@@ -31,6 +33,23 @@ def cell_ids(creator_id: str, start: datetime, end: datetime) -> list[str]:
     first = int(start.timestamp()) // CELL_SECONDS
     last = -(-int(end.timestamp()) // CELL_SECONDS)
     return [f"{creator_id}_{cell}" for cell in range(first, last)]
+
+
+def hours_to_doc(weekly_hours: dict[str, list[list[str]]]) -> dict[str, list[dict[str, str]]]:
+    """Firestore cannot store an array inside an array, so each [start, end] pair is kept as {"start", "end"}."""
+    return {day: [{"start": start, "end": end} for start, end in ranges] for day, ranges in weekly_hours.items()}
+
+
+def hours_from_doc(stored: Any) -> Any:
+    """The API's {"mon": [["09:00", "17:00"]]} shape back from a creator document, for parse_weekly_hours."""
+    if not isinstance(stored, dict):
+        return stored
+    return {
+        day: [[r.get("start"), r.get("end")] if isinstance(r, dict) else r for r in ranges]
+        if isinstance(ranges, list)
+        else ranges
+        for day, ranges in stored.items()
+    }
 
 
 def is_zoom_url(url: str | None) -> bool:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -15,9 +15,11 @@ from shared.bookings.model import (
     BOOKINGS,
     CELLS,
     CREATORS,
+    HOLD_RELEASES,
     OFFERS,
     PLANS_WITH_BOOKINGS,
     cell_ids,
+    hours_from_doc,
     next_reminder,
     token_hash,
 )
@@ -195,7 +197,7 @@ class BookingService:
             return doc
         creator = self._store.get(CREATORS, doc["creator_id"]) or {}
         end = start + timedelta(minutes=int(doc["duration_minutes"]))
-        self._require_free_slot(doc["creator_id"], creator, start, end, now, ignore=doc["cells"])
+        self._require_free_slot(doc["creator_id"], creator, start, end, now)
         cells = cell_ids(doc["creator_id"], start, end)
         revision = int(doc["revision"]) + 1
         fields = {
@@ -268,12 +270,10 @@ class BookingService:
             "reminders_sent": [],
         }
 
-    def _require_free_slot(
-        self, creator_id: str, creator: Doc, start: datetime, end: datetime, now: datetime, ignore: Sequence[str] = ()
-    ) -> None:
+    def _require_free_slot(self, creator_id: str, creator: Doc, start: datetime, end: datetime, now: datetime) -> None:
         """The slot must still be one the fan could pick: within hours, not past, not busy in Google."""
         try:
-            hours = parse_weekly_hours(creator.get("timezone", "UTC"), creator.get("weekly_hours", {}))
+            hours = parse_weekly_hours(creator.get("timezone", "UTC"), hours_from_doc(creator.get("weekly_hours", {})))
         except AvailabilityError:
             raise BookingError(409, "slot_unavailable", "The creator has no bookable hours set.") from None
         local_day = start.astimezone(hours.zone).date()
@@ -299,7 +299,17 @@ class BookingService:
                 and doc.get("hold_expires_at")
                 and doc["hold_expires_at"] <= now
             ):
-                self.cancel(str(holder), by="system", reason="payment_timeout")
+                # One request releases a hold: many fans racing for the same expired hold would otherwise all
+                # run a transaction on one document, and Firestore aborts such contended transactions.
+                try:
+                    self._store.commit(
+                        [create(HOLD_RELEASES, f"{holder}-{doc['revision']}", {"booking_id": holder, "at": now})]
+                    )
+                except Conflict:
+                    continue  # another request is releasing it, and then takes the slot
+                # If it changed meanwhile (the sweep released it, or a payment confirmed it), the retry tells.
+                with contextlib.suppress(BookingError):
+                    self.cancel(str(holder), by="system", reason="payment_timeout")
                 released = True
         try:
             if not released:
