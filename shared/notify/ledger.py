@@ -1,0 +1,121 @@
+"""Exactly-once email claims: one document per (booking, kind, revision, recipient) in ``emails``.
+
+Pub/Sub redelivers, the sweep and the push handler overlap, and two reminder runs can see the same
+booking: whoever creates the claim sends, everyone else stands back. A claim whose sender died is
+taken over once its lease runs out. Only a message SMTP accepted is ever marked sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from email.message import EmailMessage
+from enum import StrEnum
+
+from shared.clock import Clock
+from shared.mail import MailSender
+from shared.store.port import Conflict, Doc, DocStore, Txn, create, delete, put, update
+
+EMAILS = "emails"
+LEASE = timedelta(seconds=60)
+"""Longer than one SMTP attempt (connect, STARTTLS, send) can take, so a live sender is never overtaken."""
+
+
+class Delivery(StrEnum):
+    """What became of one message: only SENT and ALREADY_SENT mean nothing more is owed."""
+
+    SENT = "sent"
+    ALREADY_SENT = "already_sent"
+    IN_FLIGHT = "in_flight"
+
+
+@dataclass(frozen=True)
+class EmailKey:
+    """Names one message; ``kind`` is the reminder's own name (reminder_24h) so each reminder goes once."""
+
+    booking_id: str
+    kind: str
+    revision: int
+    recipient: str
+
+    @property
+    def doc_id(self) -> str:
+        return f"{self.booking_id}:{self.kind}:{self.revision}:{self.recipient}"
+
+
+class EmailLedger:
+    def __init__(self, store: DocStore, clock: Clock, sender: MailSender) -> None:
+        self._store = store
+        self._clock = clock
+        self._sender = sender
+
+    def record(self, key: EmailKey) -> Doc | None:
+        """The claim as stored, e.g. to see whether a message went out and whether it held the link."""
+        return self._store.get(EMAILS, key.doc_id)
+
+    def deliver(self, key: EmailKey, build: Callable[[], EmailMessage], *, link_included: bool) -> Delivery:
+        """Send the message unless it was sent or someone else is sending it.
+
+        ``build`` runs only once the claim is ours, so duplicates cost no rendering. Any failure
+        (MailSendError included) releases the claim and propagates, so a retry can send it.
+        """
+        now = self._clock.now()
+        claim: Doc = {
+            "state": "sending",
+            "owner": uuid.uuid4().hex,
+            "lease_until": now + LEASE,
+            "created_at": now,
+            "booking_id": key.booking_id,
+            "kind": key.kind,
+            "revision": key.revision,
+            "recipient": key.recipient,
+            "link_included": link_included,
+        }
+        standing = self._claim(key, claim)
+        if standing is not None:
+            return standing
+        try:
+            self._sender.send(build())
+        except BaseException:
+            self._release(key, claim["owner"])
+            raise
+        self._store.commit([put(EMAILS, key.doc_id, {**claim, "state": "sent", "sent_at": self._clock.now()})])
+        return Delivery.SENT
+
+    def _claim(self, key: EmailKey, claim: Doc) -> Delivery | None:
+        """None when the claim is now ours; otherwise why we must not send."""
+        try:
+            self._store.commit([create(EMAILS, key.doc_id, claim)])
+            return None
+        except Conflict:
+            pass
+
+        def take_over(txn: Txn) -> Delivery | None:
+            current = txn.get(EMAILS, key.doc_id)
+            if current is None:  # released between our create and this read
+                txn.write(create(EMAILS, key.doc_id, claim))
+                return None
+            if current["state"] == "sent":
+                return Delivery.ALREADY_SENT
+            if current["lease_until"] > claim["created_at"]:
+                return Delivery.IN_FLIGHT
+            taken = {k: claim[k] for k in ("owner", "lease_until", "link_included")}
+            txn.write(update(EMAILS, key.doc_id, taken))
+            return None
+
+        try:
+            return self._store.transaction(take_over)
+        except Conflict:  # another sender re-created it first
+            return Delivery.IN_FLIGHT
+
+    def _release(self, key: EmailKey, owner: str) -> None:
+        """Delete our claim, but never one a later sender took over or already marked sent."""
+
+        def run(txn: Txn) -> None:
+            current = txn.get(EMAILS, key.doc_id)
+            if current is not None and current["state"] == "sending" and current["owner"] == owner:
+                txn.write(delete(EMAILS, key.doc_id))
+
+        self._store.transaction(run)

@@ -1,0 +1,92 @@
+"""The notify and reminders apps as build_app wires them: real SMTP (the local mail sink), fakes elsewhere."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+from werkzeug.test import Client
+
+from devstack.emulators import free_port
+from devstack.mailsink import MailSink, start_mailsink
+from services.notify.app import build_app as notify_app
+from services.reminders.app import build_app as reminders_app
+from shared.bootstrap import Runtime
+from shared.config import ConfigError, Settings
+from shared.envelope import encode_push
+from shared.secrets import EnvSecretSource
+from tests.unit.test_bookings_harness import ENV, KEYS
+from tests.unit.test_notify_harness import CREATOR, FAN, NotifyHarness
+
+PASSWORD = "sink-password-never-logged"
+
+
+@pytest.fixture
+def sink() -> Iterator[MailSink]:
+    with start_mailsink() as running:
+        yield running
+
+
+def runtime(h: NotifyHarness, service: str, **env: str) -> Runtime:
+    return Runtime(
+        service=service,
+        settings=Settings.from_env({**ENV, **env}),
+        store=h.store,
+        publisher=h.publisher,
+        clock=h.clock,
+        secrets=EnvSecretSource({"TOKEN_ENCRYPTION_KEYS": KEYS}),
+    )
+
+
+def smtp_env(port: int) -> dict[str, str]:
+    return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "SMTP_USERNAME": "flo", "SMTP_PASSWORD": PASSWORD}
+
+
+def test_a_booking_event_reaches_the_mail_sink_over_smtp(sink: MailSink) -> None:
+    h = NotifyHarness()
+    booking_id = h.new_booking()
+    h.settle_link(booking_id)
+    client = Client(notify_app(runtime(h, "notify", **smtp_env(sink.smtp_port))))
+
+    response = client.post("/pubsub/booking-events", json=encode_push({"booking_id": booking_id, "revision": 1}, "1"))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    received = sorted((str(m["X-Flo-Email-Kind"]), m["To"].addresses[0].addr_spec) for m in sink.messages())
+    assert received == [("confirmation", FAN), ("creator_notification", CREATOR)]
+
+
+def test_smtp_down_is_a_503_and_the_password_is_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    h = NotifyHarness()
+    booking_id = h.new_booking()
+    h.settle_link(booking_id)
+    client = Client(notify_app(runtime(h, "notify", **smtp_env(free_port()))))
+
+    with caplog.at_level(logging.DEBUG):
+        response = client.post("/pubsub/link-events", json=encode_push({"booking_id": booking_id}, "1"))
+    assert response.status_code == 503
+    assert caplog.records  # the failure was logged ...
+    assert all(PASSWORD not in record.getMessage() + str(record.__dict__) for record in caplog.records)
+    assert PASSWORD not in response.get_data(as_text=True)  # ... without the password
+
+
+def test_the_reminders_app_answers_the_scheduler_with_counts(sink: MailSink) -> None:
+    h = NotifyHarness()
+    booking_id = h.new_booking()  # in an hour: its 1h reminder is due as soon as the confirmation went
+    h.clock.advance(h.doc(booking_id)["mail_due_at"] - h.clock.now())
+    client = Client(reminders_app(runtime(h, "reminders", **smtp_env(sink.smtp_port))))
+
+    response = client.post("/tasks/reminders")
+    assert response.status_code == 200
+    assert (response.get_json()["owed_settled"], response.get_json()["reminders_sent"]) == (1, 1)
+    kinds = [str(m["X-Flo-Email-Kind"]) for m in sink.messages()]
+    assert sorted(kinds) == ["confirmation", "creator_notification", "reminder", "reminder"]
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [({}, "SMTP_HOST"), ({"SMTP_HOST": "127.0.0.1", "SMTP_USERNAME": "flo"}, "SMTP_PASSWORD")],
+)
+def test_missing_smtp_settings_fail_the_build_naming_the_variable(env: dict[str, str], named: str) -> None:
+    h = NotifyHarness()
+    with pytest.raises(ConfigError, match=named):
+        notify_app(runtime(h, "notify", **env))

@@ -1,0 +1,146 @@
+"""The claim ledger: one send per key, takeover of dead claims, and nothing unsent marked sent."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+
+import pytest
+
+from shared.clock import FakeClock
+from shared.mail import FakeMailSender, MailSendError
+from shared.notify import EMAILS, Delivery, EmailKey, EmailLedger
+from shared.store.fake import FakeDocStore
+from shared.store.port import create
+
+NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+KEY = EmailKey("b1", "confirmation", 2, "fan")
+
+
+def message() -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = "hello"
+    return msg
+
+
+def ledger() -> tuple[EmailLedger, FakeDocStore, FakeClock, FakeMailSender]:
+    store, clock, sender = FakeDocStore(), FakeClock(NOW), FakeMailSender()
+    return EmailLedger(store, clock, sender), store, clock, sender
+
+
+def test_the_doc_id_names_booking_kind_revision_and_recipient() -> None:
+    assert KEY.doc_id == "b1:confirmation:2:fan"
+
+
+def test_a_key_is_sent_once_and_recorded_as_sent() -> None:
+    led, store, _, sender = ledger()
+    assert led.deliver(KEY, message, link_included=True) is Delivery.SENT
+    assert led.deliver(KEY, message, link_included=True) is Delivery.ALREADY_SENT
+    assert len(sender.sent) == 1
+    record = store.get(EMAILS, KEY.doc_id)
+    assert record is not None
+    assert (record["state"], record["sent_at"], record["link_included"]) == ("sent", NOW, True)
+
+
+def test_another_revision_or_recipient_is_another_email() -> None:
+    led, _, _, sender = ledger()
+    for key in (KEY, EmailKey("b1", "confirmation", 3, "fan"), EmailKey("b1", "confirmation", 2, "creator")):
+        assert led.deliver(key, message, link_included=False) is Delivery.SENT
+    assert len(sender.sent) == 3
+
+
+def test_a_failed_send_releases_the_claim_and_is_never_marked_sent() -> None:
+    led, store, _, sender = ledger()
+    sender.fail_next(1)
+    with pytest.raises(MailSendError):
+        led.deliver(KEY, message, link_included=False)
+    assert store.get(EMAILS, KEY.doc_id) is None
+    assert led.deliver(KEY, message, link_included=False) is Delivery.SENT
+    assert len(sender.sent) == 1
+
+
+def test_a_render_error_releases_the_claim_too() -> None:
+    led, store, _, _ = ledger()
+
+    def broken() -> EmailMessage:
+        raise ValueError("cannot render")
+
+    with pytest.raises(ValueError, match="cannot render"):
+        led.deliver(KEY, broken, link_included=False)
+    assert store.get(EMAILS, KEY.doc_id) is None
+
+
+def live_claim(store: FakeDocStore, lease_until: datetime) -> None:
+    claim = {"state": "sending", "owner": "someone", "lease_until": lease_until, "created_at": NOW}
+    store.commit([create(EMAILS, KEY.doc_id, claim)])
+
+
+def test_a_live_claim_is_left_alone_and_an_expired_one_is_taken_over() -> None:
+    led, store, clock, sender = ledger()
+    live_claim(store, NOW + timedelta(seconds=60))
+    built: list[int] = []
+
+    def counted() -> EmailMessage:
+        built.append(1)
+        return message()
+
+    assert led.deliver(KEY, counted, link_included=False) is Delivery.IN_FLIGHT
+    assert built == []  # nothing is rendered for a message someone else sends
+    clock.advance(timedelta(seconds=60))
+    assert led.deliver(KEY, counted, link_included=False) is Delivery.SENT
+    assert len(sender.sent) == 1
+    assert store.get(EMAILS, KEY.doc_id)["state"] == "sent"  # type: ignore[index]
+
+
+def test_a_failing_sender_does_not_delete_a_claim_someone_took_over() -> None:
+    """A sends slowly past its lease, B takes over and sends; A's late failure must not erase B's record."""
+    store, clock = FakeDocStore(), FakeClock(NOW)
+    entered, release = threading.Event(), threading.Event()
+
+    class SlowFailing:
+        def send(self, msg: EmailMessage) -> None:
+            entered.set()
+            release.wait(10)
+            raise MailSendError("timed out", transient=True)
+
+    slow, fast = EmailLedger(store, clock, SlowFailing()), EmailLedger(store, clock, FakeMailSender())
+    errors: list[BaseException] = []
+
+    def run_slow() -> None:
+        try:
+            slow.deliver(KEY, message, link_included=False)
+        except MailSendError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run_slow)
+    thread.start()
+    assert entered.wait(10)
+    clock.advance(timedelta(seconds=61))
+    assert fast.deliver(KEY, message, link_included=False) is Delivery.SENT
+    release.set()
+    thread.join(10)
+    assert len(errors) == 1
+    assert store.get(EMAILS, KEY.doc_id)["state"] == "sent"  # type: ignore[index]
+
+
+def test_two_concurrent_senders_send_once() -> None:
+    store, clock, sink = FakeDocStore(), FakeClock(NOW), FakeMailSender()
+    entered, release = threading.Event(), threading.Event()
+
+    class Blocking:
+        def send(self, msg: EmailMessage) -> None:
+            entered.set()
+            release.wait(10)
+            sink.send(msg)
+
+    first = EmailLedger(store, clock, Blocking())
+    results: list[Delivery] = []
+    thread = threading.Thread(target=lambda: results.append(first.deliver(KEY, message, link_included=False)))
+    thread.start()
+    assert entered.wait(10)
+    assert EmailLedger(store, clock, sink).deliver(KEY, message, link_included=False) is Delivery.IN_FLIGHT
+    release.set()
+    thread.join(10)
+    assert results == [Delivery.SENT]
+    assert len(sink.sent) == 1

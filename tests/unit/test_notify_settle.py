@@ -1,0 +1,233 @@
+"""What a booking is owed, sent once however often and in whatever order its events arrive."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from email.message import EmailMessage
+
+from shared.envelope import encode_push
+from shared.mail import FakeMailSender, ics_uid
+from shared.notify import EMAILS, Outcome
+from tests.unit.test_bookings_harness import at
+from tests.unit.test_notify_harness import CREATOR, FAN, ZOOM_URL, NotifyHarness
+
+GRACE = timedelta(seconds=8)
+
+
+def test_duplicate_booking_events_and_link_events_send_each_email_once() -> None:
+    h = NotifyHarness()
+    booking_id = h.new_booking()
+    h.settle_link(booking_id)
+    h.link_event(booking_id)  # the link event may overtake the booking event
+    responses = h.booking_event(booking_id, times=3)
+    h.link_event(booking_id)
+
+    assert all(r.status_code == 200 for r in responses)
+    assert sorted(h.kinds()) == [("confirmation", FAN), ("creator_notification", CREATOR)]
+    confirmation = h.sent("confirmation")[0]
+    assert ZOOM_URL in confirmation.html
+    assert "Join with Zoom" in confirmation.text
+    assert ZOOM_URL in str(confirmation.event["DESCRIPTION"])
+    assert confirmation.message["X-Flo-Booking-Id"] == booking_id
+    assert h.doc(booking_id)["mail_due_at"] is None
+
+
+def test_within_the_grace_the_confirmation_waits_for_the_link_and_carries_it() -> None:
+    h = NotifyHarness()
+    booking_id = h.new_booking()
+
+    waiting = h.booking_event(booking_id)[0]
+    assert waiting.get_json()["outcome"] == "waiting"
+    assert h.mail.sent == []
+    assert h.doc(booking_id)["mail_due_at"] is not None
+
+    h.clock.advance(GRACE / 2)
+    h.settle_link(booking_id)
+    h.link_event(booking_id)
+    h.booking_event(booking_id)
+
+    assert sorted(h.kinds()) == [("confirmation", FAN), ("creator_notification", CREATOR)]
+    assert ZOOM_URL in h.sent("confirmation")[0].text
+    assert h.sent("link_ready") == []
+
+
+def test_after_the_grace_the_confirmation_says_the_link_will_follow_then_link_ready_goes_once() -> None:
+    h = NotifyHarness()
+    booking_id = h.new_booking()
+    h.clock.advance(GRACE)
+
+    h.booking_event(booking_id)
+    confirmation = h.sent("confirmation")[0]
+    assert "will follow" in confirmation.text
+    assert "will follow" in str(confirmation.event["DESCRIPTION"])
+    assert ZOOM_URL not in confirmation.html
+    assert h.doc(booking_id)["mail_due_at"] is None
+
+    h.settle_link(booking_id)
+    for _ in range(3):
+        h.link_event(booking_id)
+    h.booking_event(booking_id, times=2)
+
+    link_ready = h.sent("link_ready")
+    assert [(s.kind, s.to) for s in link_ready] == [("link_ready", FAN)]
+    assert ZOOM_URL in link_ready[0].html
+    assert len(h.mail.sent) == 3
+
+
+def test_forced_settle_does_not_wait_for_the_link() -> None:
+    h = NotifyHarness()
+    booking_id = h.new_booking()
+    assert h.notifier.settle(booking_id) is Outcome.WAITING
+    assert h.notifier.settle(booking_id, force=True) is Outcome.SETTLED
+    assert sorted(h.kinds()) == [("confirmation", FAN), ("creator_notification", CREATOR)]
+
+
+def test_no_link_at_all_sends_no_link_ready_and_no_will_follow_copy() -> None:
+    h = NotifyHarness()
+    booking_id = h.new_booking()
+    h.settle_link(booking_id, url=None)
+    h.push("link-events", booking_id, "link.unavailable")
+
+    confirmation = h.sent("confirmation")[0]
+    assert "will follow" not in confirmation.text
+    assert "No video link" in confirmation.text
+    h.booking_event(booking_id)
+    assert h.sent("link_ready") == []
+
+
+def test_reschedule_goes_to_both_with_the_same_uid_and_a_higher_sequence() -> None:
+    h = NotifyHarness()
+    booking_id = h.new_booking(at(10))
+    h.settle_link(booking_id)
+    h.booking_event(booking_id)
+    first = h.sent("confirmation")[0].event
+
+    h.service.reschedule(booking_id, h.doc(booking_id)["start"] + timedelta(hours=1))
+    h.booking_event(booking_id)
+    assert h.sent("rescheduled") == []  # the new link is on its way and fits in the grace
+    h.settle_link(booking_id, "https://zoom.us/j/987654321")
+    h.link_event(booking_id)
+    h.booking_event(booking_id, times=2)
+
+    rescheduled = h.sent("rescheduled")
+    assert sorted(s.to for s in rescheduled) == [CREATOR, FAN]
+    for copy in rescheduled:
+        assert str(copy.event["UID"]) == str(first["UID"]) == ics_uid(booking_id)
+        assert int(copy.event["SEQUENCE"]) == h.doc(booking_id)["revision"] > int(first["SEQUENCE"])
+        assert copy.event.decoded("DTSTART") == h.doc(booking_id)["start"]
+        assert "987654321" in str(copy.event["DESCRIPTION"])
+        assert copy.ics["METHOD"] == "REQUEST"
+
+
+def test_cancel_sends_method_cancel_to_both_once() -> None:
+    h = NotifyHarness()
+    booking_id = h.new_booking()
+    h.settle_link(booking_id)
+    h.booking_event(booking_id)
+
+    h.service.cancel(booking_id, by="fan")
+    h.booking_event(booking_id, times=3)
+    h.link_event(booking_id)  # a late link event of the old revision changes nothing
+
+    cancelled = h.sent("cancelled")
+    assert sorted(s.to for s in cancelled) == [CREATOR, FAN]
+    for copy in cancelled:
+        assert copy.ics["METHOD"] == "CANCEL"
+        assert copy.event["STATUS"] == "CANCELLED"
+        assert str(copy.event["UID"]) == ics_uid(booking_id)
+        assert ZOOM_URL not in copy.html
+    assert len(h.mail.sent) == 4
+    assert h.doc(booking_id)["mail_due_at"] is None
+
+
+def test_pending_payment_sends_nothing_until_paid_then_confirms() -> None:
+    h = NotifyHarness()
+    booking_id = h.new_booking(offer_id=h.paid_offer)
+    h.settle_link(booking_id, url=None)  # even a settled link must not make it look confirmed
+    h.booking_event(booking_id, times=2)
+    h.clock.advance(GRACE)
+    assert h.notifier.settle(booking_id, force=True) is Outcome.SETTLED
+    assert h.mail.sent == []
+
+    h.service.confirm_payment(booking_id)
+    h.clock.advance(GRACE)
+    h.booking_event(booking_id)
+    assert sorted(h.kinds()) == [("confirmation", FAN), ("creator_notification", CREATOR)]
+
+
+def test_an_unpaid_hold_that_expires_gets_no_cancellation_email() -> None:
+    h = NotifyHarness()
+    booking_id = h.new_booking(offer_id=h.paid_offer)
+    h.service.cancel(booking_id, by="system", reason="payment_timeout")
+    h.booking_event(booking_id)
+    assert h.doc(booking_id)["status"] == "cancelled"
+    assert h.mail.sent == []
+
+
+def test_a_transient_smtp_failure_is_not_marked_sent_and_the_redelivery_sends_it() -> None:
+    h = NotifyHarness()
+    booking_id = h.new_booking()
+    h.settle_link(booking_id)
+    h.mail.fail_next(1)
+
+    failed = h.booking_event(booking_id)[0]
+    assert failed.status_code == 503
+    assert failed.get_json()["error"]["code"] == "mail_unavailable"
+    assert h.kinds() == [("creator_notification", CREATOR)]  # the other copy still went
+    assert h.store.get(EMAILS, f"{booking_id}:confirmation:1:fan") is None
+    assert h.doc(booking_id)["mail_due_at"] is not None  # the sweep would find it too
+
+    retried = h.booking_event(booking_id)[0]
+    assert retried.status_code == 200
+    assert sorted(h.kinds()) == [("confirmation", FAN), ("creator_notification", CREATOR)]
+    assert h.store.get(EMAILS, f"{booking_id}:confirmation:1:fan")["state"] == "sent"  # type: ignore[index]
+
+
+def test_a_permanent_smtp_failure_is_answered_with_a_non_2xx_so_it_is_retried_and_dead_lettered() -> None:
+    h = NotifyHarness()
+    booking_id = h.new_booking()
+    h.settle_link(booking_id)
+    h.mail.fail_next(2, transient=False)
+    response = h.booking_event(booking_id)[0]
+    assert response.status_code == 500
+    assert response.get_json()["error"]["code"] == "mail_rejected"
+    assert h.mail.sent == []
+
+
+def test_malformed_push_is_400_and_an_unknown_booking_is_acknowledged() -> None:
+    h = NotifyHarness()
+    assert h.notify.post("/pubsub/booking-events", json={"nope": 1}).status_code == 400
+    no_id = h.notify.post("/pubsub/link-events", json=encode_push({"type": "link.ready"}, "1"))
+    assert no_id.status_code == 400
+    gone = h.notify.post("/pubsub/booking-events", json=encode_push({"booking_id": "gone", "revision": 1}, "2"))
+    assert gone.status_code == 200
+    assert gone.get_json()["outcome"] == "unknown"
+
+
+def test_a_link_landing_while_the_confirmation_is_being_sent_still_gets_its_link_ready() -> None:
+    """The link event's worker finds the confirmation in flight and stands back; the sender must notice."""
+    outcomes: list[Outcome] = []
+
+    class LinkLandsMidSend:
+        def __init__(self) -> None:
+            self.inner = FakeMailSender()
+            self.landed = False
+
+        def send(self, msg: EmailMessage) -> None:
+            if not self.landed:
+                self.landed = True
+                h.settle_link(booking_id)
+                outcomes.append(h.notifier.settle(booking_id))  # the link event, delivered meanwhile
+            self.inner.send(msg)
+
+    sender = LinkLandsMidSend()
+    h = NotifyHarness(sender=sender)
+    h.mail = sender.inner
+    booking_id = h.new_booking()
+    h.clock.advance(GRACE)
+
+    assert h.notifier.settle(booking_id) is Outcome.SETTLED
+    assert outcomes == [Outcome.IN_FLIGHT]
+    assert [(s.kind, s.to) for s in h.sent()][-1] == ("link_ready", FAN)
+    assert "will follow" in h.sent("confirmation")[0].text
+    assert len(h.sent("link_ready")) == 1
