@@ -10,8 +10,9 @@ resource "google_firestore_database" "main" {
 }
 
 locals {
-  # Composite indexes the services' queries need (single-field indexes, such as outbox.created_at,
-  # are automatic). Key => collection and ordered fields.
+  # Composite indexes the services' queries need. Single-field queries (bookings.next_reminder_at,
+  # mail_due_at, hold_expires_at, manage_token_hash, link_nudge_at; outbox.created_at) use Firestore's
+  # automatic single-field indexes, none of which is exempted. Key => collection and ordered fields.
   firestore_indexes = {
     bookings-creator-start = {
       collection = "bookings"
@@ -24,6 +25,15 @@ locals {
     bookings-link-status-updated = {
       collection = "bookings"
       fields     = [["link_status", "ASCENDING"], ["updated_at", "ASCENDING"]]
+    }
+    # The link sweep republishes bookings whose link is still pending past their deadline.
+    bookings-status-link-deadline = {
+      collection = "bookings"
+      fields     = [["status", "ASCENDING"], ["link_deadline_at", "ASCENDING"]]
+    }
+    bookings-link-status-link-deadline = {
+      collection = "bookings"
+      fields     = [["link_status", "ASCENDING"], ["link_deadline_at", "ASCENDING"]]
     }
     emails-state-created = {
       collection = "emails"

@@ -30,6 +30,9 @@ T = TypeVar("T")
 LINK_EVENTS = "link-events"
 LEASES = "leases"
 LEASE_TTL = timedelta(seconds=120)
+DELETE_RETRY_WINDOW = timedelta(minutes=15)
+"""How long after a cancel or reschedule a failing delete is retried before the creator is told (within the
+subscription's ~20 minutes of redeliveries, so the notice is written before Pub/Sub dead-letters the event)."""
 ZOOM_DELETE_FAILED = "We could not remove a Zoom meeting for a cancelled session"
 
 
@@ -162,7 +165,12 @@ class MeetingReconciler:
     def _delete_meeting(self, booking_id: str, booking: Doc, state: Doc) -> None:
         meeting_id = int(state["meeting_id"])
         try:
-            self._call(booking["creator_id"], "zoom", lambda t: self._zoom.delete_meeting(t, meeting_id), None)
+            self._call(
+                booking["creator_id"],
+                "zoom",
+                lambda t: self._zoom.delete_meeting(t, meeting_id),
+                self._cleanup_deadline(booking),
+            )
         except _GiveUp as give_up:
             self._notice_delete_failed(booking_id, booking, meeting_id, give_up.reason)
         self._store.commit([update(BOOKINGS, booking_id, {"zoom": None})])
@@ -191,7 +199,8 @@ class MeetingReconciler:
             if not confirmed:
                 if event:
                     eid = event["event_id"]
-                    self._call(creator_id, "google", lambda t: self._calendar.delete_event(t, eid), None)
+                    deadline = self._cleanup_deadline(booking)
+                    self._call(creator_id, "google", lambda t: self._calendar.delete_event(t, eid), deadline)
                     self._store.commit([update(BOOKINGS, booking_id, {"google_event": None})])
                 return None
             if not connected:
@@ -204,6 +213,10 @@ class MeetingReconciler:
                 made = self._call(creator_id, "google", lambda t: self._calendar.patch_event(t, spec), deadline)
             else:
                 return None if zoom_url else event.get("meet_url")
+            if made is None:
+                # The creator deleted the event in Google Calendar (patch answered not found): none to move.
+                self._store.commit([update(BOOKINGS, booking_id, {"google_event": None})])
+                return None
             meet = None if zoom_url else made.hangout_link
             self._store.commit(
                 [
@@ -252,6 +265,11 @@ class MeetingReconciler:
         )
 
     # ---- provider calls and failure policy -----------------------------------------------------------------
+
+    @staticmethod
+    def _cleanup_deadline(booking: Doc) -> datetime | None:
+        changed: datetime | None = booking.get("updated_at")
+        return changed + DELETE_RETRY_WINDOW if changed is not None else None
 
     def _deadline_of(self, booking_id: str) -> datetime | None:
         doc = self._store.get(BOOKINGS, booking_id) or {}

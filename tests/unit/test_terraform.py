@@ -29,7 +29,7 @@ EXPECTED_SECRET_READERS = {
     "ZOOM_WEBHOOK_SECRET": {"connect"},
     "GOOGLE_CLIENT_ID": {"connect", "meetings", "bookings"},
     "GOOGLE_CLIENT_SECRET": {"connect", "meetings", "bookings"},
-    "TOKEN_ENCRYPTION_KEYS": {"connect", "meetings", "bookings"},
+    "TOKEN_ENCRYPTION_KEYS": {"connect", "meetings", "bookings", "notify", "reminders"},
     "OAUTH_STATE_SECRET": {"connect"},
     "SMTP_PASSWORD": {"notify", "reminders"},
 }
@@ -375,6 +375,8 @@ def test_firestore_indexes_and_ttl() -> None:
         ("bookings", (("creator_id", "ASCENDING"), ("start", "ASCENDING"))),
         ("bookings", (("status", "ASCENDING"), ("next_reminder_at", "ASCENDING"))),
         ("bookings", (("link_status", "ASCENDING"), ("updated_at", "ASCENDING"))),
+        ("bookings", (("status", "ASCENDING"), ("link_deadline_at", "ASCENDING"))),
+        ("bookings", (("link_status", "ASCENDING"), ("link_deadline_at", "ASCENDING"))),
         ("emails", (("state", "ASCENDING"), ("created_at", "ASCENDING"))),
     }
     database = _resource("google_firestore_database", "main")
