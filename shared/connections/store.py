@@ -22,7 +22,8 @@ from shared.connections.port import ConnectionStatus, NotConnectedError
 from shared.providers.errors import ErrorKind, Provider, ProviderError, retry_once_after_refresh
 from shared.providers.models import TokenSet
 from shared.providers.ports import OAuthProvider
-from shared.store.port import Conflict, Doc, DocStore, Txn, Where, create, delete, put, update
+from shared.store.lease import release_lease, take_lease
+from shared.store.port import Doc, DocStore, Txn, Where, delete, put, update
 from shared.vault import Sealed, Vault, connection_aad
 
 log = logging.getLogger(__name__)
@@ -286,34 +287,10 @@ class FirestoreConnections:
         return (record.generation, version), fresh.access_token
 
     def _take_lease(self, creator_id: str, provider: Provider) -> str | None:
-        """The holder id if this caller now holds the refresh lease, else None; an expired lease is taken over."""
-        lease_id, holder, now = _lease_id(creator_id, provider), secrets.token_hex(8), self._clock.now()
-        lease = {"holder": holder, "expires_at": now + self._policy.lease_ttl}
-        try:
-            self._store.commit([create(LEASES, lease_id, lease)])
-            return holder
-        except Conflict:
-            pass
-        existing = self._store.get(LEASES, lease_id)
-        if existing is None or existing["expires_at"] > now:
-            return None
-
-        def take_over(txn: Txn) -> bool:
-            # Only the caller that still sees the stale holder replaces it, so one caller takes over.
-            current = txn.get(LEASES, lease_id)
-            if current is not None and current["holder"] != existing["holder"]:
-                return False
-            txn.write(put(LEASES, lease_id, lease))
-            return True
-
-        return holder if self._store.transaction(take_over) else None
+        return take_lease(self._store, _lease_id(creator_id, provider), self._clock.now(), self._policy.lease_ttl)
 
     def _release_lease(self, creator_id: str, provider: Provider, holder: str) -> None:
-        """Delete the lease unless a slow holder lost it to a takeover (then it is the new holder's)."""
-        lease_id = _lease_id(creator_id, provider)
-        current = self._store.get(LEASES, lease_id)
-        if current is not None and current["holder"] == holder:
-            self._store.commit([delete(LEASES, lease_id)])
+        release_lease(self._store, _lease_id(creator_id, provider), holder)
 
 
 def _lease_id(creator_id: str, provider: str) -> str:

@@ -23,12 +23,12 @@ from shared.providers.errors import ErrorKind, Provider, ProviderError
 from shared.providers.google_calendar import event_id_for
 from shared.providers.models import EventSpec, MeetingSpec
 from shared.providers.ports import CalendarProvider, VideoProvider
-from shared.store.port import Conflict, Doc, DocStore, Txn, create, delete, put, update
+from shared.store.lease import release_lease, take_lease
+from shared.store.port import Conflict, Doc, DocStore, Txn, create, update
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 LINK_EVENTS = "link-events"
-LEASES = "leases"
 LEASE_TTL = timedelta(seconds=120)
 DELETE_RETRY_WINDOW = timedelta(minutes=15)
 """How long after a cancel or reschedule a failing delete is retried before the creator is told (within the
@@ -66,8 +66,8 @@ class MeetingReconciler:
 
     def reconcile(self, booking_id: str) -> None:
         lease = f"meetings-{booking_id}"
-        owner = uuid.uuid4().hex
-        if not self._acquire(lease, owner):
+        holder = take_lease(self._store, lease, self._clock.now(), LEASE_TTL)
+        if holder is None:
             raise RetryLater("another worker is reconciling this booking")
         try:
             booking = self._store.get(BOOKINGS, booking_id)
@@ -75,7 +75,7 @@ class MeetingReconciler:
                 return
             self._reconcile(booking_id, booking)
         finally:
-            self._store.commit([delete(LEASES, lease)])
+            release_lease(self._store, lease, holder)
 
     # ---- the steps -----------------------------------------------------------------------------------------
 
@@ -294,20 +294,6 @@ class MeetingReconciler:
                 if deadline is None and exc.kind is ErrorKind.TRANSIENT:
                     raise RetryLater(str(exc)) from None
             raise _GiveUp(f"{exc.provider} {exc.kind.value}") from None
-
-    # ---- per-booking lease ---------------------------------------------------------------------------------
-
-    def _acquire(self, lease: str, owner: str) -> bool:
-        now = self._clock.now()
-        try:
-            self._store.commit([create(LEASES, lease, {"owner": owner, "expires_at": now + LEASE_TTL})])
-            return True
-        except Conflict:
-            held = self._store.get(LEASES, lease)
-            if held and held["expires_at"] > now:
-                return False
-        self._store.commit([put(LEASES, lease, {"owner": owner, "expires_at": now + LEASE_TTL})])
-        return True
 
 
 class _GiveUp(Exception):

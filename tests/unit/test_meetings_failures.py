@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shared.meetings.reconcile import LEASE_TTL, LEASES, RetryLater
+from shared.meetings.reconcile import LEASE_TTL, RetryLater
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.providers.fakes import FakeZoom
 from shared.providers.models import MeetingSpec, ZoomMeeting
 from shared.store.fake import FakeDocStore
+from shared.store.lease import LEASES
 from shared.store.port import put
 from tests.unit.test_meetings_harness import LINK_DEADLINE, MeetingsHarness, local
 
@@ -324,7 +325,7 @@ def test_a_lease_held_by_another_worker_answers_503_and_touches_nothing() -> Non
     h = MeetingsHarness()
     h.connect("zoom")
     booking_id = h.book(local(3, 10))
-    lease = {"owner": "other-worker", "expires_at": h.clock.now() + timedelta(seconds=60)}
+    lease = {"holder": "other-worker", "expires_at": h.clock.now() + timedelta(seconds=60)}
     h.store.commit([put(LEASES, f"meetings-{booking_id}", lease)])
 
     response = h.deliver(booking_id)
@@ -346,7 +347,7 @@ def test_a_lease_left_by_a_dead_worker_expires() -> None:
     h.connect("zoom")
     booking_id = h.book(local(3, 10))
     h.store.commit(
-        [put(LEASES, f"meetings-{booking_id}", {"owner": "dead-worker", "expires_at": h.clock.now() + LEASE_TTL})]
+        [put(LEASES, f"meetings-{booking_id}", {"holder": "dead-worker", "expires_at": h.clock.now() + LEASE_TTL})]
     )
     assert _status(h, booking_id) == 503
 

@@ -10,8 +10,9 @@ from datetime import timedelta
 
 import pytest
 
-from shared.meetings.reconcile import LEASES, ZOOM_DELETE_FAILED
+from shared.meetings.reconcile import ZOOM_DELETE_FAILED
 from shared.providers.errors import ErrorKind, ProviderError
+from shared.store.lease import LEASES
 from tests.unit.test_meetings_harness import DURATION, FAN, OFFER_TITLE, TIMEZONE, MeetingsHarness, local
 
 REVOKED = ProviderError(ErrorKind.REVOKED, "zoom", 400, None, "invalid_grant: Invalid Token!")
