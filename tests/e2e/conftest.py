@@ -41,8 +41,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
     while not state_file.exists():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError(f"the local stack did not start; see {workdir / 'stack.log'}:\n"
-                               + (workdir / "stack.log").read_text()[-3000:])
+            raise RuntimeError(
+                f"the local stack did not start; see {workdir / 'stack.log'}:\n"
+                + (workdir / "stack.log").read_text()[-3000:]
+            )
         time.sleep(0.2)
     info = StackInfo.from_json(json.loads(state_file.read_text()), Path(workdir / "stack.log"))
     try:

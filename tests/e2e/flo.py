@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from email import message_from_string, policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -33,8 +33,14 @@ class StackInfo:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], log: Path) -> StackInfo:
-        return cls(data["base_url"], data["provider_sandbox_url"], data["mail_sink_url"], data["services"],
-                   data["zoom_webhook_secret"], log)
+        return cls(
+            data["base_url"],
+            data["provider_sandbox_url"],
+            data["mail_sink_url"],
+            data["services"],
+            data["zoom_webhook_secret"],
+            log,
+        )
 
 
 @dataclass
@@ -67,18 +73,25 @@ class Flo:
     def close(self) -> None:
         self.http.close()
         self.mail.close()
+        self.sandbox.close()
 
     # ---- creators --------------------------------------------------------------------------------------
 
-    def creator(self, plan: str = "creator", timezone: str = "Europe/London", hours: dict[str, Any] | None = None) -> Creator:
+    def creator(
+        self, plan: str = "creator", timezone: str = "Europe/London", hours: dict[str, Any] | None = None
+    ) -> Creator:
         email = f"creator-{uuid.uuid4().hex[:8]}@example.com"
-        r = self.http.post("/api/dev/creators", json={"email": email, "name": "Casey Creator", "plan": plan,
-                                                      "timezone": timezone})
+        r = self.http.post(
+            "/api/dev/creators", json={"email": email, "name": "Casey Creator", "plan": plan, "timezone": timezone}
+        )
         assert r.status_code == 201, r.text
         creator = Creator(r.json()["creator_id"], r.json()["token"], email, timezone)
         if plan != "free":
-            r = self.http.put("/api/settings/availability", headers=self.auth(creator),
-                              json={"timezone": timezone, "weekly_hours": hours or WEEKDAYS_9_TO_17})
+            r = self.http.put(
+                "/api/settings/availability",
+                headers=self.auth(creator),
+                json={"timezone": timezone, "weekly_hours": hours or WEEKDAYS_9_TO_17},
+            )
             assert r.status_code == 200, r.text
         return creator
 
@@ -87,14 +100,19 @@ class Flo:
         return {"Authorization": f"Bearer {creator.token}"}
 
     def offer(self, creator: Creator, duration: int = 30, price_cents: int = 0, title: str = "Coaching") -> str:
-        r = self.http.post("/api/offers", headers=self.auth(creator),
-                           json={"title": title, "duration_minutes": duration, "price_cents": price_cents})
+        r = self.http.post(
+            "/api/offers",
+            headers=self.auth(creator),
+            json={"title": title, "duration_minutes": duration, "price_cents": price_cents},
+        )
         assert r.status_code == 201, r.text
         return str(r.json()["offer_id"])
 
     def slots(self, creator: Creator, offer_id: str, first: date, last: date) -> dict[str, Any]:
-        r = self.http.get(f"/api/public/creators/{creator.creator_id}/offers/{offer_id}/slots",
-                          params={"from": first.isoformat(), "to": last.isoformat()})
+        r = self.http.get(
+            f"/api/public/creators/{creator.creator_id}/offers/{offer_id}/slots",
+            params={"from": first.isoformat(), "to": last.isoformat()},
+        )
         assert r.status_code == 200, r.text
         return dict(r.json())
 
@@ -123,25 +141,86 @@ class Flo:
     def settled(self, creator: Creator, booking_id: str, timeout: float = 40) -> dict[str, Any]:
         """The booking once its link is no longer pending."""
         return eventually(
-            lambda: (b if (b := self.booking(creator, booking_id))["link_status"] != "pending" else None),
-            timeout=timeout, what=f"link of booking {booking_id}",
+            lambda: b if (b := self.booking(creator, booking_id))["link_status"] != "pending" else None,
+            timeout=timeout,
+            what=f"link of booking {booking_id}",
         )
+
+    def slot_starts(self, creator: Creator, offer_id: str, count: int, days_ahead: int = 3) -> list[str]:
+        """`count` distinct free slot starts from days_ahead on (more days as needed)."""
+        first = date.today() + timedelta(days=days_ahead)
+        found = self.slots(creator, offer_id, first, first + timedelta(days=max(1, count // 8 + 1)))["slots"]
+        assert len(found) >= count, f"only {len(found)} free slots"
+        return [str(s["start"]) for s in found[:count]]
+
+    def reschedule(self, booking: dict[str, Any], start: str) -> httpx.Response:
+        return self.http.post(f"/api/manage/{self.manage_token(booking)}/reschedule", json={"start": start})
+
+    def fan_cancel(self, booking: dict[str, Any]) -> httpx.Response:
+        return self.http.post(f"/api/manage/{self.manage_token(booking)}/cancel")
+
+    def creator_cancel(self, creator: Creator, booking_id: str) -> httpx.Response:
+        return self.http.post(f"/api/bookings/{booking_id}/cancel", headers=self.auth(creator))
+
+    def pay(self, booking_id: str) -> httpx.Response:
+        return self.http.post(f"/api/dev/payments/{booking_id}/succeed")
+
+    def notices(self, creator: Creator) -> list[dict[str, Any]]:
+        r = self.http.get("/api/notices", headers=self.auth(creator))
+        assert r.status_code == 200, r.text
+        return list(r.json()["notices"])
+
+    def dismiss(self, creator: Creator, notice_id: str) -> httpx.Response:
+        return self.http.post(f"/api/notices/{notice_id}/dismiss", headers=self.auth(creator))
+
+    def any_booking(self, creator: Creator, booking_id: str) -> dict[str, Any]:
+        """The booking whether upcoming or past."""
+        found = {**self.bookings(creator, "past"), **self.bookings(creator, "upcoming")}
+        return found[booking_id]
+
+    # ---- provider side (the sandbox) -------------------------------------------------------------------
+
+    def zoom_meetings(self, creator: Creator) -> list[dict[str, Any]]:
+        """Live Zoom meetings hosted by the creator's Zoom user."""
+        return self.sandbox.zoom_meetings(creator.email).get(creator.email, [])
+
+    def google_events(self, creator: Creator) -> list[dict[str, Any]]:
+        """Non-cancelled events on the creator's Google calendar."""
+        return self.sandbox.google_events(creator.email).get(creator.email.lower(), [])
+
+    def meeting_for(self, creator: Creator, join_url: str) -> dict[str, Any] | None:
+        return next((m for m in self.zoom_meetings(creator) if m.get("join_url") == join_url), None)
 
     # ---- integrations ----------------------------------------------------------------------------------
 
-    def connect(self, creator: Creator, provider: str, decision: str = "allow",
-                granted_scopes: list[str] | None = None) -> httpx.Response:
+    def connect(
+        self,
+        creator: Creator,
+        provider: str,
+        decision: Literal["allow", "deny"] = "allow",
+        granted_scopes: list[str] | None = None,
+    ) -> httpx.Response:
         """Run the whole OAuth connect flow through the sandbox's consent page; returns the callback response."""
         if provider == "zoom":
-            self.sandbox.create_zoom_user(creator.email) if not self._has_user(provider, creator.email) else None
+            self.sandbox.create_zoom_user(creator.email)  # get-or-create: a reconnect reuses the same user
         r = self.http.post(f"/api/integrations/{provider}/connect", headers=self.auth(creator))
         assert r.status_code == 200, r.text
         location = authorize(r.json()["authorize_url"], creator.email, decision, granted_scopes)
         parts = urlsplit(location)
         return self.http.get(f"{parts.path}?{parts.query}")
 
-    def _has_user(self, provider: str, email: str) -> bool:
-        return False
+    def connected(self, creator: Creator, *providers: str) -> None:
+        """Connect each provider (consent allowed) and check that its tile says connected."""
+        for provider in providers:
+            result = callback_result(self.connect(creator, provider))
+            assert result.get("connected") == [provider], result
+            assert self.integrations(creator)[provider]["status"] == "connected"
+
+    def tile(self, creator: Creator, provider: str) -> dict[str, Any]:
+        return dict(self.integrations(creator)[provider])
+
+    def disconnect(self, creator: Creator, provider: str) -> httpx.Response:
+        return self.http.post(f"/api/integrations/{provider}/disconnect", headers=self.auth(creator))
 
     def integrations(self, creator: Creator) -> dict[str, Any]:
         r = self.http.get("/api/integrations", headers=self.auth(creator))
