@@ -15,6 +15,7 @@ from shared.clock import Clock, SystemClock
 from shared.config import Settings
 from shared.connections.port import Connections
 from shared.logs import configure_logging, register_secret
+from shared.oidc import CertSource
 from shared.providers.google_calendar import GoogleCalendarClient
 from shared.providers.oauth import GoogleOAuth, ZoomOAuth
 from shared.providers.ports import CalendarProvider, OAuthProvider, VideoProvider
@@ -88,13 +89,13 @@ class Runtime:
 MACHINE_PREFIXES = ("/pubsub/", "/tasks/")
 
 
-def service_app(runtime: Runtime, routes: Iterable[Route]) -> WebApp:
+def service_app(runtime: Runtime, routes: Iterable[Route], certs: CertSource | None = None) -> WebApp:
     """A service's app; outside local, push and scheduler routes demand Google's OIDC token."""
     if runtime.settings.local:
         return WebApp(runtime.service, routes)
     from shared.oidc import OidcError, verifier_from_env
 
-    verifier = verifier_from_env(runtime.settings.environ)
+    verifier = verifier_from_env(runtime.settings.environ, certs)
 
     def require_oidc(request: Request) -> None:
         try:
