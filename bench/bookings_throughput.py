@@ -24,10 +24,7 @@ import base64
 import json
 import math
 import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -43,6 +40,7 @@ import httpx
 
 from devstack.emulators import free_port
 from devstack.sandbox.client import SandboxControl, authorize
+from devstack.stack_process import start_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_DAY = {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
@@ -50,38 +48,6 @@ DURATION_MINUTES = 15
 
 
 # ---- the stack -------------------------------------------------------------------------------------------
-
-
-def start_stack(workdir: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
-    state_file = workdir / "stack.json"
-    env = {k: v for k, v in os.environ.items() if k not in ("PROVIDER_SANDBOX_URL", "SMTP_HOST", "SMTP_PORT")}
-    env["FLO_PORT"] = str(free_port())
-    log = (workdir / "stack.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devstack.stack", "--state-file", str(state_file)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        cwd=ROOT,
-    )
-    deadline = time.monotonic() + 120
-    while not state_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_stack(process)
-            raise RuntimeError("the local stack did not start:\n" + (workdir / "stack.log").read_text()[-3000:])
-        time.sleep(0.2)
-    return process, dict(json.loads(state_file.read_text()))
-
-
-def stop_stack(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 # ---- figures ---------------------------------------------------------------------------------------------
@@ -300,7 +266,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="flo-bench-") as tmp:
         print("starting the local stack ...", flush=True)
-        process, state = start_stack(Path(tmp))
+        running = start_stack(Path(tmp))
+        state = running.state
         try:
             print(f"stack up at {state['base_url']}; booking {args.bookings} slots with {args.workers} workers")
             result = run_bookings(
@@ -310,7 +277,7 @@ def main() -> None:
             hop = bare_hop(state, args.pushes)
         finally:
             print("stopping the local stack ...", flush=True)
-            stop_stack(process)
+            running.stop()
 
     print()
     print(f"bookings created (201)        {result['created']} of {args.bookings} in {result['wall_seconds']:.1f} s")

@@ -21,16 +21,15 @@ from shared.availability import (
     validate_window,
     window_bounds,
 )
-from shared.bookings.busy import GoogleBusyTimes
 from shared.bookings.model import BOOKINGS, CREATORS, NOTICES, booking_view, hours_from_doc, hours_to_doc
 from shared.bookings.service import (
     BookingError,
     BookingService,
     BusyTimes,
-    Policy,
     new_offer,
     require_bookings_plan,
 )
+from shared.bookings.wiring import booking_service_for
 from shared.bootstrap import Runtime, service_app
 from shared.envelope import parse_push
 from shared.store.port import NotFound, Where, put, update
@@ -89,12 +88,10 @@ class DevCreatorIn(BaseModel):
         return value
 
 
-def _booking_errors(fn: Callable[..., Response]) -> Callable[..., Response]:
+def _availability_errors(fn: Callable[..., Response]) -> Callable[..., Response]:
     def wrapped(request: Request, **kwargs: str) -> Response:
         try:
             return fn(request, **kwargs)
-        except BookingError as exc:
-            raise ApiError(exc.status, exc.code, exc.message) from None
         except AvailabilityError as exc:
             raise ApiError(400, "invalid_availability", str(exc)) from None
 
@@ -108,7 +105,7 @@ def build_routes(runtime: Runtime, bookings: BookingService, busy: BusyTimes, au
         return auth.creator_id(request)
 
     @route("/api/public/creators/<creator_id>/offers/<offer_id>/slots")
-    @_booking_errors
+    @_availability_errors
     def slots(request: Request, creator_id: str, offer_id: str) -> Response:
         offer, creator = bookings.load_offer(offer_id)
         if offer["creator_id"] != creator_id:
@@ -135,7 +132,7 @@ def build_routes(runtime: Runtime, bookings: BookingService, busy: BusyTimes, au
         return json_response(body)
 
     @route("/api/public/bookings", "POST")
-    @_booking_errors
+    @_availability_errors
     def book(request: Request) -> Response:
         body = parse_body(request, BookIn)
         result = bookings.book(body.offer_id, body.start, body.fan.model_dump())
@@ -149,26 +146,26 @@ def build_routes(runtime: Runtime, bookings: BookingService, busy: BusyTimes, au
         )
 
     @route("/api/manage/<token>")
-    @_booking_errors
+    @_availability_errors
     def manage(request: Request, token: str) -> Response:
         booking_id, doc = bookings.by_manage_token(token)
         return json_response(booking_view(booking_id, doc))
 
     @route("/api/manage/<token>/reschedule", "POST")
-    @_booking_errors
+    @_availability_errors
     def reschedule(request: Request, token: str) -> Response:
         body = parse_body(request, RescheduleIn)
         booking_id, _ = bookings.by_manage_token(token)
         return json_response(booking_view(booking_id, bookings.reschedule(booking_id, body.start)))
 
     @route("/api/manage/<token>/cancel", "POST")
-    @_booking_errors
+    @_availability_errors
     def fan_cancel(request: Request, token: str) -> Response:
         booking_id, _ = bookings.by_manage_token(token)
         return json_response(booking_view(booking_id, bookings.cancel(booking_id, by="fan")))
 
     @route("/api/settings/availability", "PUT")
-    @_booking_errors
+    @_availability_errors
     def availability(request: Request) -> Response:
         creator_id = creator_of(request)
         body = parse_body(request, AvailabilityIn)
@@ -183,7 +180,7 @@ def build_routes(runtime: Runtime, bookings: BookingService, busy: BusyTimes, au
         return json_response({"timezone": body.timezone, "weekly_hours": weekly})
 
     @route("/api/offers", "POST")
-    @_booking_errors
+    @_availability_errors
     def offers(request: Request) -> Response:
         creator_id = creator_of(request)
         body = parse_body(request, OfferIn)
@@ -205,7 +202,7 @@ def build_routes(runtime: Runtime, bookings: BookingService, busy: BusyTimes, au
         return json_response({"bookings": [booking_view(i, d) for i, d in chosen]})
 
     @route("/api/bookings/<booking_id>/cancel", "POST")
-    @_booking_errors
+    @_availability_errors
     def creator_cancel(request: Request, booking_id: str) -> Response:
         creator_id = creator_of(request)
         if bookings.get(booking_id)["creator_id"] != creator_id:
@@ -236,7 +233,7 @@ def build_routes(runtime: Runtime, bookings: BookingService, busy: BusyTimes, au
         return json_response({"id": notice_id, "dismissed": True})
 
     @route("/pubsub/payment-events", "POST")
-    @_booking_errors
+    @_availability_errors
     def payment_events(request: Request) -> Response:
         message = parse_push(request)
         booking_id = message.data.get("booking_id")
@@ -307,12 +304,6 @@ def _dev_routes(runtime: Runtime, auth: DevTokenAuth) -> list[Route]:
 
 def build_app(runtime: Runtime) -> WebApp:
     settings = runtime.settings
-    busy = GoogleBusyTimes(runtime.connections, runtime.calendar, runtime.clock)
-    policy = Policy(
-        payment_hold=timedelta(minutes=settings.payment_hold_minutes),
-        link_deadline=timedelta(seconds=settings.link_deadline_seconds),
-        confirmation_grace=timedelta(seconds=settings.confirmation_grace_seconds),
-    )
-    bookings = BookingService(runtime.store, runtime.publisher, runtime.clock, busy, policy, runtime.vault)
+    bookings, busy = booking_service_for(runtime)
     auth: CreatorAuth = DevTokenAuth(runtime.store) if settings.local else IdentityPlatformAuth(settings.project_id)
     return service_app(runtime, build_routes(runtime, bookings, busy, auth))

@@ -28,6 +28,7 @@ from shared.bus.port import Publisher
 from shared.clock import Clock
 from shared.store.port import Conflict, Doc, DocStore, Txn, Where, Write, create, delete, put, update
 from shared.vault import Vault
+from shared.web import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +37,8 @@ LINK_NUDGE_INTERVAL = timedelta(seconds=60)
 """How long after its deadline a still-pending link gets its booking event published again."""
 
 
-class BookingError(Exception):
+class BookingError(ApiError):
     """A booking request that cannot be honoured; status and code are what the API answers."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from devstack.emulators import free_port
+from devstack.stack_process import start_stack
 from tests.e2e.flo import StackInfo
 
 
@@ -61,13 +59,8 @@ def test_a_taken_port_is_a_clear_error(stack: StackInfo, tmp_path: Path) -> None
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_every_process_of_the_stack(tmp_path: Path, signum: int) -> None:
-    state_file = tmp_path / "state.json"
-    process = _start(free_port(), state_file)
-    deadline = time.monotonic() + 90
-    while not state_file.exists():
-        assert process.poll() is None and time.monotonic() < deadline, "the stack did not start"
-        time.sleep(0.2)
-    state = json.loads(state_file.read_text())
+    running = start_stack(tmp_path)
+    state = running.state
     addresses = [
         state["base_url"],
         *state["services"].values(),
@@ -79,14 +72,8 @@ def test_a_signal_stops_every_process_of_the_stack(tmp_path: Path, signum: int) 
     assert all(_listening(address) for address in addresses)
     ports = [address.rsplit(":", 1)[1] for address in addresses]
 
-    process.send_signal(signum)
-    output, _ = process.communicate(timeout=60)
-    assert process.returncode == 0, output.decode()[-2000:]
-    assert "stopped every process of the local stack" in output.decode()
+    running.process.send_signal(signum)
+    assert running.process.wait(timeout=60) == 0, running.log.read_text()[-2000:]
+    assert "stopped every process of the local stack" in running.log.read_text()
     assert not [a for a in addresses if _listening(a)], "something still listens after the stop"
-    assert (
-        _processes_mentioning(
-            [f"--port {p}" for p in ports] + [f":{p} " for p in ports] + [f"--port={p}" for p in ports]
-        )
-        == []
-    )
+    assert _processes_mentioning([f"--port {p}" for p in ports] + [f"--port={p}" for p in ports]) == []
