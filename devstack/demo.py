@@ -73,7 +73,11 @@ def main() -> None:
     print(f"rescheduled to {moved['start']}")
     print(f"new link: {_wait_link(http, headers, booked['booking_id'])['meeting_url']}")
     http.post(f"/api/manage/{token}/cancel")
-    print("cancelled; live Zoom meetings left:", len(sandbox.zoom_meetings(email)))
+    for _ in range(40):
+        if not sandbox.zoom_meetings(email).get(email):
+            break
+        time.sleep(0.5)
+    print("cancelled; live Zoom meetings left:", len(sandbox.zoom_meetings(email).get(email, [])))
     time.sleep(3)
     for message in httpx.get(f"{state['mail_sink_url']}/messages").json():
         headers_ = message["headers"]

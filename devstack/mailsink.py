@@ -54,7 +54,7 @@ class ReceivedMessage:
             "received_at": self.received_at.isoformat(),
             "mail_from": self.mail_from,
             "rcpt_tos": list(self.rcpt_tos),
-            "subject": str(parsed.get("Subject", "")),
+            "subject": str(parsed.get("Subject", "")).strip(),
             # One value per header name (the last one), which is all the X-Flo-* checks need.
             "headers": {name: str(value) for name, value in parsed.items()},
             "raw": self.raw.decode("utf-8", "replace"),

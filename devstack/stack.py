@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import logging
 import os
 import secrets
 import signal
@@ -104,6 +105,8 @@ def run(state_file: Path | None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)  # also when started in the background, where SIGINT is inherited ignored
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the gateway's per-request lines are noise here
     try:
         firestore = start_emulator("firestore", PROJECT_ID, log_path=log_dir / "firestore.log")
         stack.processes.append(("firestore-emulator", firestore.process))
