@@ -10,7 +10,7 @@ from devstack.stack_process import start_stack
 from tests.e2e.flo import Flo, StackInfo
 
 E2E_ENV = {
-    "CONFIRMATION_GRACE_SECONDS": "4",
+    "CONFIRMATION_GRACE_SECONDS": "6",
     "LINK_DEADLINE_SECONDS": "25",
     "PAYMENT_HOLD_MINUTES": "15",
 }

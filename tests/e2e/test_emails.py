@@ -1,7 +1,7 @@
 """Issue 7 through the whole local stack: every booking email as it lands in the mail sink.
 
 Each test has its own creator and fan, so it reads only its own booking's messages (X-Flo-Booking-Id).
-The stack runs with a 4 s confirmation grace and a scheduler tick every 2 s; where a test needs "the
+The stack runs with a 6 s confirmation grace and a scheduler tick every 2 s; where a test needs "the
 scheduler has run", it also posts /tasks/reminders itself, which is the same tick, run synchronously.
 Sandbox faults are global, so the test that sets one clears it in a `finally`.
 """
@@ -167,7 +167,7 @@ def _assert_each_once(flo: Flo, booking_id: str) -> Counter[tuple[str, str, int]
 
 def _late_link(confirmation: EmailMessage) -> list[tuple[str, str]]:
     """A link_ready to the fan is owed exactly when their confirmation went out without the link (the
-    meetings worker can miss the 4 s grace on a loaded machine); tests about other things allow for it."""
+    meetings worker can miss the 6 s grace on a loaded machine); tests about other things allow for it."""
     return [] if _join_buttons(confirmation) else [("link_ready", _to(confirmation))]
 
 
