@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_string, policy
 from email.message import EmailMessage
-from html.parser import HTMLParser
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +23,7 @@ import pytest
 from icalendar import Calendar
 
 from tests.e2e.flo import Creator, Flo, eventually, parse_time
+from tests.mail_samples import html_of, links
 
 ZONE = "America/New_York"
 ALL_DAY = {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
@@ -68,51 +68,14 @@ def _addressed(messages: list[EmailMessage]) -> dict[str, EmailMessage]:
     return by_address
 
 
-def _html(message: EmailMessage) -> str:
-    part = message.get_body(("html",))
-    assert part is not None, "no HTML part"
-    return str(part.get_content())
-
-
 def _text(message: EmailMessage) -> str:
     part = message.get_body(("plain",))
     assert part is not None, "no text part"
     return str(part.get_content())
 
 
-class _Anchors(HTMLParser):
-    """Every <a href> with the text inside it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.anchors: list[tuple[str, str]] = []
-        self._href: str | None = None
-        self._text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            self._href = dict(attrs).get("href") or ""
-            self._text = []
-
-    def handle_data(self, data: str) -> None:
-        if self._href is not None:
-            self._text.append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._href is not None:
-            self.anchors.append((self._href, " ".join("".join(self._text).split())))
-            self._href = None
-
-
-def _anchors(message: EmailMessage) -> list[tuple[str, str]]:
-    parser = _Anchors()
-    parser.feed(_html(message))
-    parser.close()
-    return parser.anchors
-
-
 def _join_buttons(message: EmailMessage) -> list[tuple[str, str]]:
-    return [(href, text) for href, text in _anchors(message) if text.lower().startswith("join")]
+    return [(href, text) for href, text in links(message) if text.lower().startswith("join")]
 
 
 def _ics(message: EmailMessage) -> Any:
@@ -148,7 +111,7 @@ def _when(moment: datetime, zone: str) -> str:
 def _assert_shows_time(message: EmailMessage, start: datetime, zone: str) -> None:
     """The start in `zone`, the zone named, in both parts and the subject; never the UTC wall time instead."""
     when = _when(start, zone)
-    for body in (_html(message), _text(message)):
+    for body in (html_of(message), _text(message)):
         assert when in body, (when, body)
         assert f"({zone})" in body
     assert f"({zone})" in str(message["Subject"])
@@ -242,9 +205,9 @@ def test_free_booking_with_zoom_sends_the_fan_a_confirmation_with_join_button_an
     assert href == url
     assert "Zoom" in text
     assert url in _text(confirmation)
-    assert "will follow" not in _html(confirmation)
+    assert "will follow" not in html_of(confirmation)
     _assert_shows_time(confirmation, start, ZONE)
-    assert [href for href, text in _anchors(confirmation) if "manage" in text.lower()] == [made["manage_url"]]
+    assert [href for href, text in links(confirmation) if "manage" in text.lower()] == [made["manage_url"]]
 
     calendar = _ics(confirmation)
     assert str(calendar["METHOD"]) == "REQUEST"
@@ -290,9 +253,9 @@ def test_a_link_that_misses_the_grace_follows_in_a_link_ready_email(flo: Flo) ->
     assert flo.booking(creator, booking_id)["link_status"] == "pending"
     for message in (confirmation, notification):
         assert _join_buttons(message) == []
-        assert "will follow" in _html(message)
+        assert "will follow" in html_of(message)
         assert "will follow" in _text(message)
-        assert "zoom.us" not in _html(message)
+        assert "zoom.us" not in html_of(message)
         assert "will follow" in _description(message)
     assert _mails(flo, booking_id, "link_ready") == []
 
@@ -306,7 +269,7 @@ def test_a_link_that_misses_the_grace_follows_in_a_link_ready_email(flo: Flo) ->
     assert link_ready["X-Flo-Email-Kind"] == "link_ready"
     [(href, text)] = _join_buttons(link_ready)
     assert (href, "Zoom" in text) == (url, True)
-    assert "will follow" not in _html(link_ready)
+    assert "will follow" not in html_of(link_ready)
     _assert_shows_time(link_ready, parse_time(booking["start"]), ZONE)
     event = _event(link_ready)
     assert url in str(event["DESCRIPTION"])
@@ -347,7 +310,7 @@ def test_reschedule_sends_both_the_new_time_and_link_with_the_same_uid_and_a_hig
     for message in moved.values():
         [(href, text)] = _join_buttons(message)
         assert (href, "Zoom" in text) == (new_url, True)
-        assert old_url not in _html(message)
+        assert old_url not in html_of(message)
         _assert_shows_time(message, new_start, ZONE)
         assert _when(parse_time(first), ZONE) not in _text(message)
         event = _event(message)
@@ -389,7 +352,7 @@ def test_cancel_sends_both_a_cancellation_with_a_method_cancel_invite(flo: Flo) 
     assert set(cancelled) == {fan_email, creator.email}
     for message in cancelled.values():
         assert _join_buttons(message) == []
-        assert url not in _html(message)
+        assert url not in html_of(message)
         assert url not in _text(message)
         calendar = _ics(message)
         assert str(calendar["METHOD"]) == "CANCEL"
@@ -402,7 +365,7 @@ def test_cancel_sends_both_a_cancellation_with_a_method_cancel_invite(flo: Flo) 
         assert event.decoded("DTSTART") == start
         _assert_shows_time(message, start, ZONE)
     # The fan cannot manage a cancelled booking any more: no manage link in their copy.
-    assert not [href for href, _ in _anchors(cancelled[fan_email]) if "/manage/" in href]
+    assert not [href for href, _ in links(cancelled[fan_email]) if "/manage/" in href]
 
     _tick(flo)
     counts = _assert_each_once(flo, booking_id)
@@ -484,7 +447,7 @@ def test_a_session_within_the_hour_gets_one_1h_reminder_each_with_the_link(flo: 
         assert str(_event(message)["UID"]) == str(_event(confirmation)["UID"])
         if not _join_buttons(confirmation) and not _join_buttons(message):
             # Link still pending when both went (a loaded machine): the reminder says so, and never lies.
-            assert "will follow" in _html(message)
+            assert "will follow" in html_of(message)
             continue
         # A reminder sent after the confirmation carried the link carries it too.
         [(href, text)] = _join_buttons(message)

@@ -11,7 +11,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -21,32 +21,14 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from devstack.mailsink import MailSink, start_mailsink
-from shared.mail import EmailBooking, EmailKind, MailSendError, SmtpSender, render
+from shared.mail import EmailKind, MailSendError, SmtpSender, render
+from tests.mail_samples import ZOOM_URL, sample_booking
 
 PASSWORD = "s3cret-Pa55word"
-ZOOM_URL = "https://us02web.zoom.us/j/81234567890?pwd=abc"
 
 
 def confirmation() -> EmailMessage:
-    b = EmailBooking(
-        booking_id="bk_int_1",
-        revision=1,
-        status="confirmed",
-        offer_title="Portfolio review",
-        duration_minutes=30,
-        creator_name="Ana Creator",
-        creator_email="ana@creator.test",
-        creator_timezone="Europe/London",
-        fan_name="Bob Fan",
-        fan_email="bob@fan.test",
-        fan_timezone=None,
-        start=datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
-        end=datetime(2026, 12, 1, 10, 30, tzinfo=UTC),
-        meeting_url=ZOOM_URL,
-        video_provider="zoom",
-        manage_url="https://flo.test/manage/tok_abc",
-        link_pending=False,
-    )
+    b = sample_booking(booking_id="bk_int_1", revision=1, fan_timezone=None)
     return render(EmailKind.CONFIRMATION, b, mail_from="Flo <bookings@flo.test>", base_url="https://flo.test")
 
 

@@ -2,39 +2,28 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from icalendar import Calendar, Event
 
 from shared.mail import EmailBooking, build_ics, ics_uid
+from tests.mail_samples import ZOOM_URL, sample_booking
 
-ZOOM_URL = "https://us02web.zoom.us/j/81234567890?pwd=abc"
 START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
 def booking(**changes: Any) -> EmailBooking:
-    base = EmailBooking(
-        booking_id="bk_123",
-        revision=4,
-        status="confirmed",
-        offer_title="Portfolio review",
-        duration_minutes=45,
-        creator_name="Ana Creator",
-        creator_email="ana@creator.test",
-        creator_timezone="America/Los_Angeles",
-        fan_name="Bob Fan",
-        fan_email="bob@fan.test",
-        fan_timezone="Europe/Berlin",
-        start=START,
-        end=START + timedelta(minutes=45),
-        meeting_url=ZOOM_URL,
-        video_provider="zoom",
-        manage_url="https://flo.test/manage/tok_abc",
-        link_pending=False,
-    )
-    return dataclasses.replace(base, **changes)
+    """A creator and fan in zones far from UTC and from each other, so a wrong zone shows."""
+    values: dict[str, Any] = {
+        "revision": 4,
+        "duration_minutes": 45,
+        "creator_timezone": "America/Los_Angeles",
+        "fan_timezone": "Europe/Berlin",
+        "start": START,
+        "end": START + timedelta(minutes=45),
+    }
+    return sample_booking(**{**values, **changes})
 
 
 def parse(ics: bytes) -> tuple[Calendar, Event]:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 
 from shared.mail import RECIPIENTS, EmailBooking, EmailKind, Recipient, render
+from tests.mail_samples import html_of, links, sample_booking
 
 MAIL_FROM = "Flo <bookings@flo.test>"
 BASE_URL = "https://flo.test"
@@ -33,26 +32,8 @@ LIVE_COPIES = [(kind, who) for kind, who in ALL_COPIES if kind is not EmailKind.
 
 
 def booking(**changes: Any) -> EmailBooking:
-    base = EmailBooking(
-        booking_id="bk_123",
-        revision=2,
-        status="confirmed",
-        offer_title="Portfolio review",
-        duration_minutes=30,
-        creator_name="Ana Creator",
-        creator_email="ana@creator.test",
-        creator_timezone="Europe/London",
-        fan_name="Bob Fan",
-        fan_email="bob@fan.test",
-        fan_timezone="America/New_York",
-        start=datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
-        end=datetime(2026, 12, 1, 10, 30, tzinfo=UTC),
-        meeting_url=ZOOM_URL,
-        video_provider="zoom",
-        manage_url="https://flo.test/manage/tok_abc",
-        link_pending=False,
-    )
-    return dataclasses.replace(base, **changes)
+    """The shared sample with a join URL whose `&` must come out escaped in HTML."""
+    return sample_booking(**{"meeting_url": ZOOM_URL, **changes})
 
 
 def for_kind(kind: EmailKind, **changes: Any) -> EmailBooking:
@@ -66,43 +47,13 @@ def render_copy(kind: EmailKind, who: Recipient, b: EmailBooking) -> EmailMessag
     return render(kind, b, recipient=who, mail_from=MAIL_FROM, base_url=BASE_URL)
 
 
-class _Anchors(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.anchors: list[tuple[str, str]] = []
-        self._href: str | None = None
-        self._text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            self._href = dict(attrs).get("href") or ""
-            self._text = []
-
-    def handle_data(self, data: str) -> None:
-        if self._href is not None:
-            self._text.append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._href is not None:
-            self.anchors.append((" ".join("".join(self._text).split()), self._href))
-            self._href = None
-
-
 def anchors(message: EmailMessage) -> list[tuple[str, str]]:
-    parser = _Anchors()
-    parser.feed(html_body(message))
-    return parser.anchors
+    """(text, href) of every link, as the assertions below read them."""
+    return [(text, href) for href, text in links(message)]
 
 
 def join_anchors(message: EmailMessage) -> list[tuple[str, str]]:
     return [(text, href) for text, href in anchors(message) if text.startswith("Join")]
-
-
-def html_body(message: EmailMessage) -> str:
-    part = message.get_body(("html",))
-    assert part is not None
-    content: str = part.get_content()
-    return content
 
 
 def text_body(message: EmailMessage) -> str:
@@ -151,7 +102,7 @@ def test_headers_and_structure(kind: EmailKind, who: Recipient) -> None:
     assert [p.get_content_type() for p in alternative.iter_parts()] == ["text/plain", "text/html"]
     other = "Ana Creator" if who is Recipient.FAN else "Bob Fan"
     assert other in text_body(message)
-    assert other in html_body(message)
+    assert other in html_of(message)
 
     calendar = invite(message)
     assert calendar.get_content_type() == "text/calendar"
@@ -183,7 +134,7 @@ def test_pending_link_says_it_will_follow(kind: EmailKind, who: Recipient) -> No
     message = render_copy(kind, who, booking(meeting_url=None, video_provider=None, link_pending=True))
 
     assert join_anchors(message) == []
-    for body in (text_body(message), html_body(message)):
+    for body in (text_body(message), html_of(message)):
         assert "video link is still being set up" in body
         assert "will follow" in body
         assert "No video link is attached" not in body
@@ -197,7 +148,7 @@ def test_no_link_and_not_pending_says_creator_will_share_one() -> None:
 
     assert join_anchors(fan) == []
     assert join_anchors(creator) == []
-    for body in (text_body(fan), html_body(fan)):
+    for body in (text_body(fan), html_of(fan)):
         assert "No video link is attached" in body
         assert "Ana Creator will share one with you" in body
         assert "will follow" not in body
@@ -208,7 +159,7 @@ def test_fan_sees_their_own_zone_named() -> None:
     message = render_copy(EmailKind.CONFIRMATION, Recipient.FAN, booking())
     when = "Tuesday 1 December 2026, 05:00\u201305:30 (America/New_York)"
     assert when in text_body(message)
-    assert when in html_body(message)
+    assert when in html_of(message)
     assert "(America/New_York)" in message["Subject"]
 
 
@@ -223,7 +174,7 @@ def test_creator_sees_creator_zone_named(kind: EmailKind) -> None:
     message = render_copy(kind, Recipient.CREATOR, b)
     when = "Tuesday 1 December 2026, 19:00\u201319:30 (Asia/Tokyo)"
     assert when in text_body(message)
-    assert when in html_body(message)
+    assert when in html_of(message)
     assert "New_York" not in text_body(message)
 
 
@@ -262,7 +213,7 @@ def test_cancellation_says_cancelled_and_offers_no_join(who: Recipient) -> None:
     message = render_copy(EmailKind.CANCELLED, who, booking(status="cancelled"))
 
     assert message["Subject"].startswith("Cancelled:")
-    for body in (text_body(message), html_body(message)):
+    for body in (text_body(message), html_of(message)):
         assert "is cancelled" in body
         assert ZOOM_URL not in body
     assert join_anchors(message) == []
@@ -271,8 +222,8 @@ def test_cancellation_says_cancelled_and_offers_no_join(who: Recipient) -> None:
 
 def test_html_escapes_user_text_but_plain_text_keeps_it() -> None:
     message = render_copy(EmailKind.CONFIRMATION, Recipient.FAN, booking(offer_title="<b>Deep</b> & dive"))
-    assert "&lt;b&gt;Deep&lt;/b&gt; &amp; dive" in html_body(message)
-    assert "<b>" not in html_body(message)
+    assert "&lt;b&gt;Deep&lt;/b&gt; &amp; dive" in html_of(message)
+    assert "<b>" not in html_of(message)
     assert "<b>Deep</b> & dive" in text_body(message)
 
 
