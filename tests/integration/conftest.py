@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from devstack.emulators import start_emulator
+from devstack.sandbox import SandboxServer, serve_in_thread
+from devstack.sandbox.client import SandboxControl
 from shared.store.firestore import FirestoreDocStore
 
 PROJECT_ID = "flo-test"
@@ -42,3 +44,19 @@ def firestore_store(emulators: dict[str, str]) -> FirestoreDocStore:
     store = FirestoreDocStore(PROJECT_ID)
     store.clear()
     return store
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    """One in-process provider sandbox per test session."""
+    server = serve_in_thread()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def control(sandbox_server: SandboxServer) -> Iterator[SandboxControl]:
+    """The sandbox's control API, with the sandbox reset so every test starts clean."""
+    with SandboxControl(sandbox_server.url) as ctl:
+        ctl.reset()
+        yield ctl

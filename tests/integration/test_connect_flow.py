@@ -19,7 +19,7 @@ import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.test import Client, TestResponse
 
-from devstack.sandbox import SandboxServer, serve_in_thread
+from devstack.sandbox import SandboxServer
 from devstack.sandbox.client import Provider, SandboxControl, authorize
 from services.connect.app import FAILED, build_app
 from shared.auth import DevTokenAuth
@@ -66,20 +66,6 @@ class _LateApp:
 class _Quiet(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Request lines are not needed here (and query strings may carry codes)."""
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxServer]:
-    server = serve_in_thread(port=0)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def control(sandbox: SandboxServer) -> Iterator[SandboxControl]:
-    with SandboxControl(sandbox.url) as ctl:
-        ctl.reset()
-        yield ctl
 
 
 @dataclass
@@ -139,7 +125,7 @@ class Flo:
 
 
 @pytest.fixture
-def flo(firestore_store: FirestoreDocStore, control: SandboxControl, sandbox: SandboxServer) -> Iterator[Flo]:
+def flo(firestore_store: FirestoreDocStore, control: SandboxControl, sandbox_server: SandboxServer) -> Iterator[Flo]:
     late = _LateApp()
     server = make_server("127.0.0.1", 0, late, threaded=True, request_handler=_Quiet)
     base_url = f"http://127.0.0.1:{server.server_port}"
@@ -147,7 +133,7 @@ def flo(firestore_store: FirestoreDocStore, control: SandboxControl, sandbox: Sa
     clock = FakeClock(datetime.now(UTC))
     runtime = Runtime(
         service="connect",
-        settings=Settings.from_env({**env, "PROVIDER_SANDBOX_URL": sandbox.url}),
+        settings=Settings.from_env({**env, "PROVIDER_SANDBOX_URL": sandbox_server.url}),
         store=firestore_store,
         publisher=FakePublisher(),
         clock=clock,
@@ -288,11 +274,11 @@ def test_delete_clears_a_reconnect_required_row(flo: Flo) -> None:
 # ---- single-flight refresh -----------------------------------------------------------------------------------
 
 
-def test_twenty_instances_finding_an_expired_token_refresh_once(flo: Flo, sandbox: SandboxServer) -> None:
+def test_twenty_instances_finding_an_expired_token_refresh_once(flo: Flo, sandbox_server: SandboxServer) -> None:
     flo.connect("zoom", ZOOM_HOST)
     flo.clock.advance(timedelta(hours=2))
     flo.control.clear_calls()
-    urls = ProviderUrls.from_env({"PROVIDER_SANDBOX_URL": sandbox.url})
+    urls = ProviderUrls.from_env({"PROVIDER_SANDBOX_URL": sandbox_server.url})
     barrier = threading.Barrier(20)
     results: list[str] = []
     errors: list[BaseException] = []

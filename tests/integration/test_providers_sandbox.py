@@ -14,7 +14,7 @@ import httplib2
 import httpx
 import pytest
 
-from devstack.sandbox import SandboxServer, serve_in_thread
+from devstack.sandbox import SandboxServer
 from devstack.sandbox.client import SandboxControl, authorize
 from devstack.sandbox.conformance import ENV_VAR, ZoomOpenAPI
 from shared.providers.errors import ErrorKind, ProviderError, retry_once_after_refresh
@@ -33,23 +33,9 @@ START = (datetime.now(UTC) + timedelta(days=3)).replace(hour=14, minute=0, secon
 DEFAULT_OPENAPI_DIR = Path(__file__).resolve().parents[3] / "shared" / "reference" / "zoom"
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxServer]:
-    server = serve_in_thread(port=0)
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def control(sandbox: SandboxServer) -> Iterator[SandboxControl]:
-    with SandboxControl(sandbox.url) as ctl:
-        ctl.reset()
-        yield ctl
-
-
-@pytest.fixture
-def urls(sandbox: SandboxServer, control: SandboxControl) -> ProviderUrls:
-    return ProviderUrls.from_env({"PROVIDER_SANDBOX_URL": sandbox.url})
+def urls(sandbox_server: SandboxServer, control: SandboxControl) -> ProviderUrls:
+    return ProviderUrls.from_env({"PROVIDER_SANDBOX_URL": sandbox_server.url})
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""One in-process sandbox per test session; every test starts from a reset sandbox."""
+"""Clients for the sandbox tests; the sandbox and its reset `control` come from tests/integration/conftest.py."""
 
 from __future__ import annotations
 
@@ -7,28 +7,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from devstack.sandbox import SandboxServer, serve_in_thread
+from devstack.sandbox import SandboxServer
 from devstack.sandbox.client import SandboxControl
 from tests.integration.sandbox.helpers import ZoomTokens, zoom_connect
-
-
-@pytest.fixture(scope="session")
-def sandbox_server() -> Iterator[SandboxServer]:
-    server = serve_in_thread()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
 def base_url(sandbox_server: SandboxServer) -> str:
     return sandbox_server.url
-
-
-@pytest.fixture
-def control(sandbox_server: SandboxServer) -> Iterator[SandboxControl]:
-    with SandboxControl(sandbox_server.url) as ctl:
-        ctl.reset()
-        yield ctl
 
 
 @pytest.fixture
