@@ -12,8 +12,10 @@ import asyncio
 import html
 import itertools
 import json
+import random
 import signal
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import BadRequest, HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, make_server
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -91,13 +93,45 @@ class _Store:
             self._messages.clear()
 
 
-class _SmtpHandler:
-    """aiosmtpd handler: accept everything and keep it."""
+class _Refusals:
+    """A fault switch, off by default: refuse a fraction of messages with a 451 for a while."""
 
-    def __init__(self, store: _Store) -> None:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._random = random.Random()
+        self._fraction = 0.0
+        self._until = 0.0
+        self.refused = 0
+
+    def set(self, fraction: float, seconds: float) -> None:
+        with self._lock:
+            self._fraction, self._until = fraction, time.monotonic() + seconds
+
+    def clear(self) -> None:
+        self.set(0.0, 0.0)
+
+    def refuse_now(self) -> bool:
+        with self._lock:
+            refuse = time.monotonic() < self._until and self._random.random() < self._fraction
+            self.refused += refuse
+            return refuse
+
+    def to_json(self) -> dict[str, Any]:
+        with self._lock:
+            left = max(0.0, self._until - time.monotonic())
+            return {"refuse_fraction": self._fraction if left else 0.0, "seconds_left": left, "refused": self.refused}
+
+
+class _SmtpHandler:
+    """aiosmtpd handler: keep every message, except those the fault switch refuses (never stored)."""
+
+    def __init__(self, store: _Store, refusals: _Refusals) -> None:
         self._store = store
+        self._refusals = refusals
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd hook)
+        if self._refusals.refuse_now():
+            return "451 4.3.0 Mail sink fault switch: try again later"
         self._store.add(envelope.mail_from, envelope.rcpt_tos, envelope.original_content)
         return "250 Message accepted for delivery"
 
@@ -121,8 +155,9 @@ class _Controller(Controller):
 class _HttpApp:
     """The sink's HTTP API (JSON) and a page a person can read."""
 
-    def __init__(self, store: _Store) -> None:
+    def __init__(self, store: _Store, refusals: _Refusals) -> None:
         self._store = store
+        self._refusals = refusals
         self._urls = Map(
             [
                 Rule("/", endpoint=self._index, methods=["GET"]),
@@ -130,12 +165,17 @@ class _HttpApp:
                 Rule("/messages", endpoint=self._clear, methods=["DELETE"]),
                 Rule("/messages/<message_id>/raw", endpoint=self._raw, methods=["GET"]),
                 Rule("/messages/<message_id>/html", endpoint=self._html, methods=["GET"]),
+                Rule("/faults", endpoint=self._faults, methods=["GET"]),
+                Rule("/faults", endpoint=self._set_faults, methods=["POST"]),
+                Rule("/faults", endpoint=self._clear_faults, methods=["DELETE"]),
             ]
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         try:
             endpoint, args = self._urls.bind_to_environ(environ).match()
+            if endpoint == self._set_faults:  # the one route that reads a body
+                args = {**args, "request": Request(environ)}
             response: Response = endpoint(**args)
         except HTTPException as exc:  # 404/405 with werkzeug's own body
             return exc(environ, start_response)
@@ -148,6 +188,22 @@ class _HttpApp:
     def _clear(self) -> Response:
         self._store.clear()
         return Response(status=204)
+
+    def _faults(self) -> Response:
+        return Response(json.dumps(self._refusals.to_json()), mimetype="application/json")
+
+    def _set_faults(self, request: Request) -> Response:
+        """{"refuse_fraction": 0..1, "seconds": n}: refuse that share of messages (451) for n seconds."""
+        body = request.get_json(silent=True) or {}
+        fraction, seconds = body.get("refuse_fraction"), body.get("seconds")
+        if not isinstance(fraction, int | float) or not 0 <= fraction <= 1 or not isinstance(seconds, int | float):
+            raise BadRequest("give refuse_fraction (0 to 1) and seconds")
+        self._refusals.set(float(fraction), float(seconds))
+        return self._faults()
+
+    def _clear_faults(self) -> Response:
+        self._refusals.clear()
+        return self._faults()
 
     def _raw(self, message_id: str) -> Response:
         return Response(self._store.get(message_id).raw, mimetype="text/plain")
@@ -221,9 +277,9 @@ class MailSink:
 
 def start_mailsink(smtp_port: int = 0, http_port: int = 0, host: str = "127.0.0.1") -> MailSink:
     """Start the SMTP and HTTP servers in background threads; port 0 picks a free port."""
-    store = _Store()
+    store, refusals = _Store(), _Refusals()
     smtp = _Controller(
-        _SmtpHandler(store),
+        _SmtpHandler(store, refusals),
         hostname=host,
         port=smtp_port,
         authenticator=_accept_any_login,
@@ -231,7 +287,7 @@ def start_mailsink(smtp_port: int = 0, http_port: int = 0, host: str = "127.0.0.
     )
     smtp.start()
     try:
-        http = make_server(host, http_port, _HttpApp(store), threaded=True)
+        http = make_server(host, http_port, _HttpApp(store, refusals), threaded=True)
     except BaseException:
         smtp.stop()
         raise

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FrameType
 
@@ -27,6 +27,7 @@ import httpx
 from devstack.emulators import PrerequisiteError, free_port, start_emulator, stop_process, wait_http
 from devstack.gateway import Gateway, serve_gateway
 from devstack.pubsub_setup import ensure_topology
+from devstack.pushproxy import PushChaos, PushProxy, serve_push_proxy
 from shared.topology import load_topology
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,16 +49,49 @@ def _dev_secrets() -> dict[str, str]:
 
 
 class Stack:
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, restart_crashed: bool = False) -> None:
         self.log_dir = log_dir
         self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.stopping = threading.Event()
+        self.restart_crashed = restart_crashed
+        """FLO_RESTART_CRASHED=1: a service that dies is started again, as Cloud Run starts a new instance."""
+        self.restarts: dict[str, int] = {}
+        self._commands: dict[str, tuple[list[str], dict[str, str]]] = {}
 
-    def spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, name: str, cmd: list[str], env: dict[str, str], *, restartable: bool = False
+    ) -> subprocess.Popen[bytes]:
         log = (self.log_dir / f"{name}.log").open("ab")
         process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
         self.processes.append((name, process))
+        if restartable:
+            self._commands[name] = (cmd, env)
         return process
+
+    def supervise(self) -> bool:
+        """Restart the services that died (when enabled); True if the stack must stop (anything else died)."""
+        for index, (name, process) in enumerate(self.processes):
+            if process.poll() is None:
+                continue
+            if not self.restart_crashed or name not in self._commands or self.stopping.is_set():
+                print(
+                    f"error: {name} exited with code {process.returncode}; see {self.log_dir}/{name}.log",
+                    file=sys.stderr,
+                )
+                return True
+            self.restarts[name] = self.restarts.get(name, 0) + 1
+            print(
+                f"restarting {name}: it exited with code {process.returncode} (restart {self.restarts[name]})",
+                flush=True,
+            )
+            cmd, env = self._commands[name]
+            del self.processes[index]
+            self.spawn(name, cmd, env, restartable=True)
+            return False
+        return False
+
+    def pids(self) -> dict[str, int]:
+        return {name: process.pid for name, process in self.processes}
 
     def stop(self) -> None:
         self.stopping.set()
@@ -87,7 +121,7 @@ def run(state_file: Path | None) -> int:
         return 2
     log_dir = ROOT / ".run" / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    stack = Stack(log_dir)
+    stack = Stack(log_dir, restart_crashed=os.environ.get("FLO_RESTART_CRASHED") == "1")
     base_url = os.environ.get("FLO_BASE_URL") or f"http://127.0.0.1:{flo_port}"
     venv_bin = str(Path(sys.executable).parent)
     env = {
@@ -169,11 +203,16 @@ def run(state_file: Path | None) -> int:
                 str(port),
             ]
             waits.append(
-                (f"{service_urls[service]}/health", stack.spawn(service, cmd, {**env, "FLO_SERVICE": service}))
+                (
+                    f"{service_urls[service]}/health",
+                    stack.spawn(service, cmd, {**env, "FLO_SERVICE": service}, restartable=True),
+                )
             )
         for url, process in waits:
             wait_http(url, timeout=30, process=process)
-        ensure_topology(PROJECT_ID, topology, service_urls.__getitem__)
+        push_chaos = PushChaos.from_env(env)
+        push_url = _push_targets(service_urls, push_chaos)
+        ensure_topology(PROJECT_ID, topology, push_url)
         server = serve_gateway(Gateway(topology, service_urls), flo_port)
         for job in topology.scheduler:
             threading.Thread(
@@ -192,17 +231,17 @@ def run(state_file: Path | None) -> int:
             "project_id": PROJECT_ID,
             "logs": str(log_dir),
             "zoom_webhook_secret": env["ZOOM_WEBHOOK_SECRET"],
+            "push_proxy_url": push_url("").rstrip("/") if push_chaos else None,
         }
         _print_summary(state, time.monotonic() - started)
-        (state_file or ROOT / ".run" / "stack.json").write_text(json.dumps(state, indent=2))
+        state_path = state_file or ROOT / ".run" / "stack.json"
+        _write_state(state_path, state, stack)
         while True:
-            for name, process in stack.processes:
-                if process.poll() is not None:
-                    print(
-                        f"error: {name} exited with code {process.returncode}; see {log_dir}/{name}.log",
-                        file=sys.stderr,
-                    )
-                    raise KeyboardInterrupt
+            restarts = dict(stack.restarts)
+            if stack.supervise():
+                raise KeyboardInterrupt
+            if stack.restarts != restarts:
+                _write_state(state_path, state, stack)
             time.sleep(0.5)
     except KeyboardInterrupt:
         return 0
@@ -216,6 +255,23 @@ def run(state_file: Path | None) -> int:
         if "server" in locals():
             server.shutdown()
         print("stopped every process of the local stack")
+
+
+def _push_targets(service_urls: Mapping[str, str], chaos: PushChaos | None) -> Callable[[str], str]:
+    """Where Pub/Sub pushes for a service go: the service itself, or the duplicating proxy in front of it."""
+    if chaos is None:
+        return service_urls.__getitem__
+    port = free_port()
+    serve_push_proxy(PushProxy(service_urls.__getitem__, chaos), port)
+    return lambda service: f"http://127.0.0.1:{port}/{service}"
+
+
+def _write_state(path: Path, state: Mapping[str, object], stack: Stack) -> None:
+    """The stack's URLs, plus each process's id and restart count (rewritten after every restart)."""
+    full = {**state, "pids": stack.pids(), "restarts": dict(stack.restarts)}
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(full, indent=2))
+    temporary.replace(path)
 
 
 def _scheduler_loop(stack: Stack, url: str, interval: float) -> None:

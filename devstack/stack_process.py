@@ -17,6 +17,7 @@ from typing import Any
 from devstack.emulators import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+STATE_FILE = "stack.json"
 
 
 @dataclass
@@ -24,6 +25,15 @@ class RunningStack:
     process: subprocess.Popen[bytes]
     state: dict[str, Any]
     log: Path
+
+    def service_pid(self, service: str) -> int:
+        """The service's process id now: the stack rewrites its state file when it restarts one."""
+        pids: dict[str, int] = json.loads(self.log.with_name(STATE_FILE).read_text())["pids"]
+        return pids[service]
+
+    def restarts(self) -> dict[str, int]:
+        restarts: dict[str, int] = json.loads(self.log.with_name(STATE_FILE).read_text())["restarts"]
+        return restarts
 
     def stop(self) -> int:
         """SIGINT, as Ctrl-C; the stack then stops every process it started."""
@@ -39,7 +49,7 @@ class RunningStack:
 
 def start_stack(workdir: Path, env_overrides: Mapping[str, str] | None = None, timeout: float = 120) -> RunningStack:
     """Start `python -m devstack.stack` and wait until it has written its state file."""
-    state_file, log = workdir / "stack.json", workdir / "stack.log"
+    state_file, log = workdir / STATE_FILE, workdir / "stack.log"
     env = {k: v for k, v in os.environ.items() if k not in ("PROVIDER_SANDBOX_URL", "SMTP_HOST", "SMTP_PORT")}
     env.update(env_overrides or {})
     env.setdefault("FLO_PORT", str(free_port()))
