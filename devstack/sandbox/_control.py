@@ -224,6 +224,7 @@ def add_fault() -> Response:
         timeout_action=action,
         remaining=times,
         probability=None if probability is None else float(probability),
+        after_call=bool(body.get("after_call", False)),
     )
     state = sandbox()
     with state.lock:

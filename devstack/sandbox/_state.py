@@ -107,6 +107,8 @@ class Fault:
     timeout_action: Literal["drop", "504"]
     remaining: int | None
     probability: float | None
+    after_call: bool = False
+    """The call is carried out first and only its answer is replaced: a create whose response was lost."""
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -122,6 +124,7 @@ class Fault:
             "timeout_action": self.timeout_action,
             "remaining": self.remaining,
             "probability": self.probability,
+            "after_call": self.after_call,
         }
 
 

@@ -31,6 +31,7 @@ def create_app(state: SandboxState | None = None) -> Flask:
     app.register_blueprint(_control.bp)
     app.before_request(_inject_fault)
     app.after_request(_record_call)
+    app.after_request(_lose_answer)  # registered last, so it runs first and the call log shows the answer sent
     return app
 
 
@@ -68,7 +69,18 @@ def _inject_fault() -> Response | None:
     if fault is None:
         return None
     g.fault_id = fault.id
+    if fault.after_call:
+        g.after_call_fault = fault
+        return None
     return _fault_response(fault)
+
+
+def _lose_answer(response: Response) -> Response:
+    """An after_call fault: the call happened; now its answer is replaced by the fault's."""
+    fault = g.pop("after_call_fault", None)
+    if fault is None:
+        return response
+    return _fault_response(fault) or response
 
 
 def _record_call(response: Response) -> Response:

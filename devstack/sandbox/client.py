@@ -151,8 +151,12 @@ class SandboxControl:
         timeout_action: Literal["drop", "504"] = "504",
         times: int | None = None,
         probability: float | None = None,
+        after_call: bool = False,
     ) -> dict[str, Any]:
-        """Make calls matching method and path (a regex searched in the request path) misbehave."""
+        """Make calls matching method and path (a regex searched in the request path) misbehave.
+
+        after_call: carry the call out, then answer as the fault says (the caller never hears it happened).
+        """
         spec = {
             "provider": provider,
             "path": path,
@@ -165,6 +169,7 @@ class SandboxControl:
             "timeout_action": timeout_action,
             "times": times,
             "probability": probability,
+            "after_call": after_call,
         }
         result: dict[str, Any] = self._call("POST", "/faults", spec)
         return result

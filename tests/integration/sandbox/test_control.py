@@ -65,6 +65,16 @@ def test_timeout_fault_answers_504_or_drops(
     assert control.calls("zoom")[-2]["dropped"] is True
 
 
+def test_after_call_fault_carries_the_call_out_and_loses_its_answer(
+    http: httpx.Client, base_url: str, control: SandboxControl, zoom: ZoomTokens
+) -> None:
+    control.add_fault("zoom", "/meetings$", method="POST", timeout_seconds=0.1, after_call=True, times=1)
+    answer = http.post(base_url + "/zoom/v2/users/me/meetings", headers=zoom.headers, json={"topic": "lost answer"})
+    assert answer.status_code == 504
+    assert [m["topic"] for m in control.zoom_meetings("host@example.com")["host@example.com"]] == ["lost answer"]
+    assert control.calls("zoom")[-1]["status"] == 504
+
+
 def test_latency_fault_still_answers(
     http: httpx.Client, base_url: str, control: SandboxControl, zoom: ZoomTokens
 ) -> None:
