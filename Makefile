@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 ZOOM_REF := $(abspath ../shared/reference/zoom)
 export ZOOM_OPENAPI_DIR ?= $(if $(wildcard $(ZOOM_REF)/meetings-openapi.json),$(ZOOM_REF),)
 
-.PHONY: run test venv prereqs lint typecheck unit integration e2e demo bench
+.PHONY: run test venv prereqs lint typecheck unit integration e2e chaos-small chaos demo bench
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is missing: install Python 3.11"; exit 1; }
@@ -46,7 +46,16 @@ integration: prereqs
 e2e: prereqs
 	$(VENV)/bin/pytest -q tests/e2e
 
-test: prereqs lint typecheck unit integration e2e
+# The small chaos run (40 bookings, every fault switch on, about 2 minutes); `make chaos` is the full one.
+chaos-small: prereqs
+	$(VENV)/bin/pytest -q tests/chaos
+
+test: prereqs lint typecheck unit integration e2e chaos-small
+
+# 1,000 bookings across 50 creators under duplicated pushes, provider faults, SMTP refusals and SIGKILLs;
+# prints the invariants' figures and how long settling took, and fails when an invariant does not hold.
+chaos: prereqs
+	$(PY) -m tests.chaos
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
