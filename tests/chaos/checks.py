@@ -37,6 +37,7 @@ INVARIANTS = (
     "zoom_meetings",
     "orphan_google_events",
     "emails_exactly_once",
+    "fan_told_current_link",
     "false_reconnect_required",
 )
 
@@ -131,6 +132,7 @@ def check(snap: Snapshot, stories: list[Story], creators: list[ChaosCreator], se
     _zoom(snap, creators, figures)
     _google(snap, creators, figures)
     _emails(snap, made, figures)
+    _links_told(snap, figures)
     _connections(snap, creators, figures)
     return figures
 
@@ -323,6 +325,37 @@ def _emails(snap: Snapshot, made: list[Story], figures: Figures) -> None:
         emails_duplicated=sum(n - 1 for n in duplicates.values()),
         emails_sent_by_ledger=len(ledger_sent),
     )
+
+
+def _links_told(snap: Snapshot, figures: Figures) -> None:
+    """A live booking's link is the one in the last email its fan got for this revision: a link never
+    changes behind the fan's back (a redelivery must not swap Meet for Zoom without a message)."""
+    last_to_fan: dict[tuple[str, int], EmailMessage] = {}
+    for message in snap.mail:
+        booking_id = str(message["X-Flo-Booking-Id"])
+        doc = snap.bookings.get(booking_id)
+        kind = str(message["X-Flo-Email-Kind"])
+        if doc is None or kind not in ("confirmation", "rescheduled", "link_ready"):
+            continue
+        if str(doc["fan"]["email"]).lower() in str(message["To"]).lower():
+            revision = _sent_key(message, {})[2]
+            last_to_fan[(booking_id, revision)] = message
+    untold = 0
+    for booking_id, doc in snap.bookings.items():
+        url = doc.get("meeting_url")
+        if doc["status"] != "confirmed" or not url:
+            continue
+        last = last_to_fan.get((booking_id, int(doc["revision"])))
+        if last is None or not any(url in _text(part) for part in last.walk()):
+            untold += 1
+            figures.fail("fan_told_current_link", f"{booking_id}: link {url} is not in the fan's last email")
+    figures.counts["links_not_told_to_fan"] = untold
+
+
+def _text(part: EmailMessage) -> str:
+    if part.is_multipart() or part.get_content_maintype() != "text":
+        return ""
+    return str(part.get_content())
 
 
 def _is_fan_copy(entry: dict[str, Any], booking_id: str, revision: int) -> bool:

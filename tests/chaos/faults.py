@@ -70,6 +70,8 @@ class Killer:
             deadline = time.monotonic() + self.every
             while time.monotonic() < deadline:
                 time.sleep(0.5)
+            if not running():
+                return
             service = self.services[number % len(self.services)]
             before = self.stack.restarts().get(service, 0)
             os.killpg(self.stack.service_pid(service), signal.SIGKILL)  # the whole instance, mid-flight
@@ -77,8 +79,6 @@ class Killer:
             wait_until = time.monotonic() + 30
             while self.stack.restarts().get(service, 0) == before and time.monotonic() < wait_until:
                 time.sleep(0.2)
-            if not running():
-                return
 
     def restarts(self) -> int:
         return sum(self.stack.restarts().values())

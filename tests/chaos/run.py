@@ -37,6 +37,8 @@ STACK_ENV = {
     "LINK_DEADLINE_SECONDS": "25",
     "PAYMENT_HOLD_MINUTES": str(HOLD_MINUTES),
 }
+ACCESS_TOKEN_SECONDS = 320
+"""Just over the 5-minute refresh margin: each connection refreshes 20 s after the last, from many workers at once."""
 KILLED_SERVICES = ("meetings", "notify")
 """Workers behind Pub/Sub: a push lost with its instance comes back as a redelivery."""
 
@@ -193,6 +195,7 @@ def _run(config: ChaosConfig, stack: RunningStack, flo: Flo, started: float) -> 
     from google.cloud import firestore
 
     rng = random.Random(config.seed)
+    flo.sandbox.settings(access_token_lifetime=ACCESS_TOKEN_SECONDS)
     timings: dict[str, float] = {"stack start": time.monotonic() - started}
     creators = _creators(flo, config.creators, date.today() + timedelta(days=3))
     timings["creators set up"] = time.monotonic() - started

@@ -221,10 +221,13 @@ class Driver:
         if story.payment == "never":
             story.status, story.cancel_reason, story.last_change = "cancelled", "payment_timeout", "expired"
             return False
-        if story.payment == "late":
+        if story.payment == "late" and rng.random() < 0.5:
+            time.sleep(self._hold_seconds + rng.uniform(-3, 3))  # just as the hold runs out: the sweep races it
+            self.request("POST", pay)
+        elif story.payment == "late":
             if not self._wait_status(story, "cancelled", timeout=self._hold_seconds + 120):
                 story.notes.append("late payment: the hold never ran out")
-            self.request("POST", pay)
+            self.request("POST", pay)  # after the hold was released: the booking takes its still-free slot again
         elif story.payment == "twice":
             time.sleep(rng.uniform(0, 2))
             self.request("POST", pay)

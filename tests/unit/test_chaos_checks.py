@@ -39,12 +39,12 @@ def _booking(start: datetime = START, status: str = "confirmed", **extra: Any) -
     }
 
 
-def _mail(kind: str, to: str, booking_id: str = "b1", sequence: int = 1) -> EmailMessage:
+def _mail(kind: str, to: str, booking_id: str = "b1", sequence: int = 1, link: str = ZOOM_URL) -> EmailMessage:
     message = EmailMessage()
     message["To"] = to
     message["X-Flo-Booking-Id"] = booking_id
     message["X-Flo-Email-Kind"] = kind
-    message.set_content("hello")
+    message.set_content(f"Join Zoom meeting: {link}")
     message.add_attachment(f"BEGIN:VCALENDAR\r\nSEQUENCE:{sequence}\r\nEND:VCALENDAR\r\n", subtype="calendar")
     return message
 
@@ -134,10 +134,16 @@ def test_emails_must_go_exactly_once(damage: str) -> None:
     if damage == "twice":
         snap.mail.append(_mail("confirmation", "fan@example.com"))
     elif damage == "missing":
-        snap.mail.pop(0)
+        snap.mail.pop(1)
     else:
         del snap.ledger["1"]
     assert _broken(check(snap, stories, creators, settled=True)) == {"emails_exactly_once"}
+
+
+def test_a_link_changed_behind_the_fans_back_is_caught() -> None:
+    snap, stories, creators = _healthy()
+    snap.mail[0] = _mail("confirmation", "fan@example.com", link="https://meet.google.com/abc-defg-hij")
+    assert _broken(check(snap, stories, creators, settled=True)) == {"fan_told_current_link"}
 
 
 def test_a_connection_marked_reconnect_required_is_caught() -> None:
