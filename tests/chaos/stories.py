@@ -100,9 +100,10 @@ class Driver:
         with self._lock:
             return list(self.revisions.items())
 
-    def _note_revision(self, booking_id: str, revision: int) -> None:
+    def _changed(self, story: Story) -> None:
+        """The booking moved on by a revision (as far as the driver can tell)."""
         with self._lock:
-            self.revisions[booking_id] = max(revision, self.revisions.get(booking_id, 0))
+            self.revisions[str(story.booking_id)] = self.revisions.get(str(story.booking_id), 0) + 1
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One request; gateway 5xx (a service restarting) and transport errors are tried again."""
@@ -191,7 +192,7 @@ class Driver:
         body = answer.json()
         story.booking_id, story.fan_email, story.start = body["booking_id"], fan["email"], start
         story.manage_token = str(body["manage_url"]).rsplit("/", 1)[-1]
-        self._note_revision(story.booking_id, 1)
+        self._changed(story)
 
     def _confirmed(self, story: Story, change: str) -> None:
         story.status, story.last_change, story.cancel_reason = "confirmed", change, None
@@ -205,15 +206,10 @@ class Driver:
     def _wait_status(self, story: Story, wanted: str, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._status(self._view(story)) == wanted:
+            if self._view(story)["status"] == wanted:
                 return True
             time.sleep(2)
         return False
-
-    @staticmethod
-    def _status(view: dict[str, Any]) -> str:
-        booking = view.get("booking", view)
-        return str(booking["status"])
 
     def _pay(self, story: Story, rng: random.Random) -> bool:
         """Flo Payments' confirmation: soon, twice, after the hold ran out, or never."""
@@ -227,6 +223,7 @@ class Driver:
         elif story.payment == "late":
             if not self._wait_status(story, "cancelled", timeout=self._hold_seconds + 120):
                 story.notes.append("late payment: the hold never ran out")
+            self._changed(story)
             self.request("POST", pay)  # after the hold was released: the booking takes its still-free slot again
         elif story.payment == "twice":
             time.sleep(rng.uniform(0, 2))
@@ -236,6 +233,7 @@ class Driver:
         else:
             time.sleep(rng.uniform(0, 3))
             self.request("POST", pay)
+        self._changed(story)
         self._confirmed(story, "confirmed")  # a payment that succeeded means a confirmed booking: the story's end
         if not self._wait_status(story, "confirmed", timeout=150):
             story.notes.append("payment succeeded but the booking is not confirmed")
@@ -247,6 +245,7 @@ class Driver:
         for _ in range(5):
             answer = self.request("POST", f"/api/manage/{story.manage_token}/reschedule", json={"start": start})
             if answer.status_code == 200:
+                self._changed(story)
                 story.start = start
                 self._confirmed(story, "rescheduled")
                 return
@@ -259,6 +258,7 @@ class Driver:
         for _ in range(5):
             answer = send()
             if answer.status_code == 200:
+                self._changed(story)
                 story.status, story.last_change, story.cancel_reason = "cancelled", "cancelled", None
                 return
             if "booking_changed" not in answer.text:
