@@ -16,6 +16,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -109,6 +110,21 @@ def test_sink_pages_and_clear(sink: MailSink) -> None:
     assert http("DELETE", f"{sink.http_url}/messages")[0] == 204
     assert json.loads(http("GET", f"{sink.http_url}/messages")[1]) == []
     assert sink.messages() == []
+
+
+def test_sink_fault_switch_refuses_a_share_of_sends_for_a_while(sink: MailSink) -> None:
+    """Off by default; on, a refused message is a transient failure and is not kept."""
+    assert json.loads(http("GET", f"{sink.http_url}/faults")[1])["refuse_fraction"] == 0.0
+    sender(sink.smtp_port).send(confirmation())
+    switched = httpx.post(f"{sink.http_url}/faults", json={"refuse_fraction": 1.0, "seconds": 60}, timeout=5)
+    assert switched.json()["refuse_fraction"] == 1.0
+    with pytest.raises(MailSendError) as refused:
+        sender(sink.smtp_port).send(confirmation())
+    assert refused.value.transient and "451" in str(refused.value)
+    assert http("DELETE", f"{sink.http_url}/faults")[0] == 200
+    sender(sink.smtp_port).send(confirmation())
+    assert len(sink.messages()) == 2
+    assert json.loads(http("GET", f"{sink.http_url}/faults")[1])["refused"] == 1
 
 
 def test_nothing_listening_is_transient_and_hides_the_password() -> None:
