@@ -162,6 +162,7 @@ class _HttpApp:
             [
                 Rule("/", endpoint=self._index, methods=["GET"]),
                 Rule("/messages", endpoint=self._list, methods=["GET"]),
+                Rule("/messages/count", endpoint=self._count, methods=["GET"]),
                 Rule("/messages", endpoint=self._clear, methods=["DELETE"]),
                 Rule("/messages/<message_id>/raw", endpoint=self._raw, methods=["GET"]),
                 Rule("/messages/<message_id>/html", endpoint=self._html, methods=["GET"]),
@@ -184,6 +185,10 @@ class _HttpApp:
     def _list(self) -> Response:
         body = json.dumps([message.to_json() for message in self._store.all()])
         return Response(body, mimetype="application/json")
+
+    def _count(self) -> Response:
+        """How many messages arrived, without rendering them: cheap to poll while thousands pile up."""
+        return Response(json.dumps({"count": len(self._store.all())}), mimetype="application/json")
 
     def _clear(self) -> Response:
         self._store.clear()

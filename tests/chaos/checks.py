@@ -63,7 +63,7 @@ def read_collection(client: Any, name: str) -> dict[str, dict[str, Any]]:
 
 def snapshot(firestore: Any, flo: Flo, creators: list[ChaosCreator]) -> Snapshot:
     mail = []
-    for item in flo.mail.get("/messages").json():
+    for item in flo.mail.get("/messages", timeout=600).json():  # every message, raw: large after a full run
         parsed = message_from_string(item["raw"], policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         mail.append(parsed)

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from devstack.sandbox.client import SandboxControl
 from devstack.stack_process import RunningStack, start_stack
 from tests.chaos.checks import INVARIANTS, Figures, check, snapshot, unsettled
 from tests.chaos.faults import Killer, Republisher, provider_faults, smtp_refusals, smtp_refused
@@ -168,7 +169,7 @@ def _settle(stack: RunningStack, flo: Flo, timeout: float) -> tuple[bool, list[s
     deadline = time.monotonic() + timeout
     last_count, quiet, reasons = -1, 0, ["not looked yet"]
     while time.monotonic() < deadline:
-        count = len(flo.mail.get("/messages").json())
+        count = int(flo.mail.get("/messages/count").json()["count"])
         reasons = unsettled(client, count, last_count)
         quiet = quiet + 1 if not reasons else 0
         if quiet >= 2:
@@ -184,6 +185,8 @@ def run(config: ChaosConfig, workdir: Path) -> Result:
     os.environ["FIRESTORE_EMULATOR_HOST"] = stack.state["firestore_emulator"]
     os.environ["PUBSUB_EMULATOR_HOST"] = stack.state["pubsub_emulator"]
     flo = Flo(StackInfo.from_json(stack.state, stack.log))
+    flo.sandbox.close()
+    flo.sandbox = SandboxControl(stack.state["provider_sandbox_url"], timeout=300)  # its call log grows large
     try:
         return _run(config, stack, flo, started)
     finally:

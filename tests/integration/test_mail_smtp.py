@@ -124,6 +124,7 @@ def test_sink_fault_switch_refuses_a_share_of_sends_for_a_while(sink: MailSink) 
     assert http("DELETE", f"{sink.http_url}/faults")[0] == 200
     sender(sink.smtp_port).send(confirmation())
     assert len(sink.messages()) == 2
+    assert httpx.get(f"{sink.http_url}/messages/count", timeout=5).json() == {"count": 2}
     assert json.loads(http("GET", f"{sink.http_url}/faults")[1])["refused"] == 1
 
 
