@@ -3,6 +3,11 @@
 The local stack points SMTP_HOST/SMTP_PORT here so no real mail leaves the machine, and tests read
 what was "sent" over HTTP. Run ``python -m devstack.mailsink --smtp-port N --http-port M`` (0 picks
 a free port) or call ``start_mailsink()`` in-process.
+
+HTTP: ``GET /messages`` (JSON, raw included), ``GET /messages/count``, ``DELETE /messages``,
+``/messages/<id>/raw|html``, and a fault switch, off by default: ``POST /faults
+{"refuse_fraction": 0.05, "seconds": 60}`` answers 451 to that share of messages for that long
+(``GET /faults`` also counts the refused ones; ``DELETE /faults`` ends it).
 """
 
 from __future__ import annotations

@@ -249,6 +249,7 @@ def _run(config: ChaosConfig, stack: RunningStack, flo: Flo, started: float) -> 
         services_restarted=killer.restarts(),
         restarts_logged=stack.log.read_text(errors="replace").count("restarting "),
         booking_events_republished=republisher.sent,
+        booking_events_republish_failed=republisher.failed,
         driver_requests_retried=driver.retried_requests,
     )
     proxy = stack.state.get("push_proxy_url")
