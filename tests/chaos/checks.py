@@ -62,6 +62,8 @@ def read_collection(client: Any, name: str) -> dict[str, dict[str, Any]]:
 
 
 def snapshot(firestore: Any, flo: Flo, creators: list[ChaosCreator]) -> Snapshot:
+    """The sink is read first: a message then in the sink was sent by the ledger before its record was read
+    (only a run that did not settle has messages still in flight between the two reads)."""
     mail = []
     for item in flo.mail.get("/messages", timeout=600).json():  # every message, raw: large after a full run
         parsed = message_from_string(item["raw"], policy=policy.default)
