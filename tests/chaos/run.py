@@ -38,9 +38,6 @@ STACK_ENV = {
     "LINK_DEADLINE_SECONDS": "25",
     "PAYMENT_HOLD_MINUTES": str(HOLD_MINUTES),
 }
-ACCESS_TOKEN_SECONDS = 480
-"""3 minutes past the 5-minute refresh margin: every connection refreshes several times a run, while many
-workers use it (Zoom's hour would mean no refresh at all; shorter makes the refresh waiters' polling the load)."""
 KILLED_SERVICES = ("meetings", "notify")
 """Workers behind Pub/Sub: a push lost with its instance comes back as a redelivery."""
 
@@ -60,6 +57,10 @@ class ChaosConfig:
     revoke_after: float | None
     republish_every: float
     settle_timeout: float
+    access_token_seconds: int
+    """A little past the 5-minute refresh margin, so every connection refreshes several times a run while
+    many workers use it (Zoom's hour would mean no refresh at all; much shorter and the refresh waiters'
+    polling becomes the load)."""
     seed: int = 12
 
 
@@ -76,6 +77,7 @@ FULL = ChaosConfig(
     revoke_after=45,
     republish_every=0.2,
     settle_timeout=2400,
+    access_token_seconds=480,
 )
 SMALL = ChaosConfig(
     bookings=40,
@@ -89,7 +91,8 @@ SMALL = ChaosConfig(
     kill_every=12,
     revoke_after=8,
     republish_every=0.5,
-    settle_timeout=75,
+    settle_timeout=90,
+    access_token_seconds=330,
 )
 
 
@@ -199,7 +202,7 @@ def _run(config: ChaosConfig, stack: RunningStack, flo: Flo, started: float) -> 
     from google.cloud import firestore
 
     rng = random.Random(config.seed)
-    flo.sandbox.settings(access_token_lifetime=ACCESS_TOKEN_SECONDS)
+    flo.sandbox.settings(access_token_lifetime=config.access_token_seconds)
     timings: dict[str, float] = {"stack start": time.monotonic() - started}
     creators = _creators(flo, config.creators, date.today() + timedelta(days=3))
     timings["creators set up"] = time.monotonic() - started
