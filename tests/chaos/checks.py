@@ -29,6 +29,7 @@ OWED_BY_CHANGE = {
 BOOKING_KINDS = frozenset(kind for owed in OWED_BY_CHANGE.values() for kind, _ in owed) | {"link_ready"}
 """The kinds the ledger keys by booking revision (reminders and connection notices are keyed otherwise)."""
 SEQUENCE = re.compile(r"^SEQUENCE:(\d+)", re.MULTILINE)
+LINK = re.compile(r"https://(?:[a-z0-9.]*zoom\.us/j/|meet\.google\.com/)[^\s\"'<>]+")
 
 INVARIANTS = (
     "settled",
@@ -209,7 +210,7 @@ def _zoom(snap: Snapshot, creators: list[ChaosCreator], figures: Figures) -> Non
             if not live_zoom:
                 if str(meeting["id"]) not in excused:
                     stray += 1
-                    status = doc["status"] if doc else "no booking"
+                    status = f"{doc['status']}, link {doc.get('meeting_url')}" if doc else "no booking"
                     figures.fail("zoom_meetings", f"meeting {meeting['id']} left for {owner} ({status}), no notice")
                 continue
             assert doc is not None and owner is not None
@@ -350,7 +351,11 @@ def _links_told(snap: Snapshot, figures: Figures) -> None:
         last = last_to_fan.get((booking_id, int(doc["revision"])))
         if last is None or not any(url in _text(part) for part in last.walk()):
             untold += 1
-            figures.fail("fan_told_current_link", f"{booking_id}: link {url} is not in the fan's last email")
+            told = sorted({link for part in (last.walk() if last else []) for link in LINK.findall(_text(part))})
+            kind = last["X-Flo-Email-Kind"] if last else "no email"
+            figures.fail(
+                "fan_told_current_link", f"{booking_id}: booking has {url}; fan's last email ({kind}) has {told}"
+            )
     figures.counts["links_not_told_to_fan"] = untold
 
 

@@ -14,8 +14,13 @@ import pytest
 from tests.chaos.checks import INVARIANTS
 from tests.chaos.run import SMALL, Result, run
 
-EXPECTED_TO_FAIL: dict[str, str] = {}
-"""invariant -> the race that still breaks it in the small run."""
+EXPECTED_TO_FAIL: dict[str, str] = {
+    "fan_told_current_link": (
+        "issue 12, 'A silent upgrade': a booking whose link settled on Meet while the creator's Zoom grant was "
+        "revoked gets a Zoom meeting from a redelivered event once Zoom is reconnected, and the fan is not emailed"
+    ),
+}
+"""invariant -> the race that still breaks it in the small run; empty it as the races are fixed."""
 
 
 @pytest.fixture(scope="module")
