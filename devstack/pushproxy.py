@@ -1,12 +1,10 @@
 """A chaos switch of the local stack: Pub/Sub pushes delivered 1 to 3 times, late and out of order.
 
-Production Pub/Sub push is at-least-once, concurrent and unordered; the emulator pushes one message
-at a time per subscription, in order. With FLO_CHAOS_PUSH=1 the local stack points every push
-subscription at this proxy instead. The proxy takes each message over at once (the emulator sees an
-ack) and then plays Pub/Sub itself: it delivers the message after a random moment, concurrently with
-the others (so they overtake each other), redelivers it with the subscription's declared backoff
-until the service acks it or the attempts run out (counted as dead-lettered), and sends up to two
-more copies later whose answers nobody hears, as a duplicate delivery's are.
+Production Pub/Sub push is at-least-once with no ordering; the emulator is kinder than that. With
+FLO_CHAOS_PUSH=1 the local stack points every push subscription at this proxy instead of at the
+service. Each push waits a random moment (so pushes overtake each other) and is forwarded; its
+answer is the answer Pub/Sub gets, so a nack still redelivers. Then up to two more copies follow
+later, whose answers nobody hears, as a duplicate delivery's are.
 """
 
 from __future__ import annotations
@@ -14,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,8 +20,6 @@ from typing import Any
 import httpx
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
-
-from shared.topology import RetryPolicy
 
 FORWARD_TIMEOUT_SECONDS = 90.0
 """Longer than any handler takes, as Pub/Sub waits up to the ack deadline."""
@@ -47,23 +44,13 @@ class PushChaos:
 class PushProxy:
     """WSGI app: POST /<service><path> forwards to that service's own URL, duplicated and delayed."""
 
-    def __init__(
-        self, service_url: Callable[[str], str], chaos: PushChaos, retry: RetryPolicy, seed: int | None = None
-    ) -> None:
+    def __init__(self, service_url: Callable[[str], str], chaos: PushChaos, seed: int | None = None) -> None:
         self._service_url = service_url
         self._chaos = chaos
-        self._retry = retry
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._client = httpx.Client(timeout=FORWARD_TIMEOUT_SECONDS)
-        self.counts = {
-            "pushes": 0,
-            "deliveries": 0,
-            "duplicates": 0,
-            "redeliveries": 0,
-            "unreachable": 0,
-            "dead_lettered": 0,
-        }
+        self.counts = {"pushes": 0, "deliveries": 0, "duplicates": 0, "unreachable": 0}
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
@@ -79,37 +66,24 @@ class PushProxy:
             self.counts["pushes"] += 1
             self.counts["duplicates"] += copies - 1
         url = self._service_url(service) + "/" + rest
-        self._later(delays[0], url, body, headers, 1)
         for delay in delays[1:]:
-            self._later(delay + self._chaos.max_delay_seconds, url, body, headers, None)
-        return Response(status=204)(environ, start_response)  # taken over: from here on the proxy delivers it
+            threading.Thread(
+                target=self._forward, args=(url, body, headers, delay + self._chaos.max_delay_seconds), daemon=True
+            ).start()
+        status = self._forward(url, body, headers, delays[0])
+        return Response(status=status)(environ, start_response)
 
-    def _later(self, delay: float, url: str, body: bytes, headers: dict[str, str], attempt: int | None) -> None:
-        timer = threading.Timer(delay, self._deliver, args=(url, body, headers, attempt))
-        timer.daemon = True
-        timer.start()
-
-    def _deliver(self, url: str, body: bytes, headers: dict[str, str], attempt: int | None) -> None:
-        """One delivery; `attempt` None is a duplicate, whose answer is ignored. A service that is down
-        (crashed, restarting) counts as a nack, as Pub/Sub sees it."""
+    def _forward(self, url: str, body: bytes, headers: dict[str, str], delay: float) -> int:
+        """Deliver once after `delay`; a service that is down (crashed, restarting) is a 503, so a nack."""
+        time.sleep(delay)
         with self._lock:
             self.counts["deliveries"] += 1
         try:
-            status = self._client.post(url, content=body, headers=headers).status_code
+            return self._client.post(url, content=body, headers=headers).status_code
         except httpx.HTTPError:
             with self._lock:
                 self.counts["unreachable"] += 1
-            status = 503
-        if attempt is None or status == 102 or 200 <= status < 300:
-            return
-        if attempt >= self._retry.max_delivery_attempts:
-            with self._lock:
-                self.counts["dead_lettered"] += 1
-            return
-        backoff = min(self._retry.maximum_backoff_seconds, self._retry.minimum_backoff_seconds * 2 ** (attempt - 1))
-        with self._lock:
-            self.counts["redeliveries"] += 1
-        self._later(backoff, url, body, headers, attempt + 1)
+            return 503
 
 
 def serve_push_proxy(proxy: PushProxy, port: int) -> BaseWSGIServer:

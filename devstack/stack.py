@@ -28,7 +28,7 @@ from devstack.emulators import PrerequisiteError, free_port, start_emulator, sto
 from devstack.gateway import Gateway, serve_gateway
 from devstack.pubsub_setup import ensure_topology
 from devstack.pushproxy import PushChaos, PushProxy, serve_push_proxy
-from shared.topology import RetryPolicy, load_topology
+from shared.topology import load_topology
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_ID = "flo-local"
@@ -211,7 +211,7 @@ def run(state_file: Path | None) -> int:
         for url, process in waits:
             wait_http(url, timeout=30, process=process)
         push_chaos = PushChaos.from_env(env)
-        push_url = _push_targets(service_urls, push_chaos, topology.retry)
+        push_url = _push_targets(service_urls, push_chaos)
         ensure_topology(PROJECT_ID, topology, push_url)
         server = serve_gateway(Gateway(topology, service_urls), flo_port)
         for job in topology.scheduler:
@@ -257,12 +257,12 @@ def run(state_file: Path | None) -> int:
         print("stopped every process of the local stack")
 
 
-def _push_targets(service_urls: Mapping[str, str], chaos: PushChaos | None, retry: RetryPolicy) -> Callable[[str], str]:
+def _push_targets(service_urls: Mapping[str, str], chaos: PushChaos | None) -> Callable[[str], str]:
     """Where Pub/Sub pushes for a service go: the service itself, or the duplicating proxy in front of it."""
     if chaos is None:
         return service_urls.__getitem__
     port = free_port()
-    serve_push_proxy(PushProxy(service_urls.__getitem__, chaos, retry), port)
+    serve_push_proxy(PushProxy(service_urls.__getitem__, chaos), port)
     return lambda service: f"http://127.0.0.1:{port}/{service}"
 
 
