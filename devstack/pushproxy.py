@@ -2,9 +2,10 @@
 
 Production Pub/Sub push is at-least-once with no ordering; the emulator is kinder than that. With
 FLO_CHAOS_PUSH=1 the local stack points every push subscription at this proxy instead of at the
-service. Each push waits a random moment (so pushes overtake each other) and is forwarded; its
-answer is the answer Pub/Sub gets, so a nack still redelivers. Then up to two more copies follow
-later, whose answers nobody hears, as a duplicate delivery's are.
+service. Each push is forwarded at once and its answer is the answer Pub/Sub gets, so a nack still
+redelivers (the emulator pushes one message at a time per subscription, so a delay here would hold
+up every message behind it). Then up to two more copies follow a random moment later, overtaking
+newer messages, and nobody hears their answers, as with a duplicate delivery.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class PushProxy:
         body, headers = request.get_data(), {"content-type": request.content_type or "application/json"}
         with self._lock:
             copies = self._random.randint(1, self._chaos.max_copies)
-            delays = [self._random.uniform(0, self._chaos.max_delay_seconds) for _ in range(copies)]
+            delays = [0.0] + [self._random.uniform(0, self._chaos.max_delay_seconds) for _ in range(copies - 1)]
             self.counts["pushes"] += 1
             self.counts["duplicates"] += copies - 1
         url = self._service_url(service) + "/" + rest
