@@ -14,6 +14,9 @@ import pytest
 from tests.chaos.checks import INVARIANTS
 from tests.chaos.run import SMALL, Result, run
 
+pytestmark = pytest.mark.timeout(600)
+"""The run happens in the first test's fixture: about 2 minutes here, more on a machine busy with other work."""
+
 EXPECTED_TO_FAIL: dict[str, str] = {
     "fan_told_current_link": (
         "issue 12, 'A silent upgrade': a booking whose link settled on Meet while the creator's Zoom grant was "
