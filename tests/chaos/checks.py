@@ -130,6 +130,9 @@ def check(snap: Snapshot, stories: list[Story], creators: list[ChaosCreator], se
         races=sum(1 for s in stories if s.race),
         race_double_wins=sum(1 for s in stories if s.race_winners > 1),
         driver_notes=sum(len(s.notes) for s in stories),
+        cancelled_still_recording_meeting_or_event=sum(
+            1 for d in snap.bookings.values() if d["status"] == "cancelled" and (d.get("zoom") or d.get("google_event"))
+        ),
     )
     _lost(snap, made, figures)
     _cells(snap, figures)
