@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, EmailStr, Field, field_validator
 from werkzeug.wrappers import Request, Response
@@ -23,6 +23,7 @@ from shared.availability import (
 )
 from shared.bookings.model import BOOKINGS, CREATORS, NOTICES, booking_view, hours_from_doc, hours_to_doc
 from shared.bookings.service import (
+    Booked,
     BookingError,
     BookingService,
     BusyTimes,
@@ -32,7 +33,9 @@ from shared.bookings.service import (
 from shared.bookings.wiring import booking_service_for
 from shared.bootstrap import Runtime, service_app
 from shared.envelope import parse_push
-from shared.store.port import NotFound, Where, put, update
+from shared.pages.kit import page_kit, static_routes
+from shared.pages.signin import sign_in_routes
+from shared.store.port import Doc, NotFound, Where, put, update
 from shared.web import ApiError, Route, WebApp, json_response, parse_body, route
 
 PAYMENT_EVENTS = "payment-events"
@@ -98,23 +101,30 @@ def _availability_errors(fn: Callable[..., Response]) -> Callable[..., Response]
     return wrapped
 
 
-def build_routes(runtime: Runtime, bookings: BookingService, busy: BusyTimes, auth: CreatorAuth) -> list[Route]:
-    store, clock, settings = runtime.store, runtime.clock, runtime.settings
+class BookingUseCases:
+    """What the JSON routes and the pages both call (never each other over HTTP), so they cannot disagree."""
 
-    def creator_of(request: Request) -> str:
-        return auth.creator_id(request)
+    def __init__(self, runtime: Runtime, bookings: BookingService, busy: BusyTimes) -> None:
+        self.runtime = runtime
+        self.bookings = bookings
+        self._busy = busy
 
-    @route("/api/public/creators/<creator_id>/offers/<offer_id>/slots")
-    @_availability_errors
-    def slots(request: Request, creator_id: str, offer_id: str) -> Response:
-        offer, creator = bookings.load_offer(offer_id)
+    def public_offer(self, creator_id: str, offer_id: str) -> tuple[Doc, Doc]:
+        """(offer, creator) of a bookable offer: 404 when it is not this creator's, 403 without Book a Session."""
+        offer, creator = self.bookings.load_offer(offer_id)
         if offer["creator_id"] != creator_id:
             raise ApiError(404, "offer_not_found", f"No offer {offer_id!r} for creator {creator_id!r}.")
         require_bookings_plan(creator)
-        first, last = validate_window(request.args.get("from", ""), request.args.get("to", ""))
+        return offer, creator
+
+    def slots(self, creator_id: str, offer_id: str, first_day: str, last_day: str) -> dict[str, object]:
+        """The free slots answer of the public slots route."""
+        store, clock = self.runtime.store, self.runtime.clock
+        offer, creator = self.public_offer(creator_id, offer_id)
+        first, last = validate_window(first_day, last_day)
         hours = parse_weekly_hours(creator.get("timezone", "UTC"), hours_from_doc(creator.get("weekly_hours", {})))
         low, high = window_bounds(hours, first, last)
-        found = busy.busy(creator_id, low, high)
+        found = self._busy.busy(creator_id, low, high)
         taken = store.query(BOOKINGS, [Where("creator_id", "==", creator_id), Where("start", "<", high)])
         now = clock.now()
         blockers = [*found.intervals]
@@ -129,40 +139,94 @@ def build_routes(runtime: Runtime, bookings: BookingService, busy: BusyTimes, au
         if not found.checked:
             body["calendar_checked"] = False
             body["notice"] = "The creator's calendar busy times could not be checked."
-        return json_response(body)
+        return body
+
+    def book(self, offer_id: str, start: datetime, fan: FanIn) -> tuple[Booked, str]:
+        """The booking made, and the fan's manage URL."""
+        result = self.bookings.book(offer_id, start, fan.model_dump())
+        return result, f"{self.runtime.settings.base_url}/manage/{result.manage_token}"
+
+    def manage(self, token: str) -> dict[str, Any]:
+        booking_id, doc = self.bookings.by_manage_token(token)
+        return booking_view(booking_id, doc)
+
+    def reschedule(self, token: str, start: datetime) -> dict[str, Any]:
+        booking_id, _ = self.bookings.by_manage_token(token)
+        return booking_view(booking_id, self.bookings.reschedule(booking_id, start))
+
+    def fan_cancel(self, token: str) -> dict[str, Any]:
+        booking_id, _ = self.bookings.by_manage_token(token)
+        return booking_view(booking_id, self.bookings.cancel(booking_id, by="fan"))
+
+    def creator(self, creator_id: str) -> Doc:
+        return self.runtime.store.get(CREATORS, creator_id) or {}
+
+    def creator_bookings(self, creator_id: str, scope: str) -> list[dict[str, Any]]:
+        if scope not in ("upcoming", "past"):
+            raise ApiError(400, "invalid_scope", "scope must be 'upcoming' or 'past'.")
+        now = self.runtime.clock.now()
+        rows = self.runtime.store.query(BOOKINGS, [Where("creator_id", "==", creator_id)], order_by="start")
+        return [booking_view(i, d) for i, d in rows if (d["end"] > now) == (scope == "upcoming")]
+
+    def creator_cancel(self, creator_id: str, booking_id: str) -> dict[str, Any]:
+        if self.bookings.get(booking_id)["creator_id"] != creator_id:
+            raise ApiError(404, "booking_not_found", f"No booking {booking_id!r}.")
+        return booking_view(booking_id, self.bookings.cancel(booking_id, by="creator"))
+
+    def notices(self, creator_id: str) -> list[dict[str, Any]]:
+        store = self.runtime.store
+        rows = store.query(NOTICES, [Where("creator_id", "==", creator_id), Where("dismissed", "==", False)])
+        return [
+            {
+                "id": i,
+                **{k: d.get(k) for k in ("kind", "booking_id", "meeting_id", "message")},
+                "created_at": d["created_at"].isoformat(),
+            }
+            for i, d in sorted(rows, key=lambda r: r[1]["created_at"])
+        ]
+
+    def dismiss(self, creator_id: str, notice_id: str) -> None:
+        store = self.runtime.store
+        notice = store.get(NOTICES, notice_id)
+        if notice is None or notice["creator_id"] != creator_id:
+            raise ApiError(404, "notice_not_found", f"No notice {notice_id!r}.")
+        store.commit([update(NOTICES, notice_id, {"dismissed": True})])
+
+
+def build_routes(runtime: Runtime, bookings: BookingService, busy: BusyTimes, auth: CreatorAuth) -> list[Route]:
+    store, clock, settings = runtime.store, runtime.clock, runtime.settings
+    use = BookingUseCases(runtime, bookings, busy)
+
+    def creator_of(request: Request) -> str:
+        return auth.creator_id(request)
+
+    @route("/api/public/creators/<creator_id>/offers/<offer_id>/slots")
+    @_availability_errors
+    def slots(request: Request, creator_id: str, offer_id: str) -> Response:
+        return json_response(use.slots(creator_id, offer_id, request.args.get("from", ""), request.args.get("to", "")))
 
     @route("/api/public/bookings", "POST")
     @_availability_errors
     def book(request: Request) -> Response:
         body = parse_body(request, BookIn)
-        result = bookings.book(body.offer_id, body.start, body.fan.model_dump())
-        return json_response(
-            {
-                "booking_id": result.booking_id,
-                "status": result.status,
-                "manage_url": f"{settings.base_url}/manage/{result.manage_token}",
-            },
-            201,
-        )
+        result, manage_url = use.book(body.offer_id, body.start, body.fan)
+        return json_response({"booking_id": result.booking_id, "status": result.status, "manage_url": manage_url}, 201)
 
     @route("/api/manage/<token>")
     @_availability_errors
     def manage(request: Request, token: str) -> Response:
-        booking_id, doc = bookings.by_manage_token(token)
-        return json_response(booking_view(booking_id, doc))
+        return json_response(use.manage(token))
 
     @route("/api/manage/<token>/reschedule", "POST")
     @_availability_errors
     def reschedule(request: Request, token: str) -> Response:
         body = parse_body(request, RescheduleIn)
-        booking_id, _ = bookings.by_manage_token(token)
-        return json_response(booking_view(booking_id, bookings.reschedule(booking_id, body.start)))
+        return json_response(use.reschedule(token, body.start))
 
     @route("/api/manage/<token>/cancel", "POST")
     @_availability_errors
     def fan_cancel(request: Request, token: str) -> Response:
-        booking_id, _ = bookings.by_manage_token(token)
-        return json_response(booking_view(booking_id, bookings.cancel(booking_id, by="fan")))
+        return json_response(use.fan_cancel(token))
 
     @route("/api/settings/availability", "PUT")
     @_availability_errors
@@ -192,44 +256,22 @@ def build_routes(runtime: Runtime, bookings: BookingService, busy: BusyTimes, au
 
     @route("/api/bookings")
     def list_bookings(request: Request) -> Response:
-        creator_id = creator_of(request)
-        scope = request.args.get("scope", "upcoming")
-        if scope not in ("upcoming", "past"):
-            raise ApiError(400, "invalid_scope", "scope must be 'upcoming' or 'past'.")
-        now = clock.now()
-        rows = store.query(BOOKINGS, [Where("creator_id", "==", creator_id)], order_by="start")
-        chosen = [(i, d) for i, d in rows if (d["end"] > now) == (scope == "upcoming")]
-        return json_response({"bookings": [booking_view(i, d) for i, d in chosen]})
+        return json_response(
+            {"bookings": use.creator_bookings(creator_of(request), request.args.get("scope", "upcoming"))}
+        )
 
     @route("/api/bookings/<booking_id>/cancel", "POST")
     @_availability_errors
     def creator_cancel(request: Request, booking_id: str) -> Response:
-        creator_id = creator_of(request)
-        if bookings.get(booking_id)["creator_id"] != creator_id:
-            raise ApiError(404, "booking_not_found", f"No booking {booking_id!r}.")
-        return json_response(booking_view(booking_id, bookings.cancel(booking_id, by="creator")))
+        return json_response(use.creator_cancel(creator_of(request), booking_id))
 
     @route("/api/notices")
     def notices(request: Request) -> Response:
-        creator_id = creator_of(request)
-        rows = store.query(NOTICES, [Where("creator_id", "==", creator_id), Where("dismissed", "==", False)])
-        items = [
-            {
-                "id": i,
-                **{k: d.get(k) for k in ("kind", "booking_id", "meeting_id", "message")},
-                "created_at": d["created_at"].isoformat(),
-            }
-            for i, d in sorted(rows, key=lambda r: r[1]["created_at"])
-        ]
-        return json_response({"notices": items})
+        return json_response({"notices": use.notices(creator_of(request))})
 
     @route("/api/notices/<notice_id>/dismiss", "POST")
     def dismiss(request: Request, notice_id: str) -> Response:
-        creator_id = creator_of(request)
-        notice = store.get(NOTICES, notice_id)
-        if notice is None or notice["creator_id"] != creator_id:
-            raise ApiError(404, "notice_not_found", f"No notice {notice_id!r}.")
-        store.commit([update(NOTICES, notice_id, {"dismissed": True})])
+        use.dismiss(creator_of(request), notice_id)
         return json_response({"id": notice_id, "dismissed": True})
 
     @route("/pubsub/payment-events", "POST")
@@ -306,4 +348,12 @@ def build_app(runtime: Runtime) -> WebApp:
     settings = runtime.settings
     bookings, busy = booking_service_for(runtime)
     auth: CreatorAuth = DevTokenAuth(runtime.store) if settings.local else IdentityPlatformAuth(settings.project_id)
-    return service_app(runtime, build_routes(runtime, bookings, busy, auth))
+    from services.bookings.pages import page_routes  # the pages build on this module's use cases
+
+    kit = page_kit(runtime, auth)
+    pages = [
+        *page_routes(kit, BookingUseCases(runtime, bookings, busy)),
+        *sign_in_routes(kit, settings.environ),
+        *static_routes(kit),
+    ]
+    return service_app(runtime, [*build_routes(runtime, bookings, busy, auth), *pages])

@@ -1,6 +1,7 @@
 """The connect service: integration tiles, the OAuth connect and callback, disconnect, and Zoom's webhook.
 
-The OAuth `state` is signed and bound to the creator (no attaching an attacker's account), and
+The OAuth `state` is signed and bound to the creator (no attaching an attacker's account) and to the
+browser that pressed Connect (a cookie; no sending one's authorize URL to someone else), and
 single-use: its nonce is stored with the PKCE verifier (sealed) and consumed by one atomic
 create-and-delete, so a replayed callback fails. A failed callback stores nothing.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -17,11 +18,13 @@ from urllib.parse import quote, urlencode
 from werkzeug.wrappers import Request, Response
 
 from shared.auth import CreatorAuth, DevTokenAuth, IdentityPlatformAuth
+from shared.bookings.model import CREATORS
 from shared.bootstrap import Runtime, service_app
 from shared.clock import Clock
 from shared.connections.store import FirestoreConnections
 from shared.connections.tiles import tile
-from shared.oauth_state import STATE_LIFETIME, StateError, StateSigner
+from shared.oauth_state import STATE_LIFETIME, StateError, StateSigner, new_browser_binding
+from shared.pages.kit import page_kit
 from shared.providers.errors import Provider, ProviderError
 from shared.providers.oauth import missing_scopes, pkce_pair
 from shared.providers.ports import OAuthProvider, VideoProvider
@@ -36,6 +39,8 @@ OAUTH_STATES = "oauth_states"
 PROVIDERS: tuple[Provider, ...] = ("zoom", "google")
 FAILED = "Could not complete connection. Try again or reconnect from the provider."
 SETTINGS_PATH = "/dashboard/settings/integrations"
+BROWSER_COOKIE = "flo_oauth_browser"
+"""Holds the value the OAuth state is bound to; sent only to the callbacks, for as long as a state lives."""
 
 
 class CallbackRefused(Exception):
@@ -61,6 +66,7 @@ class ConnectDeps:
     signer: StateSigner
     auth: CreatorAuth
     webhook_secret: str
+    secure_cookies: bool = True
 
 
 def _provider(name: str) -> Provider:
@@ -78,25 +84,28 @@ def _short_scope(scope: str) -> str:
     return scope.rsplit("/", 1)[-1]
 
 
-def build_routes(deps: ConnectDeps) -> list[Route]:
-    def redirect_uri(provider: Provider) -> str:
-        return f"{deps.base_url}/oauth/{provider}/callback"
+def _redirect_uri(deps: ConnectDeps, provider: Provider) -> str:
+    return f"{deps.base_url}/oauth/{provider}/callback"
 
-    def to_settings(query: dict[str, str]) -> Response:
-        location = f"{deps.base_url}{SETTINGS_PATH}?{urlencode(query, quote_via=quote)}"
-        return Response(status=302, headers={"Location": location})
 
-    @route("/api/integrations", "GET")
-    def integrations(request: Request) -> Response:
-        creator_id = deps.auth.creator_id(request)
-        return json_response({p: tile(p, deps.connections.info(creator_id, p)) for p in PROVIDERS})
+class ConnectUseCases:
+    """What the JSON routes and the settings page both do, so the page and the API cannot disagree."""
 
-    @route("/api/integrations/<name>/connect", "POST")
-    def connect(request: Request, name: str) -> Response:
-        creator_id = deps.auth.creator_id(request)
+    def __init__(self, deps: ConnectDeps) -> None:
+        self._deps = deps
+
+    def tiles(self, creator_id: str) -> dict[str, dict[str, Any]]:
+        return {p: tile(p, self._deps.connections.info(creator_id, p)) for p in PROVIDERS}
+
+    def creator_timezone(self, creator_id: str) -> str:
+        return str((self._deps.store.get(CREATORS, creator_id) or {}).get("timezone") or "UTC")
+
+    def start(self, creator_id: str, name: str, browser: str) -> str:
+        """The provider's authorize URL, its state bound to the creator and to the browser's cookie value."""
+        deps = self._deps
         provider = _provider(name)
         now = deps.clock.now()
-        state, nonce = deps.signer.issue(creator_id, provider, now)
+        state, nonce = deps.signer.issue(creator_id, provider, now, browser)
         verifier, challenge = pkce_pair()
         record = {
             "creator_id": creator_id,
@@ -105,14 +114,57 @@ def build_routes(deps: ConnectDeps) -> list[Route]:
             "verifier": deps.vault.encrypt(verifier, _state_aad(nonce, creator_id, provider)).to_dict(),
         }
         deps.store.commit([create(OAUTH_STATES, nonce, record)])
-        return json_response(
-            {"authorize_url": deps.oauth[provider].authorize_url(redirect_uri(provider), state, challenge)}
-        )
+        return deps.oauth[provider].authorize_url(_redirect_uri(deps, provider), state, challenge)
 
-    def consume_state(provider: Provider, state: str) -> tuple[str, str]:
+    def remove(self, creator_id: str, name: str) -> dict[str, Any]:
+        provider = _provider(name)
+        self._deps.connections.remove(creator_id, provider)
+        return tile(provider, None)
+
+
+def bind_browser(deps: ConnectDeps, request: Request) -> tuple[str, Callable[[Response], Response]]:
+    """The starting browser's binding value (kept if it has one) and what sets its cookie on the response."""
+    browser = request.cookies.get(BROWSER_COOKIE) or new_browser_binding()
+
+    def set_cookie(response: Response) -> Response:
+        response.set_cookie(
+            BROWSER_COOKIE,
+            browser,
+            max_age=int(STATE_LIFETIME.total_seconds()),
+            path="/oauth/",
+            secure=deps.secure_cookies,
+            httponly=True,
+            samesite="Lax",
+        )
+        return response
+
+    return browser, set_cookie
+
+
+def build_routes(deps: ConnectDeps, use_cases: ConnectUseCases | None = None) -> list[Route]:
+    flow = use_cases or ConnectUseCases(deps)
+
+    def redirect_uri(provider: Provider) -> str:
+        return _redirect_uri(deps, provider)
+
+    def to_settings(query: dict[str, str]) -> Response:
+        location = f"{deps.base_url}{SETTINGS_PATH}?{urlencode(query, quote_via=quote)}"
+        return Response(status=302, headers={"Location": location})
+
+    @route("/api/integrations", "GET")
+    def integrations(request: Request) -> Response:
+        return json_response(flow.tiles(deps.auth.creator_id(request)))
+
+    @route("/api/integrations/<name>/connect", "POST")
+    def connect(request: Request, name: str) -> Response:
+        creator_id = deps.auth.creator_id(request)
+        browser, set_cookie = bind_browser(deps, request)
+        return set_cookie(json_response({"authorize_url": flow.start(creator_id, name, browser)}))
+
+    def consume_state(provider: Provider, state: str, browser: str | None) -> tuple[str, str]:
         """(creator_id, PKCE verifier) of a valid, unused state; using it up is one atomic create-and-delete."""
         try:
-            payload = deps.signer.verify(state, provider, deps.clock.now())
+            payload = deps.signer.verify(state, provider, deps.clock.now(), browser)
         except StateError as exc:
             raise CallbackRefused(f"state {exc.reason}") from None
         stored = deps.store.get(OAUTH_STATES, payload.nonce)
@@ -138,8 +190,8 @@ def build_routes(deps: ConnectDeps) -> list[Route]:
         except ProviderError as exc:
             log.warning("could not revoke an unused grant", extra={"provider": oauth.name, "kind": exc.kind.value})
 
-    def complete(provider: Provider, args: Mapping[str, str]) -> None:
-        creator_id, verifier = consume_state(provider, args.get("state", ""))
+    def complete(provider: Provider, args: Mapping[str, str], browser: str | None) -> None:
+        creator_id, verifier = consume_state(provider, args.get("state", ""), browser)
         if args.get("error") or not args.get("code"):
             raise CallbackRefused(f"provider answered {args.get('error') or 'no code'}")
         oauth = deps.oauth[provider]
@@ -166,7 +218,7 @@ def build_routes(deps: ConnectDeps) -> list[Route]:
     def callback(request: Request, name: str) -> Response:
         provider = _provider(name)
         try:
-            complete(provider, request.args)
+            complete(provider, request.args, request.cookies.get(BROWSER_COOKIE))
         except CallbackRefused as exc:
             log.warning("connection not completed", extra={"provider": provider, "reason": exc.reason})
             text = f"{FAILED} Missing permission: {exc.missing}" if exc.missing else FAILED
@@ -174,10 +226,7 @@ def build_routes(deps: ConnectDeps) -> list[Route]:
         return to_settings({"connected": provider})
 
     def remove(request: Request, name: str) -> Response:
-        creator_id = deps.auth.creator_id(request)
-        provider = _provider(name)
-        deps.connections.remove(creator_id, provider)
-        return json_response(tile(provider, None))
+        return json_response(flow.remove(deps.auth.creator_id(request), name))
 
     @route("/webhooks/zoom", "POST")
     def zoom_webhook(request: Request) -> Response:
@@ -235,10 +284,16 @@ def deps_from_runtime(runtime: Runtime, auth: CreatorAuth) -> ConnectDeps:
         signer=StateSigner(runtime.secret("OAUTH_STATE_SECRET")),
         auth=auth,
         webhook_secret=runtime.secret("ZOOM_WEBHOOK_SECRET"),
+        secure_cookies=not runtime.settings.local,
     )
 
 
 def build_app(runtime: Runtime) -> WebApp:
     settings = runtime.settings
     auth: CreatorAuth = DevTokenAuth(runtime.store) if settings.local else IdentityPlatformAuth(settings.project_id)
-    return service_app(runtime, build_routes(deps_from_runtime(runtime, auth)))
+    from services.connect.pages import page_routes  # the pages build on this module's use cases
+
+    deps = deps_from_runtime(runtime, auth)
+    flow = ConnectUseCases(deps)
+    pages = page_routes(page_kit(runtime, auth), deps, flow)
+    return service_app(runtime, [*build_routes(deps, flow), *pages])
