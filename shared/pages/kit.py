@@ -204,10 +204,11 @@ _STATIC_TYPES = {".css": "text/css", ".js": "text/javascript"}
 
 
 def static_routes(kit: PageKit) -> list[Route]:
-    """The pages' stylesheet and scripts, same-origin files so the Content-Security-Policy needs no inline code."""
+    """The pages' stylesheet and scripts: same-origin files, so the Content-Security-Policy needs no inline code.
+    Not under /static/: the Functions Framework's Flask app answers that path itself."""
     files = {p.name: p for p in STATIC_DIR.iterdir() if p.suffix in _STATIC_TYPES}
 
-    @route("/static/<name>")
+    @route("/assets/<name>")
     def static(request: Request, name: str) -> Response:
         path = files.get(name)
         if path is None:
