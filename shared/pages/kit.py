@@ -98,9 +98,11 @@ class PageKit:
         )
 
     def secure(self, response: Response, csp: str | None = None) -> Response:
-        """Headers every page answer carries; no-referrer keeps a manage link out of other sites' logs."""
+        """Headers every page answer carries. Referrer-Policy same-origin: no other site ever sees a page's URL (a
+        manage link is the fan's key), while our own forms still carry their Origin (no-referrer would make it null).
+        """
         response.headers["Content-Security-Policy"] = csp or self.csp()
-        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Cache-Control"] = "no-store"
