@@ -88,7 +88,10 @@ def _week_of(value: str | None, today: date) -> date:
 
 def page_routes(kit: PageKit, use: BookingUseCases) -> list[Route]:
     def render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
-        return kit.render(request, template, status=status, at=_at, status_text=STATUS_TEXT, price=_price, **context)
+        now = use.runtime.clock.now()
+        return kit.render(
+            request, template, status=status, at=_at, status_text=STATUS_TEXT, price=_price, now=now, **context
+        )
 
     # ---- creators: Dashboard -> Bookings ---------------------------------------------------------------
 
@@ -113,7 +116,6 @@ def page_routes(kit: PageKit, use: BookingUseCases) -> list[Route]:
             "bookings.html.j2",
             nav="bookings",
             zone=zone,
-            now=use.runtime.clock.now(),
             upcoming=upcoming,
             past=past,
             notices=use.notices(creator_id),
