@@ -447,6 +447,9 @@ def test_a_meet_link_shows_the_google_meet_chip(flo: Flo, browser: Browser) -> N
 
 
 def test_the_demo_creator_of_make_run_lands_on_its_dashboard(stack: StackInfo, browser: Browser) -> None:
+    printed = stack.log.read_text()
+    assert f"creator dashboard       {stack.demo['dashboard_url']}" in printed
+    assert stack.demo["booking_page_url"] in printed
     page = visitor(browser, stack.base_url, viewport=DESKTOP).new_page()
     page.goto(stack.demo["dashboard_url"])
     expect(page.get_by_role("heading", name="Bookings", exact=True)).to_be_visible()
@@ -457,3 +460,30 @@ def test_the_demo_creator_of_make_run_lands_on_its_dashboard(stack: StackInfo, b
     expect(page.get_by_role("heading", name="Intro call")).to_be_visible()
     assert page.get_by_role("radio").count() > 0
     shot(page, "28-demo-booking-page-desktop")
+
+
+def test_a_paid_session_is_awaiting_payment_on_the_confirmation_page_then_confirmed(flo: Flo, browser: Browser) -> None:
+    creator = flo.creator(timezone="Europe/Berlin")
+    flo.connected(creator, "zoom")
+    offer_id = flo.offer(creator, duration=60, price_cents=4500, title="Deep dive")
+    fan = visitor(browser, flo.stack.base_url).new_page()
+    fan.goto(f"/book/{creator.creator_id}/{offer_id}")
+    expect(fan.locator(".offer-facts")).to_contain_text("60 minutes")
+    expect(fan.locator(".offer-facts")).to_contain_text("$45.00")
+    fan.get_by_role("radio").first.check()
+    fan.get_by_label("Your name").fill("Paying Fan")
+    fan.get_by_label("Your email").fill("paying-fan@example.com")
+    fan.get_by_role("button", name="Confirm booking").click()
+
+    expect(fan.get_by_role("heading", name=re.compile("awaiting payment"))).to_be_visible()
+    expect(fan.locator("#status")).to_have_text("Awaiting payment")
+    expect(fan.get_by_role("link", name="Reschedule")).to_have_count(0)
+    shot(fan, "29-paid-booking-awaiting-payment-phone")
+
+    [booking_id] = [b["id"] for b in flo.bookings(creator).values() if b["fan"]["email"] == "paying-fan@example.com"]
+    assert flo.pay(booking_id).status_code == 202
+    eventually(lambda: flo.booking(creator, booking_id)["status"] == "confirmed", what="the payment confirmation")
+    fan.reload()
+
+    expect(fan.locator("#status")).to_have_text("Confirmed")
+    _join_href(fan, "Join on Zoom")
