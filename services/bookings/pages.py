@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from werkzeug.wrappers import Request, Response
 
 from services.bookings.app import BookingUseCases, FanIn
+from shared.availability import AvailabilityError
 from shared.bookings.service import BookingError
 from shared.pages.kit import SESSION_COOKIE, PageError, PageKit
 from shared.pages.times import zone_or
@@ -187,7 +188,7 @@ def page_routes(kit: PageKit, use: BookingUseCases) -> list[Route]:
         today = use.runtime.clock.now().astimezone(zones.creator).date()
         first = max(today, _day_or(request.args.get("from"), today))
         last = first + timedelta(days=BOOKING_DAYS_SHOWN - 1)
-        found = use.slots(creator_id, offer_id, first.isoformat(), last.isoformat())
+        found = _slots_or_page_error(use, creator_id, offer_id, first, last)
         slots = found["slots"]
         assert isinstance(slots, list)
         return render(
@@ -281,7 +282,7 @@ def page_routes(kit: PageKit, use: BookingUseCases) -> list[Route]:
         first = max(today, _day_or(request.args.get("from"), today))
         last = first + timedelta(days=BOOKING_DAYS_SHOWN - 1)
         try:
-            found = use.slots(offer["creator_id"], booking["offer_id"], first.isoformat(), last.isoformat())
+            found = _slots_or_page_error(use, offer["creator_id"], booking["offer_id"], first, last)
         except ApiError:
             raise PageError(
                 409, "This session cannot be moved here", "The creator is not taking bookings right now."
@@ -359,6 +360,15 @@ def page_routes(kit: PageKit, use: BookingUseCases) -> list[Route]:
         cancel_page,
         cancel,
     ]
+
+
+def _slots_or_page_error(
+    use: BookingUseCases, creator_id: str, offer_id: str, first: date, last: date
+) -> dict[str, object]:
+    try:
+        return use.slots(creator_id, offer_id, first.isoformat(), last.isoformat())
+    except AvailabilityError:
+        raise PageError(409, "No times to book yet", "The creator has not set bookable hours yet.") from None
 
 
 def _day_or(value: str | None, default: date) -> date:
