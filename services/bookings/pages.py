@@ -22,11 +22,14 @@ from shared.web import ApiError, Route, json_response, route
 
 BOOKING_DAYS_SHOWN = 7
 STATUS_TEXT = {"confirmed": "Confirmed", "pending_payment": "Awaiting payment", "cancelled": "Cancelled"}
-NOT_FOUND = PageError(
-    404,
-    "We could not find this booking",
-    "The link may be incomplete or mistyped. Open it again from your confirmation email.",
-)
+
+
+def _not_found() -> PageError:
+    return PageError(
+        404,
+        "We could not find this booking",
+        "The link may be incomplete or mistyped. Open it again from your confirmation email.",
+    )
 
 
 @dataclass(frozen=True)
@@ -250,7 +253,7 @@ def page_routes(kit: PageKit, use: BookingUseCases) -> list[Route]:
             return use.manage(token)
         except BookingError as exc:
             if exc.status == 404:
-                raise NOT_FOUND from None
+                raise _not_found() from None
             raise
 
     def fan_zones(request: Request, booking: dict[str, Any]) -> Zones:

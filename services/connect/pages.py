@@ -11,7 +11,7 @@ from werkzeug.wrappers import Request, Response
 from services.connect.app import FAILED, PROVIDERS, SETTINGS_PATH, ConnectDeps, ConnectUseCases, bind_browser
 from shared.pages.kit import PageKit
 from shared.pages.times import zone_or
-from shared.web import Route, route
+from shared.web import Handler, Route, route
 
 PROVIDER_NAMES = {"zoom": "Zoom", "google": "Google Calendar"}
 DONE = {
@@ -61,7 +61,7 @@ def page_routes(kit: PageKit, deps: ConnectDeps, use: ConnectUseCases) -> list[R
         browser, set_cookie = bind_browser(deps, request)
         return set_cookie(kit.redirect(use.start(creator_id, name, browser)))
 
-    def removing(done: str) -> Any:
+    def removing(done: str) -> Handler:
         def handler(request: Request, name: str) -> Response:
             creator_id = kit.creator_id(request)
             kit.check_form(request)

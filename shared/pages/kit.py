@@ -116,7 +116,6 @@ class PageKit:
             csrf=token,
             csrf_field=CSRF_FIELD,
             local=self.local,
-            signed_in=self._has_session(request),
             request_path=request.path,
             **context,
         )
@@ -141,9 +140,6 @@ class PageKit:
             if exc.status == 401:
                 raise SignInNeeded from None
             raise
-
-    def _has_session(self, request: Request) -> bool:
-        return bool(request.cookies.get(SESSION_COOKIE))
 
     def sign_in(self, response: Response, token: str) -> Response:
         self._cookie(response, SESSION_COOKIE, token)

@@ -184,6 +184,7 @@ def test_reconnect_runs_the_connect_flow_again(flo: Flo, browser: Browser, stack
 
     expect(page.locator("#message")).to_have_text("Zoom is connected.")
     assert flo.tile(creator, "zoom")["status"] == "connected"
+    shot(page, "08-integrations-reconnected")
 
 
 # ---- the fan: booking page and manage link -------------------------------------------------------------------
@@ -358,6 +359,7 @@ def test_pages_carry_their_protections(flo: Flo, browser: Browser) -> None:
     anonymous = visitor(browser, flo.stack.base_url).new_page()
     anonymous.goto("/dashboard/bookings")
     expect(anonymous).to_have_url(re.compile(r"/sign-in\?next=/dashboard/bookings$"))
+    shot(anonymous, "30-sign-in-needed-phone")
     creator_page = signed_in(browser, flo.stack.base_url, creator)
     [session] = [c for c in creator_page.context.cookies() if c["name"] == "flo_session"]
     assert session["httpOnly"] and session["sameSite"] == "Lax"
@@ -444,6 +446,7 @@ def test_a_meet_link_shows_the_google_meet_chip(flo: Flo, browser: Browser) -> N
     expect(upcoming.locator(".chip.meet")).to_have_text("Google Meet")
     expect(upcoming.locator(".chip.zoom")).to_have_count(0)
     assert _join_href(upcoming, "Join meeting") == settled["meeting_url"]
+    shot(page, "31-dashboard-google-meet-chip")
 
 
 def test_the_demo_creator_of_make_run_lands_on_its_dashboard(stack: StackInfo, browser: Browser) -> None:
