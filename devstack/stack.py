@@ -209,7 +209,7 @@ def run(state_file: Path | None) -> int:
             time.sleep(0.5)
     except KeyboardInterrupt:
         return 0
-    except (PrerequisiteError, TimeoutError, RuntimeError, OSError) as exc:
+    except (PrerequisiteError, TimeoutError, RuntimeError, OSError, httpx.HTTPError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:

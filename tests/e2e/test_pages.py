@@ -83,7 +83,13 @@ def test_a_creator_connects_zoom_on_the_consent_page_and_sees_the_tile_change(fl
     expect(zoom).to_contain_text("Not connected")
     shot(page, "01-integrations-not-connected")
 
-    zoom.get_by_role("button", name="Connect").click()
+    for _ in range(12):  # keyboard users see where they are
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent.trim()") == "Connect":
+            break
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+    shot(page, "09-integrations-keyboard-focus")
+    page.keyboard.press("Enter")
     _consent(page, creator.email)
 
     expect(page).to_have_url(re.compile(r"/dashboard/settings/integrations\?connected=zoom$"))
@@ -490,3 +496,25 @@ def test_a_paid_session_is_awaiting_payment_on_the_confirmation_page_then_confir
 
     expect(fan.locator("#status")).to_have_text("Confirmed")
     _join_href(fan, "Join on Zoom")
+
+
+def test_without_javascript_a_fan_books_in_the_creators_timezone(flo: Flo, browser: Browser) -> None:
+    creator, offer_id = _creator(flo)
+    fan = visitor(browser, flo.stack.base_url, java_script_enabled=False).new_page()
+
+    fan.goto(f"/book/{creator.creator_id}/{offer_id}")
+
+    assert "tz=" not in fan.url
+    expect(fan.locator("#zone-note")).to_contain_text(re.compile(r"in the creator's timezone, CES?T \(Europe/Berlin\)"))
+    slot = fan.get_by_role("radio").first
+    start = slot.get_attribute("value")
+    assert start
+    slot.check()
+    fan.get_by_label("Your name").fill("No Script")
+    fan.get_by_label("Your email").fill("no-script@example.com")
+    fan.get_by_role("button", name="Confirm booking").click()
+
+    expect(fan.get_by_role("heading", name="You're booked!")).to_be_visible()
+    begins = datetime.fromisoformat(start)
+    expect(fan.locator("#when")).to_have_text(span(begins, begins + timedelta(minutes=30), ZoneInfo("Europe/Berlin")))
+    shot(fan, "32-booked-without-javascript-phone")
