@@ -41,11 +41,13 @@ def sign_in_routes(kit: PageKit, environ: Mapping[str, str]) -> list[Route]:
     @kit.page
     def sign_in_page(request: Request) -> Response:
         next_path = safe_next(request.args.get("next"), DEFAULT_NEXT)
-        csp = kit.csp(scripts=IDENTITY_SCRIPTS, connect=IDENTITY_APIS, frames=(f"https://{auth_domain}",))
+        frames = (f"https://{auth_domain}",) if auth_domain else ()
+        csp = kit.csp(scripts=IDENTITY_SCRIPTS, connect=IDENTITY_APIS, frames=frames)
         return kit.render(
             request,
             "sign_in.html.j2",
             csp=None if kit.local else csp,
+            signed_out=request.args.get("signed_out") == "1",
             next_path=next_path,
             api_key=api_key,
             auth_domain=auth_domain,

@@ -292,3 +292,17 @@ def test_a_manage_token_in_a_logged_path_is_redacted() -> None:
     entry = json.loads(line)
     assert entry["path"] == "/api/manage/[redacted]/cancel"
     assert entry["detail"] == "GET /manage/[redacted]?tz=Europe%2FBerlin"
+
+
+def test_sign_out_clears_the_session_and_says_so() -> None:
+    h = Harness()
+    client = _app(h)
+    _sign_in(client, h.creator())
+    value = _csrf(client, "/dashboard/bookings")
+
+    response = client.post("/sign-out", data={"csrf": value})
+
+    assert response.status_code == 303
+    assert f"{SESSION_COOKIE}=;" in response.headers["Set-Cookie"]
+    assert client.get("/dashboard/bookings").status_code == 303
+    assert "You are signed out." in client.get(response.headers["Location"]).get_data(as_text=True)
