@@ -21,6 +21,8 @@ from shared.pages.times import zone_or
 from shared.web import ApiError, Route, json_response, route
 
 BOOKING_DAYS_SHOWN = 7
+SHOWN_RANGE = timedelta(days=731)
+"""How far from today a page's ?from= or ?week= may go."""
 STATUS_TEXT = {"confirmed": "Confirmed", "pending_payment": "Awaiting payment", "cancelled": "Cancelled"}
 
 
@@ -83,10 +85,7 @@ def _slot_days(slots: list[dict[str, str]], zone: ZoneInfo) -> list[tuple[date, 
 
 
 def _week_of(value: str | None, today: date) -> date:
-    try:
-        day = date.fromisoformat(value) if value else today
-    except ValueError:
-        day = today
+    day = _day_or(value, today, today - SHOWN_RANGE, today + SHOWN_RANGE)
     return day - timedelta(days=day.weekday())
 
 
@@ -189,7 +188,7 @@ def page_routes(kit: PageKit, use: BookingUseCases) -> list[Route]:
         offer, creator = public_offer(creator_id, offer_id)
         zones = Zones.of(request, creator.get("timezone", "UTC"))
         today = use.runtime.clock.now().astimezone(zones.creator).date()
-        first = max(today, _day_or(request.args.get("from"), today))
+        first = _day_or(request.args.get("from"), today, today, today + SHOWN_RANGE)
         last = first + timedelta(days=BOOKING_DAYS_SHOWN - 1)
         found = _slots_or_page_error(use, creator_id, offer_id, first, last)
         slots = found["slots"]
@@ -282,7 +281,7 @@ def page_routes(kit: PageKit, use: BookingUseCases) -> list[Route]:
         offer, _ = use.bookings.load_offer(booking["offer_id"])
         zones = fan_zones(request, booking)
         today = use.runtime.clock.now().astimezone(zones.creator).date()
-        first = max(today, _day_or(request.args.get("from"), today))
+        first = _day_or(request.args.get("from"), today, today, today + SHOWN_RANGE)
         last = first + timedelta(days=BOOKING_DAYS_SHOWN - 1)
         try:
             found = _slots_or_page_error(use, offer["creator_id"], booking["offer_id"], first, last)
@@ -374,11 +373,13 @@ def _slots_or_page_error(
         raise PageError(409, "No times to book yet", "The creator has not set bookable hours yet.") from None
 
 
-def _day_or(value: str | None, default: date) -> date:
+def _day_or(value: str | None, default: date, earliest: date, latest: date) -> date:
+    """A date from the query when it is one and within reach (no date arithmetic near year 1 or 9999)."""
     try:
-        return date.fromisoformat(value) if value else default
+        day = date.fromisoformat(value) if value else default
     except ValueError:
         return default
+    return day if earliest <= day <= latest else default
 
 
 def _time_or_none(value: str) -> datetime | None:

@@ -306,3 +306,21 @@ def test_sign_out_clears_the_session_and_says_so() -> None:
     assert f"{SESSION_COOKIE}=;" in response.headers["Set-Cookie"]
     assert client.get("/dashboard/bookings").status_code == 303
     assert "You are signed out." in client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("query", ["week=0001-01-01", "week=9999-12-31", "week=garbage", "week="])
+def test_any_calendar_week_in_the_query_gives_a_page(query: str) -> None:
+    h = Harness()
+    client = _app(h)
+    _sign_in(client, h.creator())
+    assert client.get(f"/dashboard/bookings?{query}").status_code == 200
+
+
+@pytest.mark.parametrize("first", ["0001-01-01", "9999-12-31", "2026-02-01", "nonsense"])
+def test_any_from_date_in_the_query_gives_the_booking_page(first: str) -> None:
+    h = Harness()
+    creator = h.creator()
+    offer_id = h.offer(creator)
+    response = _app(h).get(f"/book/{creator.creator_id}/{offer_id}?from={first}")
+    assert response.status_code == 200
+    assert "Monday 2 March 2026" in response.get_data(as_text=True)  # back to today's first free day
