@@ -324,3 +324,20 @@ def test_any_from_date_in_the_query_gives_the_booking_page(first: str) -> None:
     response = _app(h).get(f"/book/{creator.creator_id}/{offer_id}?from={first}")
     assert response.status_code == 200
     assert "Monday 2 March 2026" in response.get_data(as_text=True)  # back to today's first free day
+
+
+def test_every_template_stylesheet_and_script_ships_in_the_package() -> None:
+    """Images install the project with pip: a page file the package data leaves out is a 404 or a 500 in production."""
+    import tomllib
+    from fnmatch import fnmatch
+    from pathlib import Path
+
+    import shared.pages
+
+    root = Path(shared.pages.__file__).parent
+    patterns = tomllib.loads((root.parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "*"
+    ]
+    files = [p for p in root.rglob("*") if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts]
+    assert {p.suffix for p in files} >= {".j2", ".css", ".js"}
+    assert [p.name for p in files if not any(fnmatch(p.name, pattern) for pattern in patterns)] == []
