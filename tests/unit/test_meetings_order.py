@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from shared.providers.fakes import FakeZoom
 from shared.providers.models import MeetingSpec, ZoomMeeting
 from shared.store.port import DocStore
+from tests.fakes.providers import FakeZoom
 from tests.unit.test_meetings_harness import MeetingsHarness, local
 
 
