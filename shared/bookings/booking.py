@@ -87,7 +87,7 @@ class Booking:
     zoom_failed_reason: str | None = None
     google_event: GoogleEventRef | None = None
     link_revision: int | None = None
-    """The revision whose link the meetings worker settled (made one, or gave up on one)."""
+    """The revision whose link the meetings worker decided (made one, or gave up on one)."""
     link_published_revision: int | None = None
 
     @property

@@ -14,7 +14,7 @@ STUCK_LINKS_BATCH = 100
 
 def nudge_stuck_links(bookings: BookingRepository, outbox: Outbox, now: datetime) -> int:
     """A confirmed booking whose link is still pending past its deadline gets its event again, so the
-    meetings worker settles it (falling back) even if every earlier delivery was dead-lettered."""
+    meetings worker decides it (falling back) even if every earlier delivery was dead-lettered."""
     nudged = 0
     for booking_id, booking in bookings.link_nudges_due_by(now, STUCK_LINKS_BATCH):
         if booking.confirmed and booking.link_status == "pending":

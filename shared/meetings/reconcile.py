@@ -100,11 +100,11 @@ class MeetingReconciler:
             link_revision=revision,
             link_nudge_at=None,
         )
-        settled = self._bookings.update_if(booking_id, booking, link)
-        if settled is not None and settled.link_published_revision != revision:
+        recorded = self._bookings.update_if(booking_id, booking, link)
+        if recorded is not None and recorded.link_published_revision != revision:
             kind = "link.ready" if url else "link.unavailable"
             self._publisher.publish(LINK_EVENTS, {"type": kind, "booking_id": booking_id, "revision": revision})
-            self._bookings.record(booking_id, settled, replace(settled, link_published_revision=revision))
+            self._bookings.record(booking_id, recorded, replace(recorded, link_published_revision=revision))
             log.info(
                 "link recorded",
                 extra={"booking_id": booking_id, "creator_id": booking.creator_id, "link_status": status},

@@ -47,6 +47,7 @@ class Outcome(StrEnum):
     WAITING = "waiting"
     IN_FLIGHT = "in_flight"
     SETTLED = "settled"
+    """Everything the revision owes went out."""
 
 
 class Notifier:
