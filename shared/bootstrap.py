@@ -62,7 +62,6 @@ class Adapters:
     """What the workers use to call a creator's Zoom or Google (the connection repository unless replaced)."""
     connection_repository: DocStoreConnections | None = None
     mail: MailSender | None = None
-    busy: BusyTimes | None = None
 
 
 @dataclass(frozen=True)
@@ -211,7 +210,7 @@ class BookingsUseCases:
 
 
 def bookings_use_cases(runtime: Runtime) -> BookingsUseCases:
-    busy = runtime.adapters.busy or GoogleBusyTimes(runtime.connections, runtime.calendar, runtime.clock)
+    busy = GoogleBusyTimes(runtime.connections, runtime.calendar, runtime.clock)
     return BookingsUseCases(
         bookings=booking_service(runtime, busy),
         slots=SlotFinder(runtime.catalog, runtime.bookings, busy, runtime.clock),

@@ -60,7 +60,8 @@ class BookingRepository(Protocol):
 
     def record(self, booking_id: str, seen: Booking, changes: Booking) -> Booking:
         """Write the fields in which `changes` differs from `seen`, unconditionally: for fields only the caller
-        writes (the meetings worker's Zoom and Google references, under its lease; the sweeps' timers)."""
+        writes (the meetings worker's Zoom and Google references, under its lease; the sweeps' timers).
+        Returns `changes`, the caller's booking from now on (so its next change is measured from it)."""
         ...
 
     def cell_holders(self, cells: Sequence[str]) -> set[str]:
@@ -177,8 +178,10 @@ class DocStoreBookingRepository:
 
         def run(txn: Txn) -> Booking | None:
             stored = txn.get(BOOKINGS, booking_id)
-            current = from_doc(stored) if stored is not None else None
-            if stored is None or current is None or decided_from(current) != decided_from(seen):
+            if stored is None:
+                return None
+            current = from_doc(stored)
+            if decided_from(current) != decided_from(seen):
                 return None
             if fields:
                 txn.write(update(BOOKINGS, booking_id, fields))
