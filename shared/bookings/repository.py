@@ -86,15 +86,14 @@ def _encode(value: Any) -> Any:
     return value
 
 
-def to_doc(booking: Booking) -> Doc:
+def _to_doc(booking: Booking) -> Doc:
     return {name: _encode(getattr(booking, name)) for name in _FIELDS}
 
 
-def from_doc(doc: Doc) -> Booking:
+def _from_doc(doc: Doc) -> Booking:
     values = {name: doc[name] for name in _FIELDS if name in doc}
     fan = doc["fan"]
     values["fan"] = Fan(name=fan["name"], email=fan["email"], timezone=fan.get("timezone"))
-    values["revision"] = int(doc["revision"])
     values["cells"] = tuple(doc.get("cells") or ())
     values["reminders_sent"] = tuple(doc.get("reminders_sent") or ())
     zoom = doc.get("zoom")
@@ -137,7 +136,7 @@ class DocStoreBookingRepository:
 
     def get(self, booking_id: str) -> Booking | None:
         doc = self._store.get(BOOKINGS, booking_id)
-        return from_doc(doc) if doc is not None else None
+        return _from_doc(doc) if doc is not None else None
 
     def with_manage_token(self, token: str) -> Row | None:
         rows = self._query([Where("manage_token_hash", "==", token_hash(token))], limit=1)
@@ -162,7 +161,7 @@ class DocStoreBookingRepository:
 
     def add(self, booking_id: str, booking: Booking) -> None:
         writes = [
-            create(BOOKINGS, booking_id, to_doc(booking)),
+            create(BOOKINGS, booking_id, _to_doc(booking)),
             outbox_write(booking_id, booking.revision, booking.created_at),
             *_cell_writes(booking_id, None, booking),
         ]
@@ -180,7 +179,7 @@ class DocStoreBookingRepository:
             stored = txn.get(BOOKINGS, booking_id)
             if stored is None:
                 return None
-            current = from_doc(stored)
+            current = _from_doc(stored)
             if decided_from(current) != decided_from(seen):
                 return None
             if fields:
@@ -189,7 +188,7 @@ class DocStoreBookingRepository:
                 txn.write(write)
             if changes.revision != current.revision:
                 txn.write(outbox_write(booking_id, changes.revision, changes.updated_at))
-            return from_doc({**stored, **fields})
+            return _from_doc({**stored, **fields})
 
         try:
             return self._store.transaction(run)
@@ -216,4 +215,4 @@ class DocStoreBookingRepository:
         return True
 
     def _query(self, where: Sequence[Where], order_by: str | None = None, limit: int | None = None) -> list[Row]:
-        return [(doc_id, from_doc(doc)) for doc_id, doc in self._store.query(BOOKINGS, where, order_by, limit)]
+        return [(doc_id, _from_doc(doc)) for doc_id, doc in self._store.query(BOOKINGS, where, order_by, limit)]
