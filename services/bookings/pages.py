@@ -1,5 +1,6 @@
 """The bookings service's HTML pages: the creator's Dashboard -> Bookings, the fans' public booking page and
-manage page. Handlers only translate: they call BookingUseCases (as the JSON routes do) and render its views."""
+manage page. Handlers only translate: they call the use cases the JSON routes call (built by shared/bootstrap.py)
+and render the same views (services/bookings/schemas.py)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 from werkzeug.wrappers import Request, Response
 
-from services.bookings.app import BookingUseCases, FanIn
+from services.bookings.schemas import FanIn, booking_view, manage_url, notice_view, slots_view
 from shared.availability import AvailabilityError
-from shared.bookings.service import BookingError
+from shared.bootstrap import BookingsUseCases
+from shared.errors import ConflictError, NotFoundError, NotPermittedError
 from shared.pages.kit import SESSION_COOKIE, PageError, PageKit
 from shared.pages.times import zone_or
-from shared.web import ApiError, Route, json_response, route
+from shared.web import Handler, Route, json_response
 
 BOOKING_DAYS_SHOWN = 7
 SHOWN_RANGE = timedelta(days=731)
@@ -89,95 +91,113 @@ def _week_of(value: str | None, today: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def page_routes(kit: PageKit, use: BookingUseCases) -> list[Route]:
-    def render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
-        now = use.runtime.clock.now()
-        return kit.render(
+class BookingPages:
+    """The page handlers: each parses the request or form, calls a use case and renders (or redirects)."""
+
+    def __init__(self, kit: PageKit, uses: BookingsUseCases) -> None:
+        self._kit = kit
+        self._uses = uses
+        self._bookings = uses.bookings
+
+    def _render(self, request: Request, template: str, status: int = 200, **context: Any) -> Response:
+        now = self._kit.clock.now()
+        return self._kit.render(
             request, template, status=status, at=_at, status_text=STATUS_TEXT, price=_price, now=now, **context
         )
 
+    def _creator_zone(self, creator_id: str) -> ZoneInfo:
+        return zone_or(self._uses.catalog.timezone_of(creator_id), "UTC")
+
+    def _listing(self, creator_id: str, *, upcoming: bool) -> list[dict[str, Any]]:
+        return [booking_view(i, b) for i, b in self._bookings.listing(creator_id, upcoming=upcoming)]
+
     # ---- creators: Dashboard -> Bookings ---------------------------------------------------------------
 
-    @route("/dashboard/bookings")
-    @kit.page
-    def dashboard(request: Request) -> Response:
-        creator_id = kit.creator_id(request)
-        zone = zone_or(use.creator(creator_id).get("timezone"), "UTC")
-        upcoming = use.creator_bookings(creator_id, "upcoming")
-        past = list(reversed(use.creator_bookings(creator_id, "past")))
-        week = _week_of(request.args.get("week"), use.runtime.clock.now().astimezone(zone).date())
-        days = [week + timedelta(days=i) for i in range(7)]
-        calendar: dict[date, list[dict[str, Any]]] = {day: [] for day in days}
-        for booking in [*past, *upcoming]:
-            day = _at(booking["start"]).astimezone(zone).date()
-            if day in calendar and booking["status"] != "cancelled":
-                calendar[day].append(booking)
-        for items in calendar.values():
-            items.sort(key=lambda b: b["start"])
-        return render(
+    def dashboard(self, request: Request) -> Response:
+        creator_id = self._kit.creator_id(request)
+        zone = self._creator_zone(creator_id)
+        upcoming = self._listing(creator_id, upcoming=True)
+        past = list(reversed(self._listing(creator_id, upcoming=False)))
+        week = _week_of(request.args.get("week"), self._kit.clock.now().astimezone(zone).date())
+        return self._render(
             request,
             "bookings.html.j2",
             nav="bookings",
             zone=zone,
             upcoming=upcoming,
             past=past,
-            notices=use.notices(creator_id),
-            calendar=calendar,
+            notices=[notice_view(n) for n in self._uses.notices.open_for(creator_id)],
+            calendar=_week_calendar(week, zone, [*past, *upcoming]),
             week=week,
             previous_week=(week - timedelta(days=7)).isoformat(),
             next_week=(week + timedelta(days=7)).isoformat(),
             flash=request.args.get("done", ""),
         )
 
-    @route("/dashboard/bookings/live")
-    def dashboard_live(request: Request) -> Response:
+    def dashboard_live(self, request: Request) -> Response:
         """The upcoming bookings' views for the page's script, which swaps "being prepared" for Join meeting."""
-        token = request.cookies.get(SESSION_COOKIE, "")
-        return json_response({"bookings": use.creator_bookings(kit.auth.verify(token), "upcoming")})
+        creator_id = self._kit.auth.verify(request.cookies.get(SESSION_COOKIE, ""))
+        return json_response({"bookings": self._listing(creator_id, upcoming=True)})
 
-    @route("/dashboard/bookings/<booking_id>/cancel")
-    @kit.page
-    def dashboard_cancel_confirm(request: Request, booking_id: str) -> Response:
-        creator_id = kit.creator_id(request)
-        zone = zone_or(use.creator(creator_id).get("timezone"), "UTC")
-        found = [b for b in use.creator_bookings(creator_id, "upcoming") if b["id"] == booking_id]
+    def dashboard_cancel_confirm(self, request: Request, booking_id: str) -> Response:
+        creator_id = self._kit.creator_id(request)
+        found = [b for b in self._listing(creator_id, upcoming=True) if b["id"] == booking_id]
         if not found:
             raise PageError(404, "We could not find this booking", "It may have ended or been cancelled already.")
-        return render(request, "cancel_creator.html.j2", nav="bookings", zone=zone, booking=found[0])
+        zone = self._creator_zone(creator_id)
+        return self._render(request, "cancel_creator.html.j2", nav="bookings", zone=zone, booking=found[0])
 
-    @route("/dashboard/bookings/<booking_id>/cancel", "POST")
-    @kit.page
-    def dashboard_cancel(request: Request, booking_id: str) -> Response:
-        creator_id = kit.creator_id(request)
-        kit.check_form(request)
-        use.creator_cancel(creator_id, booking_id)
-        return kit.redirect("/dashboard/bookings?done=cancelled")
+    def dashboard_cancel(self, request: Request, booking_id: str) -> Response:
+        creator_id = self._kit.creator_id(request)
+        self._kit.check_form(request)
+        self._bookings.cancel_by_creator(creator_id, booking_id)
+        return self._kit.redirect("/dashboard/bookings?done=cancelled")
 
-    @route("/dashboard/notices/<notice_id>/dismiss", "POST")
-    @kit.page
-    def dismiss(request: Request, notice_id: str) -> Response:
-        creator_id = kit.creator_id(request)
-        kit.check_form(request)
-        use.dismiss(creator_id, notice_id)
-        return kit.redirect("/dashboard/bookings?done=dismissed")
+    def dismiss(self, request: Request, notice_id: str) -> Response:
+        creator_id = self._kit.creator_id(request)
+        self._kit.check_form(request)
+        self._uses.notices.dismiss(creator_id, notice_id)
+        return self._kit.redirect("/dashboard/bookings?done=dismissed")
 
     # ---- fans: the public booking page -----------------------------------------------------------------
 
-    def public_offer(creator_id: str, offer_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _public_offer(self, creator_id: str, offer_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
         try:
-            return use.public_offer(creator_id, offer_id)
-        except ApiError as exc:
-            if exc.status == 403:
-                raise PageError(
-                    403,
-                    "Bookings are not open here",
-                    "This creator is not taking bookings on Flo right now. Please check back later.",
-                ) from None
+            return self._uses.catalog.public_offer(creator_id, offer_id)
+        except NotPermittedError:
+            raise PageError(
+                403,
+                "Bookings are not open here",
+                "This creator is not taking bookings on Flo right now. Please check back later.",
+            ) from None
+        except NotFoundError:
             raise PageError(
                 404, "We could not find this booking page", "The link may be mistyped, or the offer has ended."
             ) from None
 
-    def booking_page(
+    def _slot_window(self, request: Request, creator_id: str, offer_id: str, zones: Zones) -> dict[str, Any]:
+        """The week of free slots a page shows (from ?from=), with its links to the weeks around it."""
+        today = self._kit.clock.now().astimezone(zones.creator).date()
+        first = _day_or(request.args.get("from"), today, today, today + SHOWN_RANGE)
+        last = first + timedelta(days=BOOKING_DAYS_SHOWN - 1)
+        try:
+            found = slots_view(self._uses.slots.open_slots(creator_id, offer_id, first.isoformat(), last.isoformat()))
+        except AvailabilityError:
+            raise PageError(409, "No times to book yet", "The creator has not set bookable hours yet.") from None
+        slots = found["slots"]
+        assert isinstance(slots, list)
+        return {
+            "keep": zones.params(),
+            "days": _slot_days(slots, zones.shown),
+            "first": first,
+            "last": last,
+            "earlier": (first - timedelta(days=BOOKING_DAYS_SHOWN)).isoformat() if first > today else "",
+            "later": (last + timedelta(days=1)).isoformat(),
+            "calendar_unchecked": found.get("calendar_checked") is False,
+        }
+
+    def _booking_page(
+        self,
         request: Request,
         creator_id: str,
         offer_id: str,
@@ -185,42 +205,26 @@ def page_routes(kit: PageKit, use: BookingUseCases) -> list[Route]:
         error: str = "",
         fan: dict[str, str] | None = None,
     ) -> Response:
-        offer, creator = public_offer(creator_id, offer_id)
+        offer, creator = self._public_offer(creator_id, offer_id)
         zones = Zones.of(request, creator.get("timezone", "UTC"))
-        today = use.runtime.clock.now().astimezone(zones.creator).date()
-        first = _day_or(request.args.get("from"), today, today, today + SHOWN_RANGE)
-        last = first + timedelta(days=BOOKING_DAYS_SHOWN - 1)
-        found = _slots_or_page_error(use, creator_id, offer_id, first, last)
-        slots = found["slots"]
-        assert isinstance(slots, list)
-        return render(
+        return self._render(
             request,
             "book.html.j2",
             status=status,
             offer=offer,
             creator_name=creator.get("name", "the creator"),
             zones=zones,
-            keep=zones.params(),
-            days=_slot_days(slots, zones.shown),
-            first=first,
-            last=last,
-            earlier=(first - timedelta(days=BOOKING_DAYS_SHOWN)).isoformat() if first > today else "",
-            later=(last + timedelta(days=1)).isoformat(),
             action=f"/book/{creator_id}/{offer_id}{zones.query()}",
-            calendar_unchecked=found.get("calendar_checked") is False,
             error=error,
             fan=fan or {"name": "", "email": "", "start": ""},
+            **self._slot_window(request, creator_id, offer_id, zones),
         )
 
-    @route("/book/<creator_id>/<offer_id>")
-    @kit.page
-    def book_page(request: Request, creator_id: str, offer_id: str) -> Response:
-        return booking_page(request, creator_id, offer_id)
+    def book_page(self, request: Request, creator_id: str, offer_id: str) -> Response:
+        return self._booking_page(request, creator_id, offer_id)
 
-    @route("/book/<creator_id>/<offer_id>", "POST")
-    @kit.page
-    def book(request: Request, creator_id: str, offer_id: str) -> Response:
-        kit.check_form(request)
+    def book(self, request: Request, creator_id: str, offer_id: str) -> Response:
+        self._kit.check_form(request)
         form = request.form
         entered = {"name": form.get("name", "").strip(), "email": form.get("email", "").strip()}
         entered["start"] = form.get("start", "")
@@ -231,146 +235,125 @@ def page_routes(kit: PageKit, use: BookingUseCases) -> list[Route]:
         except ValidationError as exc:
             field = str(exc.errors()[0]["loc"][0])
             message = "Please enter your name." if field == "name" else "Please enter a valid email address."
-            return booking_page(request, creator_id, offer_id, 400, message, entered)
+            return self._booking_page(request, creator_id, offer_id, 400, message, entered)
         start = _time_or_none(entered["start"])
         if start is None:
-            return booking_page(request, creator_id, offer_id, 400, "Please pick a time.", entered)
-        public_offer(creator_id, offer_id)
+            return self._booking_page(request, creator_id, offer_id, 400, "Please pick a time.", entered)
+        self._public_offer(creator_id, offer_id)
         try:
-            result, _ = use.book(offer_id, start, fan)
-        except BookingError as exc:
-            if exc.status != 409:
-                raise
+            booked = self._bookings.book(offer_id, start, fan.to_fan())
+        except ConflictError:
             taken = "Sorry, that time is no longer free: someone may have just booked it. Please pick another time."
-            return booking_page(request, creator_id, offer_id, 409, taken, {**entered, "start": ""})
-        return kit.redirect(f"/manage/{result.manage_token}{zones.query(booked='1')}")
+            return self._booking_page(request, creator_id, offer_id, 409, taken, {**entered, "start": ""})
+        return self._kit.redirect(f"/manage/{booked.manage_token}{zones.query(booked='1')}")
 
     # ---- fans: the manage page -------------------------------------------------------------------------
 
-    def managed(token: str) -> dict[str, Any]:
+    def _managed(self, token: str) -> dict[str, Any]:
         try:
-            return use.manage(token)
-        except BookingError as exc:
-            if exc.status == 404:
-                raise _not_found() from None
-            raise
+            return booking_view(*self._bookings.by_manage_token(token))
+        except NotFoundError:
+            raise _not_found() from None
 
-    def fan_zones(request: Request, booking: dict[str, Any]) -> Zones:
-        return Zones.of(request, booking["timezone"])
-
-    @route("/manage/<token>")
-    @kit.page
-    def manage(request: Request, token: str) -> Response:
-        booking = managed(token)
-        zones = fan_zones(request, booking)
-        return render(
+    def manage(self, request: Request, token: str) -> Response:
+        booking = self._managed(token)
+        return self._render(
             request,
             "manage.html.j2",
             booking=booking,
-            zones=zones,
+            zones=Zones.of(request, booking["timezone"]),
             token=token,
-            manage_url=f"{use.runtime.settings.base_url}/manage/{token}",
+            manage_url=manage_url(self._uses.base_url, token),
             done=request.args.get("done", ""),
             booked=request.args.get("booked") == "1",
         )
 
-    def reschedule_form(request: Request, token: str, status: int = 200, error: str = "") -> Response:
-        booking = managed(token)
+    def _reschedule_form(self, request: Request, token: str, status: int = 200, error: str = "") -> Response:
+        booking = self._managed(token)
+        zones = Zones.of(request, booking["timezone"])
         if booking["status"] != "confirmed":
-            return kit.redirect(f"/manage/{token}{fan_zones(request, booking).query()}")
-        offer, _ = use.bookings.load_offer(booking["offer_id"])
-        zones = fan_zones(request, booking)
-        today = use.runtime.clock.now().astimezone(zones.creator).date()
-        first = _day_or(request.args.get("from"), today, today, today + SHOWN_RANGE)
-        last = first + timedelta(days=BOOKING_DAYS_SHOWN - 1)
+            return self._kit.redirect(f"/manage/{token}{zones.query()}")
+        offer, _ = self._uses.catalog.offer(booking["offer_id"])
         try:
-            found = _slots_or_page_error(use, offer["creator_id"], booking["offer_id"], first, last)
-        except ApiError:
+            window = self._slot_window(request, offer["creator_id"], booking["offer_id"], zones)
+        except (NotFoundError, NotPermittedError):
             raise PageError(
                 409, "This session cannot be moved here", "The creator is not taking bookings right now."
             ) from None
-        slots = found["slots"]
-        assert isinstance(slots, list)
-        return render(
+        return self._render(
             request,
             "reschedule.html.j2",
             status=status,
             booking=booking,
             zones=zones,
             token=token,
-            keep=zones.params(),
-            days=_slot_days(slots, zones.shown),
-            first=first,
-            last=last,
-            earlier=(first - timedelta(days=BOOKING_DAYS_SHOWN)).isoformat() if first > today else "",
-            later=(last + timedelta(days=1)).isoformat(),
             error=error,
+            **window,
         )
 
-    @route("/manage/<token>/reschedule")
-    @kit.page
-    def reschedule_page(request: Request, token: str) -> Response:
-        return reschedule_form(request, token)
+    def reschedule_page(self, request: Request, token: str) -> Response:
+        return self._reschedule_form(request, token)
 
-    @route("/manage/<token>/reschedule", "POST")
-    @kit.page
-    def reschedule(request: Request, token: str) -> Response:
-        kit.check_form(request)
-        booking = managed(token)
+    def reschedule(self, request: Request, token: str) -> Response:
+        self._kit.check_form(request)
+        booking = self._managed(token)
         start = _time_or_none(request.form.get("start", ""))
         if start is None:
-            return reschedule_form(request, token, 400, "Please pick a new time.")
+            return self._reschedule_form(request, token, 400, "Please pick a new time.")
         try:
-            use.reschedule(token, start)
-        except BookingError as exc:
-            if exc.status != 409:
-                raise
+            self._bookings.reschedule(booking["id"], start)
+        except ConflictError as exc:
             message = "Sorry, that time is no longer free. Please pick another time."
             if exc.code == "not_reschedulable":
                 message = exc.message
-            return reschedule_form(request, token, 409, message)
-        return kit.redirect(f"/manage/{token}{fan_zones(request, booking).query(done='rescheduled')}")
+            return self._reschedule_form(request, token, 409, message)
+        return self._kit.redirect(f"/manage/{token}{Zones.of(request, booking['timezone']).query(done='rescheduled')}")
 
-    @route("/manage/<token>/cancel")
-    @kit.page
-    def cancel_page(request: Request, token: str) -> Response:
-        booking = managed(token)
-        zones = fan_zones(request, booking)
+    def cancel_page(self, request: Request, token: str) -> Response:
+        booking = self._managed(token)
+        zones = Zones.of(request, booking["timezone"])
         if booking["status"] == "cancelled":
-            return kit.redirect(f"/manage/{token}{zones.query()}")
-        return render(request, "cancel_fan.html.j2", booking=booking, zones=zones, token=token)
+            return self._kit.redirect(f"/manage/{token}{zones.query()}")
+        return self._render(request, "cancel_fan.html.j2", booking=booking, zones=zones, token=token)
 
-    @route("/manage/<token>/cancel", "POST")
-    @kit.page
-    def cancel(request: Request, token: str) -> Response:
-        kit.check_form(request)
-        booking = managed(token)
-        use.fan_cancel(token)
-        return kit.redirect(f"/manage/{token}{fan_zones(request, booking).query(done='cancelled')}")
+    def cancel(self, request: Request, token: str) -> Response:
+        self._kit.check_form(request)
+        booking = self._managed(token)
+        self._bookings.cancel(booking["id"], by="fan")
+        return self._kit.redirect(f"/manage/{token}{Zones.of(request, booking['timezone']).query(done='cancelled')}")
 
+
+def page_routes(kit: PageKit, uses: BookingsUseCases) -> list[Route]:
+    p = BookingPages(kit, uses)
+    pages: list[tuple[str, str, Handler]] = [
+        ("/dashboard/bookings", "GET", p.dashboard),
+        ("/dashboard/bookings/<booking_id>/cancel", "GET", p.dashboard_cancel_confirm),
+        ("/dashboard/bookings/<booking_id>/cancel", "POST", p.dashboard_cancel),
+        ("/dashboard/notices/<notice_id>/dismiss", "POST", p.dismiss),
+        ("/book/<creator_id>/<offer_id>", "GET", p.book_page),
+        ("/book/<creator_id>/<offer_id>", "POST", p.book),
+        ("/manage/<token>", "GET", p.manage),
+        ("/manage/<token>/reschedule", "GET", p.reschedule_page),
+        ("/manage/<token>/reschedule", "POST", p.reschedule),
+        ("/manage/<token>/cancel", "GET", p.cancel_page),
+        ("/manage/<token>/cancel", "POST", p.cancel),
+    ]
     return [
-        dashboard,
-        dashboard_live,
-        dashboard_cancel_confirm,
-        dashboard_cancel,
-        dismiss,
-        book_page,
-        book,
-        manage,
-        reschedule_page,
-        reschedule,
-        cancel_page,
-        cancel,
+        Route("/dashboard/bookings/live", ("GET",), p.dashboard_live),
+        *(Route(rule, (method,), kit.page(handler)) for rule, method, handler in pages),
     ]
 
 
-def _slots_or_page_error(
-    use: BookingUseCases, creator_id: str, offer_id: str, first: date, last: date
-) -> dict[str, object]:
-    try:
-        return use.slots(creator_id, offer_id, first.isoformat(), last.isoformat())
-    except AvailabilityError:
-        raise PageError(409, "No times to book yet", "The creator has not set bookable hours yet.") from None
+def _week_calendar(week: date, zone: ZoneInfo, bookings: list[dict[str, Any]]) -> dict[date, list[dict[str, Any]]]:
+    """The week's days, each with the bookings (not cancelled) starting on it in the creator's zone, by time."""
+    calendar: dict[date, list[dict[str, Any]]] = {week + timedelta(days=i): [] for i in range(7)}
+    for booking in bookings:
+        day = _at(booking["start"]).astimezone(zone).date()
+        if day in calendar and booking["status"] != "cancelled":
+            calendar[day].append(booking)
+    for items in calendar.values():
+        items.sort(key=lambda b: b["start"])
+    return calendar
 
 
 def _day_or(value: str | None, default: date, earliest: date, latest: date) -> date:

@@ -1,5 +1,5 @@
 """The connect service's page: Settings -> Integrations, one tile per provider, and the forms behind its buttons.
-Handlers only translate: they call ConnectUseCases (as the JSON routes do) and render its tiles."""
+Handlers only translate: they call the connect use cases the JSON routes call, built by shared/bootstrap.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from services.connect.app import FAILED, PROVIDERS, SETTINGS_PATH, ConnectDeps, ConnectUseCases, bind_browser
+from services.connect.app import FAILED, SETTINGS_PATH, bind_browser
+from shared.bootstrap import ConnectUseCases
+from shared.connections.connect import PROVIDERS, provider_named
 from shared.pages.kit import PageKit
 from shared.pages.times import zone_or
 from shared.web import Handler, Route, route
@@ -34,19 +36,19 @@ def _message(args: Any) -> tuple[str, str]:
     return "", ""
 
 
-def page_routes(kit: PageKit, deps: ConnectDeps, use: ConnectUseCases) -> list[Route]:
+def page_routes(kit: PageKit, uses: ConnectUseCases) -> list[Route]:
     @route(SETTINGS_PATH)
     @kit.page
     def integrations(request: Request) -> Response:
         creator_id = kit.creator_id(request)
         kind, message = _message(request.args)
-        tiles = use.tiles(creator_id)
+        tiles = uses.flow.tiles(creator_id)
         return kit.render(
             request,
             "integrations.html.j2",
             nav="integrations",
             tiles=[(p, PROVIDER_NAMES[p], tiles[p]) for p in PROVIDERS],
-            zone=zone_or(use.creator_timezone(creator_id), "UTC"),
+            zone=zone_or(uses.catalog.timezone_of(creator_id), "UTC"),
             at=datetime.fromisoformat,
             message=message,
             message_kind=kind,
@@ -58,14 +60,15 @@ def page_routes(kit: PageKit, deps: ConnectDeps, use: ConnectUseCases) -> list[R
         """Connect and Reconnect: off to the provider's consent page, this browser remembered for the callback."""
         creator_id = kit.creator_id(request)
         kit.check_form(request)
-        browser, set_cookie = bind_browser(deps, request)
-        return set_cookie(kit.redirect(use.start(creator_id, name, browser)))
+        provider = provider_named(name)
+        browser, set_cookie = bind_browser(request, secure=not kit.local)
+        return set_cookie(kit.redirect(uses.flow.start(creator_id, provider, browser)))
 
     def removing(done: str) -> Handler:
         def handler(request: Request, name: str) -> Response:
             creator_id = kit.creator_id(request)
             kit.check_form(request)
-            use.remove(creator_id, name)
+            uses.flow.disconnect(creator_id, provider_named(name))
             return kit.redirect(f"{SETTINGS_PATH}?done={done}&provider={name}")
 
         return kit.page(handler)

@@ -22,10 +22,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from werkzeug.wrappers import Request, Response
 
 from shared.auth import CreatorAuth
-from shared.bootstrap import Runtime
+from shared.clock import Clock
+from shared.errors import DomainError
 from shared.logs import trace_id
 from shared.pages import times
-from shared.web import ApiError, Handler, Route, route
+from shared.web import ApiError, Handler, Route, route, status_of
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class PageKit:
     base_url: str
     local: bool
     auth: CreatorAuth
+    clock: Clock
     form_origins: tuple[str, ...] = ()
     """Sites a form may be redirected to (the providers' consent pages, for Connect)."""
 
@@ -186,6 +188,8 @@ class PageKit:
                 return self.error(request, exc.status, exc.title, exc.message)
             except ApiError as exc:
                 return self.error(request, exc.status, "Something is not right", exc.message)
+            except DomainError as exc:
+                return self.error(request, status_of(exc), "Something is not right", exc.message)
             except Exception:
                 log.exception("page failed", extra={"path": request.path, "trace": trace_id(request.headers)})
                 return self.error(
@@ -217,12 +221,3 @@ def static_routes(kit: PageKit) -> list[Route]:
         return response
 
     return [static]
-
-
-def page_kit(runtime: Runtime, auth: CreatorAuth) -> PageKit:
-    """The kit for a service's runtime: forms may go on to the providers' consent pages, nowhere else."""
-    urls = runtime.provider_urls
-    origins = tuple(
-        sorted({f"{urlsplit(u).scheme}://{urlsplit(u).netloc}" for u in (urls.zoom_authorize, urls.google_authorize)})
-    )
-    return PageKit(base_url=runtime.settings.base_url, local=runtime.settings.local, auth=auth, form_origins=origins)

@@ -6,9 +6,11 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from werkzeug.test import Client, TestResponse
+from werkzeug.test import Client, EnvironBuilder, TestResponse
+from werkzeug.wrappers import Request, Response
 
-from services.connect.app import FAILED, _state_aad
+from services.connect.app import FAILED, bind_browser
+from shared.connections.connect import state_aad
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.providers.oauth import GOOGLE_SCOPES, pkce_challenge
 from shared.vault import Sealed, VaultError
@@ -66,10 +68,10 @@ def test_connect_url_carries_signed_state_and_s256_challenge_and_stores_the_nonc
     assert stored["creator_id"] == CREATOR and stored["provider"] == "google"
     assert stored["expires_at"] == NOW + timedelta(minutes=10)
     sealed = Sealed.from_dict(stored["verifier"])
-    verifier = h.vault.decrypt(sealed, _state_aad(nonce, CREATOR, "google"))
+    verifier = h.vault.decrypt(sealed, state_aad(nonce, CREATOR, "google"))
     assert pkce_challenge(verifier) == query["code_challenge"][0]
     with pytest.raises(VaultError):
-        h.vault.decrypt(sealed, _state_aad(nonce, "creator-2", "google"))
+        h.vault.decrypt(sealed, state_aad(nonce, "creator-2", "google"))
 
 
 def test_zoom_connect_stores_sealed_tokens_and_shows_the_tile(h: Harness) -> None:
@@ -253,5 +255,13 @@ def test_connect_keeps_the_browser_cookie_only_for_the_callbacks_and_the_state_l
     response = h.client.post("/api/integrations/zoom/connect", headers=h.headers)
     cookie = response.headers["Set-Cookie"]
     assert cookie.startswith("flo_oauth_browser=")
-    for attribute in ("HttpOnly", "Path=/oauth/", "SameSite=Lax", "Max-Age=600", "Secure"):
+    for attribute in ("HttpOnly", "Path=/oauth/", "SameSite=Lax", "Max-Age=600"):
+        assert attribute in cookie, cookie
+    assert "Secure" not in cookie  # the harness is the local stack, served over plain http
+
+
+def test_the_browser_cookie_is_secure_outside_local() -> None:
+    _, set_cookie = bind_browser(Request(EnvironBuilder().get_environ()), secure=True)
+    cookie = set_cookie(Response()).headers["Set-Cookie"]
+    for attribute in ("Secure", "HttpOnly", "Path=/oauth/", "SameSite=Lax", "Max-Age=600"):
         assert attribute in cookie, cookie

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from werkzeug.test import Client, TestResponse
 
-from services.bookings.app import BookingUseCases
 from services.bookings.pages import page_routes
 from shared.auth import CreatorAuth, DevTokenAuth, IdentityPlatformAuth
 from shared.bookings.model import BOOKINGS, CREATORS
@@ -31,9 +30,8 @@ PROJECT = "flo-prod"
 
 
 def _app(h: Harness, auth: CreatorAuth | None = None, local: bool = True) -> Client:
-    kit = PageKit(base_url=BASE_URL, local=local, auth=auth or DevTokenAuth(h.store))
-    use = BookingUseCases(h.runtime, h.service, h.busy)
-    routes = [*page_routes(kit, use), *sign_in_routes(kit, {}), *static_routes(kit)]
+    kit = PageKit(base_url=BASE_URL, local=local, auth=auth or DevTokenAuth(h.store), clock=h.clock)
+    routes = [*page_routes(kit, h.uses), *sign_in_routes(kit, {}), *static_routes(kit)]
     return Client(WebApp("bookings", routes))
 
 
