@@ -196,13 +196,8 @@ def test_reconnect_runs_the_connect_flow_again(flo: Flo, browser: Browser, stack
 # ---- the fan: booking page and manage link -------------------------------------------------------------------
 
 
-def test_a_fan_books_opens_the_manage_link_from_the_email_joins_reschedules_and_cancels(
-    flo: Flo, browser: Browser
-) -> None:
-    creator, offer_id = _creator(flo, "zoom")
-    fan_email = f"fan-{offer_id}@example.com"
-    fan = visitor(browser, flo.stack.base_url, "America/New_York").new_page()
-
+def _book_on_the_page(fan: Page, flo: Flo, creator: Creator, offer_id: str, fan_email: str) -> tuple[str, str]:
+    """The fan picks the first free slot on the public page and confirms: (its start, the manage URL shown)."""
     fan.goto(f"/book/{creator.creator_id}/{offer_id}")
 
     expect(fan).to_have_url(re.compile(r"tz=America%2FNew_York"))  # the browser's zone, set by the page's script
@@ -234,17 +229,13 @@ def test_a_fan_books_opens_the_manage_link_from_the_email_joins_reschedules_and_
     begins = datetime.fromisoformat(start)
     assert when == span(begins, begins + timedelta(minutes=30), ZoneInfo("America/New_York"))
     shot(fan, "11-booking-confirmed-phone")
+    return start, manage_url
 
-    [booking_id] = [b["id"] for b in flo.bookings(creator).values() if b["fan"]["email"] == fan_email]
-    assert flo.booking(creator, booking_id)["fan"]["name"] == "Frankie <b>Fan</b>"  # kept, and shown escaped
-    from_email = _fan_email_link(flo, booking_id, fan_email, "Manage your booking")
-    assert from_email == manage_url
-    fan.goto(from_email)
-    first_link = _join_href(fan, "Join on Zoom")
-    assert urlsplit(first_link).hostname and urlsplit(first_link).hostname.endswith("zoom.us")  # type: ignore[union-attr]
-    assert first_link == flo.booking(creator, booking_id)["meeting_url"]
-    shot(fan, "12-manage-join-on-zoom-phone")
 
+def _reschedule_on_the_manage_page(
+    fan: Page, flo: Flo, creator: Creator, booking_id: str, start: str, first_link: str
+) -> None:
+    """The fan moves the session to another free slot; the page shows the new time, then the new link."""
     fan.get_by_role("link", name="Reschedule").click()
     expect(fan.get_by_role("heading", name="Pick a new time")).to_be_visible()
     new_slot = fan.get_by_role("radio").nth(2)
@@ -262,6 +253,9 @@ def test_a_fan_books_opens_the_manage_link_from_the_email_joins_reschedules_and_
     assert new_link == flo.booking(creator, booking_id)["meeting_url"]
     shot(fan, "14-manage-rescheduled-new-link-phone")
 
+
+def _cancel_on_the_manage_page(fan: Page, flo: Flo, creator: Creator, booking_id: str) -> None:
+    """Cancel asks first; a cancelled booking says so and offers nothing else."""
     fan.get_by_role("link", name="Cancel").click()
     expect(fan.get_by_role("heading", name="Cancel your session?")).to_be_visible()
     shot(fan, "15-manage-cancel-confirm-phone")
@@ -274,6 +268,29 @@ def test_a_fan_books_opens_the_manage_link_from_the_email_joins_reschedules_and_
     expect(fan.get_by_role("link", name=re.compile("^Join"))).to_have_count(0)
     assert flo.any_booking(creator, booking_id)["status"] == "cancelled"
     shot(fan, "16-manage-cancelled-phone")
+
+
+def test_a_fan_books_opens_the_manage_link_from_the_email_joins_reschedules_and_cancels(
+    flo: Flo, browser: Browser
+) -> None:
+    creator, offer_id = _creator(flo, "zoom")
+    fan_email = f"fan-{offer_id}@example.com"
+    fan = visitor(browser, flo.stack.base_url, "America/New_York").new_page()
+
+    start, manage_url = _book_on_the_page(fan, flo, creator, offer_id, fan_email)
+
+    [booking_id] = [b["id"] for b in flo.bookings(creator).values() if b["fan"]["email"] == fan_email]
+    assert flo.booking(creator, booking_id)["fan"]["name"] == "Frankie <b>Fan</b>"  # kept, and shown escaped
+    from_email = _fan_email_link(flo, booking_id, fan_email, "Manage your booking")
+    assert from_email == manage_url
+    fan.goto(from_email)
+    first_link = _join_href(fan, "Join on Zoom")
+    assert urlsplit(first_link).hostname and urlsplit(first_link).hostname.endswith("zoom.us")  # type: ignore[union-attr]
+    assert first_link == flo.booking(creator, booking_id)["meeting_url"]
+    shot(fan, "12-manage-join-on-zoom-phone")
+
+    _reschedule_on_the_manage_page(fan, flo, creator, booking_id, start, first_link)
+    _cancel_on_the_manage_page(fan, flo, creator, booking_id)
 
     token = manage_url.rsplit("/", 1)[-1]
     logged = [p.name for p in (ROOT / ".run" / "logs").glob("*.log") if token in p.read_text(errors="replace")]
