@@ -36,6 +36,7 @@ from shared.notify.owed import Notifier
 from shared.notify.reminders import SchedulerTick
 from shared.oauth_state import StateSigner
 from shared.oidc import CertSource
+from shared.providers._http import PROVIDER_TIMEOUT_SECONDS
 from shared.providers.google_calendar import GoogleCalendarClient
 from shared.providers.oauth import GoogleOAuth, ZoomOAuth
 from shared.providers.ports import CalendarProvider, OAuthProvider, VideoProvider
@@ -46,7 +47,6 @@ from shared.store.port import DocStore
 from shared.vault import Vault
 from shared.web import ApiError, LazyApp, Route, WebApp
 
-PROVIDER_TIMEOUT_SECONDS = 10.0
 SMTP_TIMEOUT_SECONDS = 20.0
 """Well inside the email ledger's 60 s lease, so a slow send is never taken over by a second sender."""
 

@@ -3,8 +3,8 @@ committed change reach the topic even when publishing fails or the process dies 
 
 from __future__ import annotations
 
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
