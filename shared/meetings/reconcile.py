@@ -214,9 +214,13 @@ class MeetingReconciler:
         meeting = self._call(
             booking.creator_id, "zoom", lambda t: self._zoom.create_meeting(t, spec), booking.link_deadline_at
         )
-        return self._write(
-            run, booking, replace(booking, zoom=ZoomMeetingRef(meeting.id, meeting.join_url, booking.start))
-        )
+        made = ZoomMeetingRef(meeting.id, meeting.join_url, booking.start)
+        try:
+            return self._write(run, booking, replace(booking, zoom=made))
+        except LeaseLost:
+            # Another worker owns the booking now and may have made its own: this one would be an untracked extra.
+            self._delete_zoom(run, booking, meeting.id)
+            raise
 
     def _delete_meeting(self, run: _Run, booking: Booking, meeting_id: int) -> Booking:
         self._delete_zoom(run, booking, meeting_id)
