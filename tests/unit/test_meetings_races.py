@@ -10,7 +10,9 @@ from datetime import timedelta
 from shared.meetings.reconcile import LEASE_TTL, PROVIDER_CALLS, TOKEN_WAIT, zoom_marker
 from shared.providers._http import PROVIDER_CALL_WORST_SECONDS
 from shared.providers.models import MeetingSpec, ZoomMeeting
+from shared.store.port import DocStore
 from tests.fakes.providers import FakeZoom
+from tests.fakes.store import FakeDocStore
 from tests.unit.test_meetings_harness import MeetingsHarness, local
 
 
@@ -82,8 +84,13 @@ class _SlowZoom(FakeZoom):
 
 
 def test_a_worker_that_outlasted_its_lease_writes_nothing_and_leaves_no_second_meeting() -> None:
+    check_a_worker_past_its_lease_is_fenced(FakeDocStore())
+
+
+def check_a_worker_past_its_lease_is_fenced(store: DocStore) -> None:
+    """Also run on the Firestore emulator: the lease, its takeover and the fenced writes are store transactions."""
     zoom = _SlowZoom()
-    h = MeetingsHarness(zoom=zoom)
+    h = MeetingsHarness(zoom=zoom, store=store)
     h.connect("zoom")
     booking_id = h.book(local(3, 10))
     other: list[int] = []
