@@ -237,16 +237,25 @@ class DocStoreConnections:
         }
 
     def deauthorize_zoom(self, zoom_user_id: str) -> int:
-        """Zoom says the creator removed the app: forget the tokens, show Reconnect required. Returns rows changed."""
+        """Zoom says the creator removed the app: forget the tokens, show Reconnect required. Returns rows changed.
+        Each row is changed only if it is still the grant that was read: a reconnect meanwhile is a new grant."""
         rows = self._store.query(
             CONNECTIONS, [Where("provider", "==", "zoom"), Where("zoom_user_id", "==", zoom_user_id)]
         )
-        writes = [update(CONNECTIONS, doc_id, self._broken("app_deauthorized")) for doc_id, _ in rows]
-        if writes:
-            self._store.commit(writes)
-        for _, doc in rows:
-            log.info("zoom app deauthorized", extra={"creator_id": doc.get("creator_id")})
-        return len(writes)
+        changed = 0
+        for doc_id, doc in rows:
+
+            def break_if_same_grant(txn: Txn, doc_id: str = doc_id, generation: str = doc["generation"]) -> bool:
+                current = txn.get(CONNECTIONS, doc_id)
+                if current is None or current["generation"] != generation:
+                    return False
+                txn.write(update(CONNECTIONS, doc_id, self._broken("app_deauthorized")))
+                return True
+
+            if self._store.transaction(break_if_same_grant):
+                changed += 1
+                log.info("zoom app deauthorized", extra={"creator_id": doc.get("creator_id")})
+        return changed
 
     # ---- using --------------------------------------------------------------------------------------
 

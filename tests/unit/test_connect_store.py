@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from shared.providers._http import PROVIDER_CALL_WORST_SECONDS
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.providers.models import TokenSet
 from shared.store.port import create
-from tests.unit.test_connect_harness import CREATOR, NOW, Harness, settings_query
+from tests.unit.test_connect_harness import CREATOR, NOW, ZOOM_USER, Harness, settings_query
 
 LEASE = f"refresh-{CREATOR}-zoom"
 
@@ -260,3 +261,21 @@ def test_the_refresh_lease_covers_the_worst_call_and_waiters_outlast_it() -> Non
     policy = RefreshPolicy()
     assert policy.lease_ttl > timedelta(seconds=PROVIDER_CALL_WORST_SECONDS)
     assert policy.poll_seconds * policy.max_polls > policy.lease_ttl.total_seconds()
+
+
+def test_a_deauthorization_read_before_the_creator_reconnected_keeps_the_new_connection(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh = TokenSet("reconnected-access", "reconnected-refresh", h.clock.now() + timedelta(hours=1), frozenset())
+    read = h.store.query
+
+    def read_then_reconnect(*args: Any) -> Any:
+        rows = read(*args)
+        monkeypatch.setattr(h.store, "query", read)
+        h.connections.save(CREATOR, "zoom", fresh, "host@zoom.example", zoom_user_id=ZOOM_USER.id)
+        return rows
+
+    monkeypatch.setattr(h.store, "query", read_then_reconnect)
+    assert h.connections.deauthorize_zoom(ZOOM_USER.id) == 0
+    assert h.tiles()["zoom"]["status"] == "connected"
+    assert current_access(h) == "reconnected-access"
