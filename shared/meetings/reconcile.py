@@ -3,9 +3,11 @@
 Every outside object is recorded on the booking before or right after it is made: one stable marker
 per booking goes into every Zoom agenda (recorded as the booking's intent before the create call), so a
 retry after a crash or a lost answer adopts the meeting instead of making a second one, and extras are
-deleted; the intent is cleared only once Zoom lists the recorded meeting. Google event ids are derived
-from the booking, so a cancel deletes the event whether or not its creation was recorded. A link once
-decided for a revision stays (a redelivery never swaps it); only a new revision owes a new one.
+deleted. The intent is cleared only once Zoom lists the recorded meeting; this assumes Zoom's listing
+catches up in the order meetings were made, so an earlier one carrying the marker shows by then too.
+Google event ids are derived from the booking, so a cancel deletes the event whether or not its
+creation was recorded. A link once decided for a revision stays (a redelivery never swaps it); only a
+new revision owes a new one.
 Duplicate, late and out-of-order events are just more reconciles.
 
 One worker at a time reconciles a booking (a lease sized from the work it covers), and every write it
