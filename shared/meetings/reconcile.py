@@ -7,8 +7,7 @@ deleted. The intent is cleared only once Zoom lists the recorded meeting; this a
 catches up in the order meetings were made, so an earlier one carrying the marker shows by then too.
 Google event ids are derived from the booking, so a cancel deletes the event whether or not its
 creation was recorded. A link once decided for a revision stays (a redelivery never swaps it); only a
-new revision owes a new one.
-Duplicate, late and out-of-order events are just more reconciles.
+new revision owes a new one. Duplicate, late and out-of-order events are just more reconciles.
 
 One worker at a time reconciles a booking (a lease sized from the work it covers), and every write it
 makes is fenced by that lease and conditional on the revision and status it was decided from.
@@ -43,8 +42,8 @@ LINK_EVENTS = "link-events"
 TOKEN_WAIT = timedelta(seconds=max(REFRESH_LEASE.total_seconds(), REFRESH_POLL_SECONDS * REFRESH_MAX_POLLS))
 """The longest a token can take: waiting out another instance's refresh (45 s), or refreshing under the lease."""
 PROVIDER_CALLS = 8
-"""At most one reconcile's provider calls: list, delete an extra, delete a moved meeting, create, list again
-(Zoom); delete, or insert then patch (Google)."""
+"""The provider calls of the longest ordinary reconcile: list, delete an extra, delete a moved meeting, create,
+list again (Zoom); insert then patch (Google); and one call refused for its token, retried after a refresh."""
 LEASE_TTL = 2 * TOKEN_WAIT + timedelta(seconds=PROVIDER_CALLS * PROVIDER_CALL_WORST_SECONDS + 30)
 """Outlasts the worst reconcile: a token wait per provider (2 x 45 s) + 8 calls at the worst call time
 (8 x 30 s) + 30 s for the store = 360 s. A live worker keeps its lease; a crashed one blocks for 6 minutes,
