@@ -31,6 +31,7 @@ from shared.connections.repository import DocStoreConnections
 from shared.connections.zoom_webhook import ZoomWebhook
 from shared.logs import configure_logging, register_secret
 from shared.mail import MailSender, SmtpSender
+from shared.mail.port import SMTP_TIMEOUT_SECONDS
 from shared.meetings.reconcile import MeetingReconciler
 from shared.notify.ledger import EmailLedger
 from shared.notify.owed import Notifier
@@ -38,6 +39,7 @@ from shared.notify.reminders import SchedulerTick
 from shared.oauth_state import StateSigner
 from shared.oidc import CertSource
 from shared.pages.kit import PageKit
+from shared.providers._http import PROVIDER_TIMEOUT_SECONDS
 from shared.providers.google_calendar import GoogleCalendarClient
 from shared.providers.oauth import GoogleOAuth, ZoomOAuth
 from shared.providers.ports import CalendarProvider, OAuthProvider, VideoProvider
@@ -47,10 +49,6 @@ from shared.secrets import SecretSource, secret_source_from_env
 from shared.store.port import DocStore
 from shared.vault import Vault
 from shared.web import ApiError, LazyApp, Route, WebApp
-
-PROVIDER_TIMEOUT_SECONDS = 10.0
-SMTP_TIMEOUT_SECONDS = 20.0
-"""Well inside the email ledger's 60 s lease, so a slow send is never taken over by a second sender."""
 
 
 @dataclass(frozen=True)
