@@ -242,6 +242,7 @@ def notifier(runtime: Runtime) -> Notifier:
         runtime.bookings,
         runtime.catalog,
         EmailLedger(runtime.store, runtime.clock, runtime.mail),
+        runtime.notices,
         runtime.clock,
         runtime.vault,
         settings.mail_from,

@@ -52,11 +52,12 @@ def build_ics(booking: EmailBooking, *, cancelled: bool) -> bytes:
         event.add("url", booking.meeting_url)
         event.add("location", booking.meeting_url)
     event.add("organizer", _address(booking.creator_email, booking.creator_name))
-    attendee = _address(booking.fan_email, booking.fan_name)
-    attendee.params["ROLE"] = "REQ-PARTICIPANT"
-    attendee.params["PARTSTAT"] = "ACCEPTED"
-    attendee.params["RSVP"] = "FALSE"
-    event.add("attendee", attendee)
+    if booking.fan_email == one_line(booking.fan_email):  # else no calendar could hold it: leave it out
+        attendee = _address(booking.fan_email, booking.fan_name)
+        attendee.params["ROLE"] = "REQ-PARTICIPANT"
+        attendee.params["PARTSTAT"] = "ACCEPTED"
+        attendee.params["RSVP"] = "FALSE"
+        event.add("attendee", attendee)
     calendar.add_component(event)
     ical: bytes = calendar.to_ical()
     return ical

@@ -155,3 +155,10 @@ def test_slot_lost_is_only_for_a_cancelled_booking_and_only_for_the_fan() -> Non
             mail_from=MAIL_FROM,
             base_url=BASE_URL,
         )
+
+
+def test_the_creator_copy_renders_even_when_the_fan_address_could_not_be_written() -> None:
+    message = rendered(EmailKind.CREATOR_NOTIFICATION, Recipient.CREATOR, sample_booking(fan_email="a\r\nb@x.test"))
+    event = invite_of(message).walk("VEVENT")[0]
+    assert "ATTENDEE" not in event, "an address no calendar could hold is left out"
+    assert event["ORGANIZER"] == "mailto:ana@creator.test"
