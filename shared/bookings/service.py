@@ -8,9 +8,11 @@ import secrets
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 from shared.availability import AvailabilityError, Interval, compute_slots
+from shared.bookings.batch import guarded
 from shared.bookings.booking import Booking, CancelledBy, Fan, Status
 from shared.bookings.catalog import Catalog, require_bookings_plan, weekly_hours_of
 from shared.bookings.model import cell_ids, next_reminder, token_hash
@@ -220,12 +222,14 @@ class BookingService:
         return self.cancel(booking_id, by="creator")
 
     def release_expired_holds(self) -> int:
-        """Pending-payment holds past their time give their slot back."""
-        expired = self._bookings.holds_expired_by(self._clock.now(), EXPIRED_HOLDS_BATCH)
-        for booking_id, booking in expired:
+        """Pending-payment holds past their time give their slot back, all of them, oldest first; one that
+        cannot be released now is logged and left for the next tick."""
+        released = 0
+        for booking_id, booking in self._bookings.holds_expired_by(self._clock.now(), EXPIRED_HOLDS_BATCH):
             if booking.pending_payment:
-                self.cancel(booking_id, by="system", reason="payment_timeout")
-        return len(expired)
+                cancel = partial(self.cancel, booking_id, by="system", reason="payment_timeout")
+                released += guarded(booking_id, cancel, "releasing an expired hold") is not None
+        return released
 
     # ---- helpers -------------------------------------------------------------------------------------------
 

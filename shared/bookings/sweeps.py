@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 
+from shared.bookings.batch import guarded
+from shared.bookings.booking import Booking
 from shared.bookings.outbox import Outbox
 from shared.bookings.repository import BookingRepository
 from shared.bookings.service import LINK_NUDGE_INTERVAL, BookingService
@@ -17,13 +20,17 @@ def nudge_stuck_links(bookings: BookingRepository, outbox: Outbox, now: datetime
     meetings worker decides it (falling back) even if every earlier delivery was dead-lettered."""
     nudged = 0
     for booking_id, booking in bookings.link_nudges_due_by(now, STUCK_LINKS_BATCH):
-        if booking.confirmed and booking.link_status == "pending":
-            bookings.record(booking_id, booking, replace(booking, link_nudge_at=now + LINK_NUDGE_INTERVAL))
-            outbox.publish(booking_id, booking.revision)
-            nudged += 1
-        else:
-            bookings.record(booking_id, booking, replace(booking, link_nudge_at=None))
+        nudged += bool(guarded(booking_id, partial(_nudge, bookings, outbox, booking_id, booking, now), "link nudge"))
     return nudged
+
+
+def _nudge(bookings: BookingRepository, outbox: Outbox, booking_id: str, booking: Booking, now: datetime) -> bool:
+    if booking.confirmed and booking.link_status == "pending":
+        bookings.record(booking_id, booking, replace(booking, link_nudge_at=now + LINK_NUDGE_INTERVAL))
+        outbox.publish(booking_id, booking.revision)
+        return True
+    bookings.record(booking_id, booking, replace(booking, link_nudge_at=None))
+    return False
 
 
 def run_booking_sweeps(
