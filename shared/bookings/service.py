@@ -153,20 +153,27 @@ class BookingService:
         self._outbox.publish(booking_id, 1)
         return Booked(booking_id, booking.status, manage_token)
 
-    def confirm_payment(self, booking_id: str) -> None:
-        """Payment succeeded: confirm the held booking (idempotent; a late payment re-claims a free slot)."""
+    def confirm_payment(self, booking_id: str) -> Booking:
+        """Payment succeeded: confirm the held booking (idempotent; a late payment re-claims a free slot).
+
+        A late payment whose slot someone else took meanwhile is not left silently cancelled: the
+        booking records the lost slot (change slot_lost), which owes the fan a slot_lost email; the
+        caller asks for the refund. Returns the booking as now stored.
+        """
         now = self._clock.now()
         seen = self.get(booking_id)
-        if seen.confirmed:
-            return
+        if seen.confirmed or seen.change == "slot_lost":
+            return seen
         if seen.cancelled and seen.cancel_reason != "payment_timeout":
             log.warning("payment for a cancelled booking; left cancelled", extra={"booking_id": booking_id})
-            return
+            return seen
         changed = replace(seen, status="confirmed", change="confirmed", hold_expires_at=None)
         try:
             self._write(booking_id, seen, self._next_revision(self._confirmed(changed, now), now))
         except SlotTaken:
             log.warning("late payment: the slot was taken meanwhile", extra={"booking_id": booking_id})
+            self._write(booking_id, seen, self._next_revision(replace(seen, change="slot_lost", mail_due_at=now), now))
+        return self.get(booking_id)
 
     def reschedule(self, booking_id: str, start: datetime) -> Booking:
         now = self._clock.now()
