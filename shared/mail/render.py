@@ -154,9 +154,11 @@ def _manage_url(booking: EmailBooking, base_url: str) -> str:
 
 
 def _http_url(url: str) -> str:
-    """Refuse links that would not open a web page (e.g. javascript:) before they reach an href."""
-    if urlsplit(url).scheme not in ("https", "http"):
-        raise ValueError(f"not an http(s) URL: {url!r}")
+    """Refuse links that would not open a web page (e.g. javascript:) before they reach an href. The error
+    names only the scheme: it is recorded and logged, and a manage link carries its token."""
+    scheme = urlsplit(url).scheme
+    if scheme not in ("https", "http"):
+        raise ValueError(f"not an http(s) URL (scheme {scheme!r})")
     return url
 
 

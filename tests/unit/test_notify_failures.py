@@ -10,10 +10,9 @@ import pytest
 
 from shared.bookings.booking import Booking
 from shared.bookings.notices import Notice
-from shared.notify import EMAILS, Outcome
-from tests.unit.test_notify_harness import CREATOR, FAN, NotifyHarness
-
-GRACE_PASSED = {"force": True}
+from shared.notify import EMAILS, EmailLedger, Notifier, Outcome
+from tests.unit.test_bookings_harness import at
+from tests.unit.test_notify_harness import CREATOR, FAN, MAIL_FROM, NotifyHarness
 
 
 def poisoned(h: NotifyHarness, booking_id: str, **changes: Any) -> None:
@@ -142,3 +141,19 @@ def test_a_transient_failure_is_still_retried_not_recorded_as_failed() -> None:
     assert h.booking_event(booking_id)[0].status_code == 503
     assert h.store.get(EMAILS, f"{booking_id}:confirmation:1:fan") is None
     assert notices(h) == []
+
+
+def test_a_recorded_failure_never_holds_the_fans_manage_token() -> None:
+    h = NotifyHarness()
+    booking_id, token = h.booked(h.free_offer, at(9))
+    h.settle_link(booking_id)
+    runtime = h.runtime
+    ledger = EmailLedger(h.store, h.clock, h.mail)
+    misconfigured = Notifier(
+        runtime.bookings, runtime.catalog, ledger, runtime.notices, h.clock, runtime.vault, MAIL_FROM, "flo.test"
+    )
+    assert misconfigured.send_owed(booking_id) is Outcome.SETTLED
+    failed = record(h, booking_id, "confirmation", "fan")
+    assert failed["failed_in"] == "render"
+    assert token not in failed["reason"]
+    assert all(token not in n.message for n in notices(h))
