@@ -18,7 +18,7 @@ from shared.bookings.busy import GoogleBusyTimes, NoCalendar
 from shared.bookings.catalog import Catalog
 from shared.bookings.notices import Notices
 from shared.bookings.outbox import Outbox
-from shared.bookings.payments import LocalPayments
+from shared.bookings.payments import LocalPayments, PaymentConfirmations
 from shared.bookings.repository import BookingRepository, DocStoreBookingRepository
 from shared.bookings.service import BookingService, BusyTimes, Policy
 from shared.bookings.slots import SlotFinder
@@ -220,6 +220,7 @@ class BookingsUseCases:
     catalog: Catalog
     notices: Notices
     payments: LocalPayments
+    payment_confirmations: PaymentConfirmations
     auth: CreatorAuth
     base_url: str
     local: bool
@@ -227,12 +228,14 @@ class BookingsUseCases:
 
 def bookings_use_cases(runtime: Runtime) -> BookingsUseCases:
     busy = GoogleBusyTimes(runtime.connections, runtime.calendar, runtime.clock)
+    bookings = booking_service(runtime, busy)
     return BookingsUseCases(
-        bookings=booking_service(runtime, busy),
+        bookings=bookings,
         slots=SlotFinder(runtime.catalog, runtime.bookings, busy, runtime.clock),
         catalog=runtime.catalog,
         notices=runtime.notices,
         payments=LocalPayments(runtime.bookings, runtime.publisher),
+        payment_confirmations=PaymentConfirmations(bookings, runtime.notices, runtime.publisher),
         auth=runtime.auth,
         base_url=runtime.settings.base_url,
         local=runtime.settings.local,
@@ -258,6 +261,7 @@ def notifier(runtime: Runtime) -> Notifier:
         runtime.bookings,
         runtime.catalog,
         EmailLedger(runtime.store, runtime.clock, runtime.mail),
+        runtime.notices,
         runtime.clock,
         runtime.vault,
         settings.mail_from,
