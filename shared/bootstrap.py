@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeVar
 
 import httplib2
 import httpx
@@ -29,6 +30,28 @@ from shared.web import ApiError, LazyApp, Route, WebApp
 PROVIDER_TIMEOUT_SECONDS = 10.0
 
 
+V = TypeVar("V")
+
+
+class LazyMapping(Mapping[str, V]):
+    """A mapping whose values are built on first lookup and then kept."""
+
+    def __init__(self, factories: Mapping[str, Callable[[], V]]) -> None:
+        self._factories = factories
+        self._built: dict[str, V] = {}
+
+    def __getitem__(self, key: str) -> V:
+        if key not in self._built:
+            self._built[key] = self._factories[key]()
+        return self._built[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._factories)
+
+    def __len__(self) -> int:
+        return len(self._factories)
+
+
 @dataclass(frozen=True)
 class Runtime:
     """What every service needs; tests build one from fakes instead. Provider clients are made on first use."""
@@ -47,7 +70,13 @@ class Runtime:
 
     @cached_property
     def vault(self) -> Vault:
-        return Vault(self.secret("TOKEN_ENCRYPTION_KEYS"))
+        """Seals creators' OAuth tokens (and connect's PKCE verifiers): only connect, meetings, bookings hold it."""
+        return Vault(self.secret("TOKEN_ENCRYPTION_KEYS"), name="TOKEN_ENCRYPTION_KEYS")
+
+    @cached_property
+    def manage_vault(self) -> Vault:
+        """Seals fans' manage tokens, which emails need in clear; notify and reminders hold only this key."""
+        return Vault(self.secret("MANAGE_TOKEN_KEYS"), name="MANAGE_TOKEN_KEYS")
 
     @cached_property
     def provider_urls(self) -> ProviderUrls:
@@ -58,16 +87,20 @@ class Runtime:
         return httpx.Client(timeout=PROVIDER_TIMEOUT_SECONDS)
 
     @cached_property
-    def oauth(self) -> dict[str, OAuthProvider]:
+    def oauth(self) -> Mapping[str, OAuthProvider]:
+        """Each provider's client is made (and its secrets read) on first use, so a service that only
+        refreshes Google tokens (bookings) is never given, nor needs, the Zoom secrets."""
         urls = self.provider_urls
-        return {
-            "zoom": ZoomOAuth(
-                urls, self.secret("ZOOM_CLIENT_ID"), self.secret("ZOOM_CLIENT_SECRET"), self.http, self.clock
-            ),
-            "google": GoogleOAuth(
-                urls, self.secret("GOOGLE_CLIENT_ID"), self.secret("GOOGLE_CLIENT_SECRET"), self.http, self.clock
-            ),
-        }
+        return LazyMapping(
+            {
+                "zoom": lambda: ZoomOAuth(
+                    urls, self.secret("ZOOM_CLIENT_ID"), self.secret("ZOOM_CLIENT_SECRET"), self.http, self.clock
+                ),
+                "google": lambda: GoogleOAuth(
+                    urls, self.secret("GOOGLE_CLIENT_ID"), self.secret("GOOGLE_CLIENT_SECRET"), self.http, self.clock
+                ),
+            }
+        )
 
     @cached_property
     def zoom(self) -> VideoProvider:
@@ -101,7 +134,7 @@ def service_app(runtime: Runtime, routes: Iterable[Route], certs: CertSource | N
         try:
             verifier.verify(request.headers.get("Authorization"))
         except OidcError as exc:
-            raise ApiError(exc.status, "unauthorized", exc.message) from None
+            raise ApiError(exc.status, "unauthorized", exc.message, exc.headers) from None
 
     return WebApp(runtime.service, routes, before=[(prefix, require_oidc) for prefix in MACHINE_PREFIXES])
 

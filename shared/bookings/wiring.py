@@ -25,4 +25,4 @@ def booking_service_for(runtime: Runtime, busy: BusyTimes | None = None) -> tupl
         link_deadline=timedelta(seconds=settings.link_deadline_seconds),
         confirmation_grace=timedelta(seconds=settings.confirmation_grace_seconds),
     )
-    return BookingService(runtime.store, runtime.publisher, runtime.clock, busy, policy, runtime.vault), busy
+    return BookingService(runtime.store, runtime.publisher, runtime.clock, busy, policy, runtime.manage_vault), busy

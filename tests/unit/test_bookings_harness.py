@@ -32,6 +32,7 @@ from shared.web import WebApp
 BASE_URL = "http://flo.test"
 ENV = {"FLO_ENV": "local", "FLO_BASE_URL": BASE_URL, "GOOGLE_CLOUD_PROJECT": "flo-test"}
 KEYS = "v1:" + base64.urlsafe_b64encode(bytes(range(32))).decode().rstrip("=")
+MANAGE_KEYS = "m1:" + base64.urlsafe_b64encode(bytes(range(64, 96))).decode().rstrip("=")
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 """Monday 2 March 2026, 08:00 UTC: an hour before the first slot of the default hours."""
 MONDAY = "2026-03-02"
@@ -64,7 +65,7 @@ def runtime_for(store: DocStore, publisher: FakePublisher, clock: FakeClock) -> 
         store=store,
         publisher=publisher,
         clock=clock,
-        secrets=EnvSecretSource({"TOKEN_ENCRYPTION_KEYS": KEYS}),
+        secrets=EnvSecretSource({"TOKEN_ENCRYPTION_KEYS": KEYS, "MANAGE_TOKEN_KEYS": MANAGE_KEYS}),
     )
 
 
@@ -79,7 +80,7 @@ class Harness:
         self.calendar = FakeGoogleCalendar()
         self.runtime = runtime_for(self.store, self.publisher, self.clock)
         self.busy = GoogleBusyTimes(self.connections, self.calendar, self.clock)
-        self.service = BookingService(self.store, self.publisher, self.clock, self.busy, POLICY, self.runtime.vault)
+        self.service = BookingService(self.store, self.publisher, self.clock, self.busy, POLICY, self.runtime.manage_vault)
         self.app = WebApp("bookings", build_routes(self.runtime, self.service, self.busy, DevTokenAuth(self.store)))
         self.client = Client(self.app)
 
