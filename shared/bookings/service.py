@@ -15,6 +15,7 @@ from shared.bookings.model import (
     BOOKINGS,
     CELLS,
     CREATORS,
+    HOLD_RELEASE_RETENTION,
     HOLD_RELEASES,
     OFFERS,
     PLANS_WITH_BOOKINGS,
@@ -298,7 +299,13 @@ class BookingService:
                 # run a transaction on one document, and Firestore aborts such contended transactions.
                 try:
                     self._store.commit(
-                        [create(HOLD_RELEASES, f"{holder}-{doc['revision']}", {"booking_id": holder, "at": now})]
+                        [
+                            create(
+                                HOLD_RELEASES,
+                                f"{holder}-{doc['revision']}",
+                                {"booking_id": holder, "at": now, "expires_at": now + HOLD_RELEASE_RETENTION},
+                            )
+                        ]
                     )
                 except Conflict:
                     continue  # another request is releasing it, and then takes the slot

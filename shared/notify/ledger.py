@@ -19,6 +19,9 @@ from shared.mail import MailSender
 from shared.store.port import Conflict, Doc, DocStore, Txn, create, delete, put, update
 
 EMAILS = "emails"
+RECORD_RETENTION = timedelta(days=400)
+"""Firestore's TTL deletes a record this long after its first attempt: past the longest booking horizon plus
+its reminders, so no redelivery or sweep can still need it to tell that the email went."""
 LEASE = timedelta(seconds=60)
 """Longer than one SMTP attempt (connect, STARTTLS, send) can take, so a live sender is never overtaken."""
 
@@ -67,6 +70,7 @@ class EmailLedger:
             "owner": uuid.uuid4().hex,
             "lease_until": now + LEASE,
             "created_at": now,
+            "expires_at": now + RECORD_RETENTION,
             "booking_id": key.booking_id,
             "kind": key.kind,
             "revision": key.revision,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import pytest
 from werkzeug.test import Client
@@ -32,7 +32,7 @@ SECRETS = {"MANAGE_TOKEN_KEYS": MANAGE_KEYS, "SMTP_PASSWORD": PASSWORD}
 """notify and reminders hold only the manage-token key and the SMTP password, as Terraform grants them."""
 
 
-def runtime(h: NotifyHarness, service: str, secrets: dict[str, str] = SECRETS, **env: str) -> Runtime:
+def runtime(h: NotifyHarness, service: str, env: Mapping[str, str], secrets: Mapping[str, str] = SECRETS) -> Runtime:
     return Runtime(
         service=service,
         settings=Settings.from_env({**ENV, **env}),
@@ -51,7 +51,7 @@ def test_a_booking_event_reaches_the_mail_sink_over_smtp(sink: MailSink) -> None
     h = NotifyHarness()
     booking_id = h.new_booking()
     h.settle_link(booking_id)
-    client = Client(notify_app(runtime(h, "notify", **smtp_env(sink.smtp_port))))
+    client = Client(notify_app(runtime(h, "notify", smtp_env(sink.smtp_port))))
 
     response = client.post("/pubsub/booking-events", json=encode_push({"booking_id": booking_id, "revision": 1}, "1"))
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -63,7 +63,7 @@ def test_smtp_down_is_a_503_and_the_password_is_not_logged(caplog: pytest.LogCap
     h = NotifyHarness()
     booking_id = h.new_booking()
     h.settle_link(booking_id)
-    client = Client(notify_app(runtime(h, "notify", **smtp_env(free_port()))))
+    client = Client(notify_app(runtime(h, "notify", smtp_env(free_port()))))
 
     with caplog.at_level(logging.DEBUG):
         response = client.post("/pubsub/link-events", json=encode_push({"booking_id": booking_id}, "1"))
@@ -77,7 +77,7 @@ def test_the_reminders_app_answers_the_scheduler_with_counts(sink: MailSink) -> 
     h = NotifyHarness()
     booking_id = h.new_booking()  # in an hour: its 1h reminder is due as soon as the confirmation went
     h.clock.advance(h.doc(booking_id)["mail_due_at"] - h.clock.now())
-    client = Client(reminders_app(runtime(h, "reminders", **smtp_env(sink.smtp_port))))
+    client = Client(reminders_app(runtime(h, "reminders", smtp_env(sink.smtp_port))))
 
     response = client.post("/tasks/reminders")
     assert response.status_code == 200
@@ -88,11 +88,11 @@ def test_the_reminders_app_answers_the_scheduler_with_counts(sink: MailSink) -> 
 
 def test_a_missing_smtp_host_fails_the_build_naming_the_variable() -> None:
     with pytest.raises(ConfigError, match="SMTP_HOST"):
-        notify_app(runtime(NotifyHarness(), "notify"))
+        notify_app(runtime(NotifyHarness(), "notify", {}))
 
 
 def test_the_smtp_password_is_a_secret_not_an_environment_variable() -> None:
     h = NotifyHarness()
     env = {"SMTP_HOST": "127.0.0.1", "SMTP_USERNAME": "flo", "SMTP_PASSWORD": PASSWORD}
     with pytest.raises(SecretUnavailableError, match="SMTP_PASSWORD"):
-        notify_app(runtime(h, "notify", {"MANAGE_TOKEN_KEYS": MANAGE_KEYS}, **env))
+        notify_app(runtime(h, "notify", env, {"MANAGE_TOKEN_KEYS": MANAGE_KEYS}))
