@@ -35,6 +35,7 @@ PROJECT_ID = "flo-local"
 
 def _dev_secrets() -> dict[str, str]:
     """Fresh throwaway secrets per run: the local data lives only as long as the emulators do."""
+
     def key() -> str:
         return "v1:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 

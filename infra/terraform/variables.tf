@@ -176,3 +176,47 @@ variable "deletion_protection" {
   type        = bool
   default     = true
 }
+
+variable "rate_limit_requests_per_minute" {
+  description = "Cloud Armor's per-client limit on the load balancer: requests per client IP per minute before it answers 429."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.rate_limit_requests_per_minute >= 10 && floor(var.rate_limit_requests_per_minute) == var.rate_limit_requests_per_minute
+    error_message = "rate_limit_requests_per_minute must be a whole number >= 10."
+  }
+}
+
+variable "firestore_backup_retention_days" {
+  description = "Days each daily Firestore backup (scheduled export) is kept; Firestore allows at most 14 weeks."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.firestore_backup_retention_days >= 1 && var.firestore_backup_retention_days <= 98
+    error_message = "firestore_backup_retention_days must be between 1 and 98."
+  }
+}
+
+variable "images_kept_per_service" {
+  description = "Artifact Registry cleanup: the most recent image versions always kept per service, whatever their age."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.images_kept_per_service >= 2
+    error_message = "images_kept_per_service must be at least 2 (the running image and one to roll back to)."
+  }
+}
+
+variable "image_retention_days" {
+  description = "Artifact Registry cleanup: images older than this are deleted unless they are among the most recent kept."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.image_retention_days >= 1
+    error_message = "image_retention_days must be at least 1."
+  }
+}

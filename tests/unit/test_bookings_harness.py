@@ -80,7 +80,9 @@ class Harness:
         self.calendar = FakeGoogleCalendar()
         self.runtime = runtime_for(self.store, self.publisher, self.clock)
         self.busy = GoogleBusyTimes(self.connections, self.calendar, self.clock)
-        self.service = BookingService(self.store, self.publisher, self.clock, self.busy, POLICY, self.runtime.manage_vault)
+        self.service = BookingService(
+            self.store, self.publisher, self.clock, self.busy, POLICY, self.runtime.manage_vault
+        )
         self.app = WebApp("bookings", build_routes(self.runtime, self.service, self.busy, DevTokenAuth(self.store)))
         self.client = Client(self.app)
 

@@ -67,7 +67,9 @@ class NotifyHarness(Harness):
     def __init__(self, sender: Any = None) -> None:
         super().__init__()
         self.mail = FakeMailSender()
-        self.notifier = Notifier(self.store, self.clock, sender or self.mail, self.runtime.manage_vault, MAIL_FROM, BASE_URL)
+        self.notifier = Notifier(
+            self.store, self.clock, sender or self.mail, self.runtime.manage_vault, MAIL_FROM, BASE_URL
+        )
         self.notify = Client(WebApp("notify", notify_routes(self.notifier)))
         self.reminders = Client(
             WebApp("reminders", reminder_routes(self.store, self.clock, self.notifier, self.publisher, self.service))
