@@ -4,17 +4,34 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# uv (from PyPI, pinned) reads and writes uv.lock, the one lock file with every dependency's hashes:
+# the venv here, the Dockerfile and Cloud Build all install from it.
+UV_VERSION := 0.9.30
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
 ZOOM_REF := $(abspath ../shared/reference/zoom)
 export ZOOM_OPENAPI_DIR ?= $(if $(wildcard $(ZOOM_REF)/meetings-openapi.json),$(ZOOM_REF),)
 
-.PHONY: run test venv prereqs lint typecheck unit integration e2e demo bench
+.PHONY: run test venv prereqs lint typecheck unit integration e2e demo bench lock lock-upgrade checkov
 
-$(STAMP): pyproject.toml
+$(UV):
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is missing: install Python 3.11"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+# Exactly the locked versions (hash-checked), the project itself editable; fails if uv.lock is stale.
+$(STAMP): pyproject.toml uv.lock $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --extra dev --python $(PYTHON) --quiet
 	@touch $(STAMP)
+
+# Regenerate uv.lock after editing pyproject.toml's dependencies (keeps other pins); commit it.
+lock: $(UV)
+	$(UV) lock --python $(PYTHON)
+
+# Move every dependency to the newest version pyproject.toml allows; commit uv.lock after `make test`.
+lock-upgrade: $(UV)
+	$(UV) lock --upgrade --python $(PYTHON)
 
 venv: $(STAMP)
 

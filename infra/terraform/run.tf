@@ -29,7 +29,7 @@ resource "google_cloud_run_v2_service" "service" {
     }
 
     containers {
-      image = "${local.image_base}/${each.key}:${try(var.image_tags[each.key], "")}"
+      image = "${local.image_base}/${each.key}@${try(var.image_digests[each.key], "")}"
 
       ports {
         container_port = 8080
@@ -79,8 +79,8 @@ resource "google_cloud_run_v2_service" "service" {
 
   lifecycle {
     precondition {
-      condition     = contains(keys(var.image_tags), each.key)
-      error_message = "image_tags has no tag for service ${each.key}; Cloud Build passes one per service of shared/topology.yaml."
+      condition     = contains(keys(var.image_digests), each.key)
+      error_message = "image_digests has no digest for service ${each.key}; Cloud Build passes one per service of shared/topology.yaml."
     }
   }
 

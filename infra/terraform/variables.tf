@@ -51,13 +51,13 @@ variable "artifact_repository_id" {
   }
 }
 
-variable "image_tags" {
-  description = "Image tag per service of shared/topology.yaml (Cloud Build passes the commit SHA for every service)."
+variable "image_digests" {
+  description = "Image digest (sha256:...) per service of shared/topology.yaml: Cloud Build passes the digest of each image it built and tested, so what is deployed is exactly that image."
   type        = map(string)
 
   validation {
-    condition     = alltrue([for tag in values(var.image_tags) : can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", tag))])
-    error_message = "Every image tag must be a valid Docker tag (letters, digits, '_', '.', '-', at most 128 characters)."
+    condition     = alltrue([for digest in values(var.image_digests) : can(regex("^sha256:[0-9a-f]{64}$", digest))])
+    error_message = "Every image digest must be sha256: followed by 64 lowercase hex digits."
   }
 }
 

@@ -229,7 +229,7 @@ def test_every_service_runs_on_cloud_run_as_its_own_account() -> None:
     assert "var.min_instances" in scaling["min_instance_count"]
     assert "var.max_instances" in scaling["max_instance_count"]
     container = _block(template, "containers")
-    assert "var.image_tags[each.key]" in container["image"]
+    assert "@${try(var.image_digests[each.key]" in container["image"]
 
 
 def test_services_get_the_contract_environment() -> None:
@@ -514,11 +514,11 @@ def test_provider_is_pinned_and_backend_is_gcs() -> None:
 
 def test_variables_are_typed_and_described() -> None:
     variables = _tf()["variable"]
-    assert {"project_id", "region", "domain", "image_tags", "min_instances", "max_instances"} <= set(variables)
+    assert {"project_id", "region", "domain", "image_digests", "min_instances", "max_instances"} <= set(variables)
     for name, body in variables.items():
         assert body.get("type"), f"variable {name} has no type"
         assert body.get("description"), f"variable {name} has no description"
-    for name in ("project_id", "domain", "image_tags", "min_instances", "max_instances", "smtp_port"):
+    for name in ("project_id", "domain", "image_digests", "min_instances", "max_instances", "smtp_port"):
         assert variables[name].get("validation"), f"variable {name} has no validation"
     for name, body in _tf()["output"].items():
         assert body.get("description"), f"output {name} has no description"
