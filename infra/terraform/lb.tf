@@ -158,6 +158,18 @@ resource "google_compute_security_policy" "edge" {
     }
   }
 
+  # Requests carrying a Log4j JNDI lookup (CVE-2021-44228) are refused before any backend sees them.
+  rule {
+    action      = "deny(403)"
+    priority    = 2000
+    description = "Log4j exploit attempts (CVE-2021-44228)."
+    match {
+      expr {
+        expression = "evaluatePreconfiguredWaf('cve-canary')"
+      }
+    }
+  }
+
   rule {
     action      = "allow"
     priority    = 2147483647
