@@ -52,8 +52,14 @@ lint: $(STAMP)
 
 # IaC scan of the Terraform; each finding is fixed or skipped in the .tf file with a one-line reason.
 # BC_SKIP_MAPPING and --skip-download keep it offline (no guideline or check downloads).
-checkov: $(STAMP)
-	BC_SKIP_MAPPING=TRUE $(VENV)/bin/checkov --directory infra/terraform --framework terraform --compact --quiet --skip-download
+# It runs from its own environment, locked in uv.lock too (the scan dependency group).
+SCAN_VENV := $(TOOLS)/scan
+$(SCAN_VENV)/.installed-stamp: pyproject.toml uv.lock $(UV)
+	UV_PROJECT_ENVIRONMENT=$(SCAN_VENV) $(UV) sync --frozen --only-group scan --no-install-project --python $(PYTHON) --quiet
+	@touch $@
+
+checkov: $(SCAN_VENV)/.installed-stamp
+	BC_SKIP_MAPPING=TRUE $(SCAN_VENV)/bin/checkov --directory infra/terraform --framework terraform --compact --quiet --skip-download
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
