@@ -113,6 +113,11 @@ class Vault:
                 "(tampered, or bound to another creator or provider)"
             ) from None
 
+    @property
+    def retired_versions(self) -> list[str]:
+        """Key versions that still open old records but seal nothing new: what the re-seal sweeps look for."""
+        return [version for version in self._keys if version != self.current_version]
+
     def needs_reencrypt(self, sealed: Sealed) -> bool:
         """True for records under an older key: `reseal` them so that key can be retired."""
         return sealed.key_version != self.current_version

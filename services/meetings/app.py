@@ -9,6 +9,7 @@ from werkzeug.wrappers import Request, Response
 from shared.bootstrap import Runtime, service_app
 from shared.envelope import parse_push
 from shared.meetings.reconcile import MeetingReconciler, RetryLater
+from shared.rotation import reseal_connections, reseal_route
 from shared.web import Route, WebApp, error_response, json_response, route
 
 log = logging.getLogger(__name__)
@@ -35,4 +36,5 @@ def build_app(runtime: Runtime) -> WebApp:
     reconciler = MeetingReconciler(
         runtime.store, runtime.publisher, runtime.clock, runtime.connections, runtime.zoom, runtime.calendar
     )
-    return service_app(runtime, build_routes(reconciler))
+    reseal = reseal_route(lambda: reseal_connections(runtime.store, runtime.vault))
+    return service_app(runtime, [*build_routes(reconciler), reseal])

@@ -11,6 +11,7 @@ from shared.bootstrap import Runtime, service_app
 from shared.bus.port import Publisher
 from shared.clock import Clock
 from shared.notify import Notifier, notifier_for, tick
+from shared.rotation import reseal_manage_tokens, reseal_route
 from shared.store.port import DocStore
 from shared.web import Route, WebApp, json_response, route
 
@@ -30,6 +31,6 @@ def build_routes(
 
 def build_app(runtime: Runtime) -> WebApp:
     bookings, _ = booking_service_for(runtime, NoCalendar())
-    return service_app(
-        runtime, build_routes(runtime.store, runtime.clock, notifier_for(runtime), runtime.publisher, bookings)
-    )
+    routes = build_routes(runtime.store, runtime.clock, notifier_for(runtime), runtime.publisher, bookings)
+    reseal = reseal_route(lambda: reseal_manage_tokens(runtime.store, runtime.manage_vault))
+    return service_app(runtime, [*routes, reseal])

@@ -300,7 +300,7 @@ def test_invokers_are_scoped_to_their_targets() -> None:
     scheduler = _resource("google_cloud_run_v2_service_iam_member", "scheduler_invoker")
     assert scheduler["for_each"] == "${toset([for job in values(local.topology.scheduler) : job.service])}"
     assert scheduler["member"] == "${google_service_account.scheduler.member}"
-    assert {job["service"] for job in _topology()["scheduler"].values()} == {"reminders"}
+    assert {job["service"] for job in _topology()["scheduler"].values()} == {"reminders", "meetings"}
     for grant in (push, scheduler):
         assert grant["role"] == "roles/run.invoker"
 
