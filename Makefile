@@ -20,9 +20,10 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
 
-# Exactly the locked versions (hash-checked), the project itself editable; fails if uv.lock is stale.
+# Exactly the locked versions (hash-checked), the project itself editable; --locked fails, naming
+# `uv lock`, when pyproject.toml changed and uv.lock was not regenerated (run `make lock`).
 $(STAMP): pyproject.toml uv.lock $(UV)
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --extra dev --python $(PYTHON) --quiet
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --extra dev --python $(PYTHON)
 	@touch $(STAMP)
 
 # Regenerate uv.lock after editing pyproject.toml's dependencies (keeps other pins); commit it.
@@ -55,7 +56,7 @@ lint: $(STAMP)
 # It runs from its own environment, locked in uv.lock too (the scan dependency group).
 SCAN_VENV := $(TOOLS)/scan
 $(SCAN_VENV)/.installed-stamp: pyproject.toml uv.lock $(UV)
-	UV_PROJECT_ENVIRONMENT=$(SCAN_VENV) $(UV) sync --frozen --only-group scan --no-install-project --python $(PYTHON) --quiet
+	UV_PROJECT_ENVIRONMENT=$(SCAN_VENV) $(UV) sync --locked --only-group scan --no-install-project --python $(PYTHON)
 	@touch $@
 
 checkov: $(SCAN_VENV)/.installed-stamp
