@@ -413,6 +413,8 @@ def test_only_services_with_public_routes_allow_all_users() -> None:
 
 
 def test_health_is_checked_by_cloud_run_probes() -> None:
+    public_health = [r["prefix"] for r in _topology()["routes"] if r["public"] and r["prefix"].startswith("/health")]
+    assert public_health == [], "health routes must not be on the load balancer"
     container = _block(_block(_resource("google_cloud_run_v2_service", "service"), "template"), "containers")
     for probe in ("startup_probe", "liveness_probe"):
         http_get = _block(_block(container, probe), "http_get")
