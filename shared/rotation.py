@@ -10,12 +10,14 @@ re-sealed in a transaction that re-reads it, so a refresh or reschedule that wro
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from werkzeug.wrappers import Request, Response
 
-from shared.bookings.model import BOOKINGS
+from shared.bookings.booking import Booking
+from shared.bookings.repository import BookingRepository
 from shared.bookings.service import manage_aad
-from shared.connections.store import CONNECTIONS
+from shared.connections.repository import CONNECTIONS
 from shared.store.port import Doc, DocStore, Txn, Where, update
 from shared.vault import Sealed, Vault, connection_aad
 from shared.web import Route, json_response, route
@@ -38,16 +40,21 @@ def reseal_connections(store: DocStore, vault: Vault, batch: int = BATCH) -> int
     return sum(_reseal_one(store, CONNECTIONS, doc_id, reseal) for doc_id, _ in rows)
 
 
-def reseal_manage_tokens(store: DocStore, vault: Vault, batch: int = BATCH) -> int:
+def reseal_manage_tokens(bookings: BookingRepository, vault: Vault, batch: int = BATCH) -> int:
     """Fans' manage tokens under a retired MANAGE_TOKEN_KEYS version; returns how many were re-sealed."""
     if not vault.retired_versions:
         return 0
-    rows = store.query(BOOKINGS, [Where("manage_token_sealed.key_version", "in", vault.retired_versions)], limit=batch)
+    resealed = 0
+    for booking_id, booking in bookings.manage_tokens_sealed_under(vault.retired_versions, batch):
+        sealed = _resealed(vault, booking.manage_token_sealed, manage_aad(booking_id))
+        written = bookings.update_if(booking_id, booking, replace(booking, manage_token_sealed=sealed), _sealed_as_seen)
+        resealed += written is not None
+    return resealed
 
-    def reseal(doc: Doc) -> Doc:
-        return {"manage_token_sealed": _resealed(vault, doc["manage_token_sealed"], manage_aad(doc["_id"]))}
 
-    return sum(_reseal_one(store, BOOKINGS, doc_id, reseal) for doc_id, _ in rows)
+def _sealed_as_seen(booking: Booking) -> tuple[object, ...]:
+    """A booking changed since the query (a new revision, or re-sealed by another run) is left to the next run."""
+    return (*booking.decided_from(), booking.manage_token_sealed)
 
 
 def _resealed(vault: Vault, stored: Doc, aad: str) -> Doc:

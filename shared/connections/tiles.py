@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.connections.store import ConnectionInfo
+from shared.connections.repository import ConnectionInfo
 from shared.providers.errors import Provider
 
 ZOOM_CONFIGURE_URL = "https://zoom.us/profile"

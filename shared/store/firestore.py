@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-import httpx
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
@@ -83,10 +81,3 @@ class FirestoreDocStore:
         except gexc.Conflict as exc:
             raise Conflict(str(exc.message)) from None
         return result
-
-    def clear(self) -> None:
-        host = os.environ.get("FIRESTORE_EMULATOR_HOST")
-        if not host:
-            raise RuntimeError("clear() only wipes the Firestore emulator")
-        url = f"http://{host}/emulator/v1/projects/{self._project_id}/databases/(default)/documents"
-        httpx.delete(url, timeout=10).raise_for_status()

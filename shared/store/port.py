@@ -61,10 +61,6 @@ class DocStore(Protocol):
 
     def transaction(self, fn: Callable[[Txn], T]) -> T: ...
 
-    def clear(self) -> None:
-        """Remove everything (tests only: the emulator's reset)."""
-        ...
-
 
 def put(collection: str, doc_id: str, data: Doc) -> Write:
     return Write("set", collection, doc_id, data)

@@ -24,10 +24,8 @@ from devstack.sandbox.client import Provider, SandboxControl, authorize
 from services.connect.app import FAILED, build_app
 from shared.auth import DevTokenAuth
 from shared.bootstrap import Runtime
-from shared.bus.fake import FakePublisher
-from shared.clock import FakeClock
 from shared.config import Settings
-from shared.connections.store import FirestoreConnections, RefreshPolicy
+from shared.connections.repository import DocStoreConnections, RefreshPolicy
 from shared.logs import configure_logging
 from shared.providers.oauth import GOOGLE_SCOPES, ZoomOAuth
 from shared.providers.urls import ProviderUrls
@@ -35,6 +33,8 @@ from shared.providers.zoom import ZoomClient
 from shared.secrets import EnvSecretSource
 from shared.store.firestore import FirestoreDocStore
 from shared.web import WebApp
+from tests.fakes.bus import FakePublisher
+from tests.fakes.clock import FakeClock
 from tests.integration.conftest import PROJECT_ID
 
 pytestmark = pytest.mark.integration
@@ -118,7 +118,7 @@ class Flo:
     def connection(self, provider: str) -> dict[str, Any] | None:
         return self.runtime.store.get("connections", f"{CREATOR}_{provider}")
 
-    def use_zoom(self, connections: FirestoreConnections | None = None) -> str:
+    def use_zoom(self, connections: DocStoreConnections | None = None) -> str:
         """What a worker does: call Zoom with the creator's token (here: who am I)."""
         zoom = self.runtime.zoom
         return (connections or self.runtime.connections).with_token(CREATOR, "zoom", lambda t: zoom.get_me(t).id)
@@ -286,7 +286,7 @@ def test_twenty_instances_finding_an_expired_token_refresh_once(flo: Flo, sandbo
     def instance() -> None:
         with httpx.Client(timeout=10.0) as http:
             oauth = ZoomOAuth(urls, SECRETS["ZOOM_CLIENT_ID"], SECRETS["ZOOM_CLIENT_SECRET"], http, flo.clock)
-            connections = FirestoreConnections(
+            connections = DocStoreConnections(
                 FirestoreDocStore(PROJECT_ID),
                 flo.runtime.vault,
                 {"zoom": oauth},

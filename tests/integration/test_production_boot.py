@@ -35,11 +35,11 @@ from google.cloud import pubsub_v1
 from google.cloud.secretmanager_v1.types import AccessSecretVersionRequest, AccessSecretVersionResponse, SecretPayload
 
 from devstack.emulators import free_port, stop_process
+from shared.bookings.catalog import new_offer
 from shared.bookings.model import CREATORS, hours_to_doc
-from shared.bookings.service import new_offer
-from shared.envelope import encode_push
 from shared.store.firestore import FirestoreDocStore
 from shared.store.port import put
+from tests.fakes.pubsub import encode_push
 from tests.oidc_tokens import key_and_cert, sign
 from tests.tls_smtp import HOST, make_certificate, tls_smtp_server
 from tests.unit.test_terraform import ROOT, TF_DIR, _clean, _local, _resource, _topology

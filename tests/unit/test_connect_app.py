@@ -8,7 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from werkzeug.test import TestResponse
 
-from services.connect.app import FAILED, _state_aad
+from services.connect.app import FAILED
+from shared.connections.connect import state_aad
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.providers.oauth import GOOGLE_SCOPES, pkce_challenge
 from shared.vault import Sealed, VaultError
@@ -57,10 +58,10 @@ def test_connect_url_carries_signed_state_and_s256_challenge_and_stores_the_nonc
     assert stored["creator_id"] == CREATOR and stored["provider"] == "google"
     assert stored["expires_at"] == NOW + timedelta(minutes=10)
     sealed = Sealed.from_dict(stored["verifier"])
-    verifier = h.vault.decrypt(sealed, _state_aad(nonce, CREATOR, "google"))
+    verifier = h.vault.decrypt(sealed, state_aad(nonce, CREATOR, "google"))
     assert pkce_challenge(verifier) == query["code_challenge"][0]
     with pytest.raises(VaultError):
-        h.vault.decrypt(sealed, _state_aad(nonce, "creator-2", "google"))
+        h.vault.decrypt(sealed, state_aad(nonce, "creator-2", "google"))
 
 
 def test_zoom_connect_stores_sealed_tokens_and_shows_the_tile(h: Harness) -> None:

@@ -1,4 +1,4 @@
-"""FirestoreConnections over the fake store: with_token's refresh rules, single-flight refresh, reconnect_required."""
+"""DocStoreConnections over the fake store: with_token's refresh rules, single-flight refresh, reconnect_required."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from shared.connections.port import NotConnectedError
-from shared.connections.store import RefreshPolicy
+from shared.connections.repository import RefreshPolicy
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.providers.models import TokenSet
 from shared.store.port import create

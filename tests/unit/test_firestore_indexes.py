@@ -1,8 +1,10 @@
 """Every Firestore query in the code has the index it needs in Terraform, and every composite index serves one.
 
 The queries are read from the source (every `<store>.query(COLLECTION, [Where(...)], order_by=...)` call
-under shared/ and services/), so a new query that needs a composite index fails here before it fails in
-production with FAILED_PRECONDITION, which the emulator never raises.
+under shared/ and services/, and every call of a method that forwards its filters to one, such as the
+booking repository's `_query`, with the collection that method names), so a new query that needs a
+composite index fails here before it fails in production with FAILED_PRECONDITION, which the emulator
+never raises.
 
 Firestore's rules, as applied here: equality filters alone (any number, `in` included) are served by
 merging the automatic single-field indexes; a query on one field needs nothing else; a range filter or
@@ -61,32 +63,93 @@ def _literal(node: ast.expr, where: str) -> str:
     return node.value
 
 
+@dataclass(frozen=True)
+class Forwarder:
+    """A method that runs its caller's filters on one collection, such as the booking repository's
+    `_query(where, order_by, limit)`: its callers are the queries, with the collection it names."""
+
+    collection: str
+    params: tuple[str, ...]
+
+
+def _params(function: ast.FunctionDef) -> tuple[str, ...]:
+    return tuple(arg.arg for arg in function.args.args if arg.arg != "self")
+
+
+def _store_queries(tree: ast.AST) -> list[ast.Call]:
+    """Calls of a DocStore's query (Google Calendar's freebusy().query(body=...) has no positional arguments)."""
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "query"
+        and node.args
+    ]
+
+
+def _forwarders(tree: ast.AST, names: dict[str, str]) -> dict[str, Forwarder]:
+    found: dict[str, Forwarder] = {}
+    for function in ast.walk(tree):
+        if not isinstance(function, ast.FunctionDef):
+            continue
+        for call in _store_queries(function):
+            collection, filters = call.args[0], call.args[1] if len(call.args) > 1 else None
+            if isinstance(filters, ast.Name) and filters.id in _params(function) and isinstance(collection, ast.Name):
+                found[function.name] = Forwarder(names[collection.id], _params(function))
+    return found
+
+
+def _arguments(call: ast.Call, params: tuple[str, ...]) -> dict[str, ast.expr]:
+    return {**dict(zip(params, call.args, strict=False)), **{k.arg: k.value for k in call.keywords if k.arg}}
+
+
+def _query(where: str, collection: str, arguments: dict[str, ast.expr]) -> Query:
+    filters = arguments.get("where")
+    equalities: set[str] = set()
+    ranges: set[str] = set()
+    if filters is not None:
+        assert isinstance(filters, ast.List), f"{where}: filters must be a literal list"
+        for item in filters.elts:
+            assert isinstance(item, ast.Call) and len(item.args) == 3, f"{where}: filter is not Where(...)"
+            field, op = _literal(item.args[0], where), _literal(item.args[1], where)
+            (equalities if op in EQUALITY_OPS else ranges).add(field)
+    order = arguments.get("order_by")
+    order_by = _literal(order, where) if order is not None and not _is_none(order) else None
+    return Query(where, collection, frozenset(equalities), frozenset(ranges), order_by)
+
+
+def _is_none(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
 def code_queries() -> list[Query]:
     names = _collection_names()
     found: list[Query] = []
     for path in SOURCES:
-        for node in ast.walk(ast.parse(path.read_text())):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "query"):
-                continue
-            if not node.args:  # not a DocStore query (e.g. Google Calendar's freebusy().query(body=...))
+        tree = ast.parse(path.read_text())
+        forwarders = _forwarders(tree, names)
+        forwarding = {
+            id(call)
+            for f in ast.walk(tree)
+            if isinstance(f, ast.FunctionDef) and f.name in forwarders
+            for call in _store_queries(f)
+        }
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
                 continue
             where = f"{path.relative_to(ROOT)}:{node.lineno}"
-            collection = node.args[0]
-            assert isinstance(collection, ast.Name) and collection.id in names, f"{where}: collection not a constant"
-            filters = (
-                node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "where"), None)
-            )
-            equalities: set[str] = set()
-            ranges: set[str] = set()
-            if filters is not None:
-                assert isinstance(filters, ast.List), f"{where}: filters must be a literal list"
-                for item in filters.elts:
-                    assert isinstance(item, ast.Call) and len(item.args) == 3, f"{where}: filter is not Where(...)"
-                    field, op = _literal(item.args[0], where), _literal(item.args[1], where)
-                    (equalities if op in EQUALITY_OPS else ranges).add(field)
-            order = next((k.value for k in node.keywords if k.arg == "order_by"), None)
-            order_by = _literal(order, where) if order is not None else None
-            found.append(Query(where, names[collection.id], frozenset(equalities), frozenset(ranges), order_by))
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+            if name in forwarders:
+                forwarder = forwarders[name]
+                found.append(_query(where, forwarder.collection, _arguments(node, forwarder.params)))
+            elif name == "query" and node.args and id(node) not in forwarding:
+                collection = node.args[0]
+                assert isinstance(collection, ast.Name) and collection.id in names, (
+                    f"{where}: collection not a constant"
+                )
+                arguments = _arguments(node, ("collection", "where", "order_by", "limit"))
+                found.append(_query(where, names[collection.id], arguments))
     return found
 
 
@@ -107,6 +170,8 @@ def test_the_queries_are_found() -> None:
     )
     assert len(queries) >= 5, listing
     assert any(q.collection == "bookings" and q.equalities == {"creator_id"} and q.ranges == {"start"} for q in queries)
+    repository = [q for q in queries if q.where.startswith("shared/bookings/repository.py:")]
+    assert any(q.equalities == {"creator_id"} and q.order_by == "start" for q in repository), listing
 
 
 def test_every_query_has_its_index_and_every_index_serves_a_query() -> None:

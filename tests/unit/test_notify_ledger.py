@@ -8,11 +8,12 @@ from email.message import EmailMessage
 
 import pytest
 
-from shared.clock import FakeClock
-from shared.mail import FakeMailSender, MailSendError
+from shared.mail import MailSendError
 from shared.notify import EMAILS, Delivery, EmailKey, EmailLedger
-from shared.store.fake import FakeDocStore
 from shared.store.port import create
+from tests.fakes.clock import FakeClock
+from tests.fakes.mail import FakeMailSender
+from tests.fakes.store import FakeDocStore
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 KEY = EmailKey("b1", "confirmation", 2, "fan")

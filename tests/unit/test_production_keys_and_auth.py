@@ -6,6 +6,8 @@ import base64
 import json
 import logging
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
@@ -14,21 +16,22 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
 from shared.auth import IdentityPlatformAuth
-from shared.bookings.model import BOOKINGS
+from shared.bookings.repository import DocStoreBookingRepository, Row
 from shared.bookings.service import manage_aad
 from shared.bootstrap import Runtime
-from shared.bus.fake import FakePublisher
-from shared.clock import FakeClock
 from shared.config import Settings
-from shared.connections.store import CONNECTIONS
+from shared.connections.repository import CONNECTIONS
 from shared.logs import JsonFormatter
 from shared.oidc import GoogleCertSource
 from shared.rotation import reseal_connections, reseal_manage_tokens
 from shared.secrets import EnvSecretSource, SecretUnavailableError
-from shared.store.fake import FakeDocStore
 from shared.store.port import put
 from shared.vault import Sealed, Vault, connection_aad
 from shared.web import WebApp, json_response, route
+from tests.bookings_contract import sample
+from tests.fakes.bus import FakePublisher
+from tests.fakes.clock import FakeClock
+from tests.fakes.store import FakeDocStore
 from tests.oidc_tokens import KEY_ID, key_and_cert, sign
 
 PROJECT = "flo-prod"
@@ -72,21 +75,40 @@ def test_rotation_reseals_idle_connections_so_the_old_key_can_go() -> None:
 
 
 def test_rotation_reseals_old_bookings_manage_tokens() -> None:
-    store, old = FakeDocStore(), Vault(key("m1", 1), name="MANAGE_TOKEN_KEYS")
-    for booking_id in ("b1", "b2"):
+    bookings, old = DocStoreBookingRepository(FakeDocStore()), Vault(key("m1", 1), name="MANAGE_TOKEN_KEYS")
+    for hour, booking_id in enumerate(("b1", "b2"), start=9):
         sealed = old.encrypt(f"token-{booking_id}", manage_aad(booking_id)).to_dict()
-        store.commit([put(BOOKINGS, booking_id, {"status": "confirmed", "manage_token_sealed": sealed})])
+        bookings.add(booking_id, sample(hour=hour, token=booking_id, sealed=sealed))
 
     rotated = Vault(f"{key('m2', 2)},{key('m1', 1)}", name="MANAGE_TOKEN_KEYS")
-    assert reseal_manage_tokens(store, rotated) == 2
-    assert reseal_manage_tokens(store, rotated) == 0
+    assert reseal_manage_tokens(bookings, rotated) == 2
+    assert reseal_manage_tokens(bookings, rotated) == 0
     new_only = Vault(key("m2", 2), name="MANAGE_TOKEN_KEYS")
     for booking_id in ("b1", "b2"):
-        doc = store.get(BOOKINGS, booking_id)
-        assert doc is not None and doc["status"] == "confirmed"
-        assert new_only.decrypt(Sealed.from_dict(doc["manage_token_sealed"]), manage_aad(booking_id)) == (
+        booking = bookings.get(booking_id)
+        assert booking is not None and booking.status == "confirmed" and booking.revision == 1
+        assert new_only.decrypt(Sealed.from_dict(booking.manage_token_sealed), manage_aad(booking_id)) == (
             f"token-{booking_id}"
         )
+
+
+def test_a_booking_changed_since_the_reseal_query_is_left_to_the_next_run() -> None:
+    store, old = FakeDocStore(), Vault(key("m1", 1), name="MANAGE_TOKEN_KEYS")
+    bookings = DocStoreBookingRepository(store)
+    first = sample(sealed=old.encrypt("token", manage_aad("b1")).to_dict())
+    bookings.add("b1", first)
+    moved = bookings.update_if("b1", first, replace(first, revision=2, change="rescheduled"))
+    assert moved is not None
+
+    class StaleQuery(DocStoreBookingRepository):
+        def manage_tokens_sealed_under(self, key_versions: Sequence[str], limit: int) -> list[Row]:
+            return [("b1", first)]  # as read before the reschedule
+
+    rotated = Vault(f"{key('m2', 2)},{key('m1', 1)}", name="MANAGE_TOKEN_KEYS")
+    stale = StaleQuery(store)
+    assert reseal_manage_tokens(stale, rotated) == 0
+    assert bookings.get("b1") == moved, "nothing written over the newer revision"
+    assert reseal_manage_tokens(bookings, rotated) == 1
 
 
 # --- Identity Platform --------------------------------------------------------------------------------------

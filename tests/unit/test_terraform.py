@@ -390,7 +390,7 @@ def test_ttl_only_on_short_lived_collections_the_code_writes_expires_at_to() -> 
     for collection in collections:
         assert collection in declared.values(), f"TTL on {collection}, which no code writes"
     assert '"expires_at": now + RECORD_RETENTION' in (ROOT / "shared/notify/ledger.py").read_text()
-    assert '"expires_at": now + HOLD_RELEASE_RETENTION' in (ROOT / "shared/bookings/service.py").read_text()
+    assert '"expires_at": now + HOLD_RELEASE_RETENTION' in (ROOT / "shared/bookings/repository.py").read_text()
 
 
 # --- private by default ------------------------------------------------------------------------

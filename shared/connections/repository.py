@@ -1,4 +1,4 @@
-"""Creators' connections kept in Firestore with their tokens sealed by the Vault, refreshed single-flight.
+"""Creators' connections kept in the document store with their tokens sealed by the Vault, refreshed single-flight.
 
 Zoom rotates the refresh token on every refresh, so two instances refreshing at once would leave
 one holding a dead token and log the creator out. A lease document (created with `create`, so
@@ -77,7 +77,7 @@ class RefreshPolicy:
     max_polls: int = 800  # 40 s of polling: longer than a lease, so a crashed holder's lease is taken over
 
 
-class FirestoreConnections:
+class DocStoreConnections:
     """The Connections port over a DocStore; also what the connect service uses to store and remove connections."""
 
     def __init__(
@@ -97,7 +97,7 @@ class FirestoreConnections:
         self._sleep = sleep
 
     def __repr__(self) -> str:
-        return f"FirestoreConnections({self._vault!r})"
+        return f"DocStoreConnections({self._vault!r})"
 
     # ---- reading ------------------------------------------------------------------------------------
 

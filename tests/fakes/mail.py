@@ -1,17 +1,10 @@
-"""The sending seam: what services depend on, and an in-memory stand-in for unit tests."""
+"""An in-memory stand-in for the mail sender."""
 
 from __future__ import annotations
 
 from email.message import EmailMessage
-from typing import Protocol
 
 from shared.mail.smtp import MailSendError
-
-
-class MailSender(Protocol):
-    """Anything that delivers a message or raises MailSendError (SmtpSender in production)."""
-
-    def send(self, message: EmailMessage) -> None: ...
 
 
 class FakeMailSender:
