@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Iterator, Mapping
 
@@ -96,3 +97,15 @@ def test_the_smtp_password_is_a_secret_not_an_environment_variable() -> None:
     env = {"SMTP_HOST": "127.0.0.1", "SMTP_USERNAME": "flo", "SMTP_PASSWORD": PASSWORD}
     with pytest.raises(SecretUnavailableError, match="SMTP_PASSWORD"):
         notify_app(runtime(h, "notify", env, {"MANAGE_TOKEN_KEYS": MANAGE_KEYS}))
+
+
+def test_the_reminders_app_reseals_fans_manage_tokens_off_a_retired_key() -> None:
+    h = NotifyHarness()
+    booking_id = h.new_booking()
+    new_key = "m9:" + base64.urlsafe_b64encode(bytes(range(200, 232))).decode().rstrip("=")
+    rotated = {**SECRETS, "MANAGE_TOKEN_KEYS": f"{new_key},{MANAGE_KEYS}"}
+    client = Client(reminders_app(runtime(h, "reminders", smtp_env(free_port()), rotated)))
+
+    assert client.post("/tasks/reseal").get_json() == {"resealed": 1}
+    assert client.post("/tasks/reseal").get_json() == {"resealed": 0}
+    assert h.doc(booking_id)["manage_token_sealed"]["key_version"] == "m9"

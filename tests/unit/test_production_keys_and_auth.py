@@ -15,6 +15,7 @@ import pytest
 from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
+from services.meetings.app import build_app as meetings_app
 from shared.auth import IdentityPlatformAuth
 from shared.bookings.repository import DocStoreBookingRepository, Row
 from shared.bookings.service import manage_aad
@@ -33,6 +34,8 @@ from tests.fakes.bus import FakePublisher
 from tests.fakes.clock import FakeClock
 from tests.fakes.store import FakeDocStore
 from tests.oidc_tokens import KEY_ID, key_and_cert, sign
+from tests.unit.test_meetings_harness import KEYS as MEETINGS_KEYS
+from tests.unit.test_meetings_harness import MeetingsHarness
 
 PROJECT = "flo-prod"
 
@@ -109,6 +112,21 @@ def test_a_booking_changed_since_the_reseal_query_is_left_to_the_next_run() -> N
     assert reseal_manage_tokens(stale, rotated) == 0
     assert bookings.get("b1") == moved, "nothing written over the newer revision"
     assert reseal_manage_tokens(bookings, rotated) == 1
+
+
+def test_the_meetings_app_reseals_creators_tokens_off_a_retired_key() -> None:
+    h = MeetingsHarness()
+    aad = connection_aad("c1", "google")
+    sealed = {name: Vault(MEETINGS_KEYS).encrypt(name, aad).to_dict() for name in ("access_token", "refresh_token")}
+    fields = {"creator_id": "c1", "provider": "google", "key_version": "v1", **sealed}
+    h.store.commit([put(CONNECTIONS, "c1_google", fields)])
+    rotated = EnvSecretSource({"TOKEN_ENCRYPTION_KEYS": f"{key('v7', 7)},{MEETINGS_KEYS}"})
+    client = Client(meetings_app(replace(h.runtime, secrets=rotated)))
+
+    assert client.post("/tasks/reseal").get_json() == {"resealed": 1}
+    assert client.post("/tasks/reseal").get_json() == {"resealed": 0}
+    doc = h.store.get(CONNECTIONS, "c1_google")
+    assert doc is not None and doc["key_version"] == "v7"
 
 
 # --- Identity Platform --------------------------------------------------------------------------------------
