@@ -21,6 +21,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlencode
 
 import httpx
 
@@ -197,7 +198,9 @@ def run(state_file: Path | None) -> int:
                 args=(stack, service_urls[job.service] + job.path, job.local_interval_seconds),
                 daemon=True,
             ).start()
+        demo = _demo_creator(f"http://127.0.0.1:{flo_port}", base_url)
         state = {
+            "demo": demo,
             "base_url": base_url,
             "services": service_urls,
             "provider_sandbox_url": env.get("PROVIDER_SANDBOX_URL"),
@@ -214,7 +217,7 @@ def run(state_file: Path | None) -> int:
         _watch(stack, log_dir)
     except KeyboardInterrupt:
         return 0
-    except (PrerequisiteError, TimeoutError, RuntimeError, OSError) as exc:
+    except (PrerequisiteError, TimeoutError, RuntimeError, OSError, httpx.HTTPError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -225,6 +228,41 @@ def run(state_file: Path | None) -> int:
             server.shutdown()
         print("stopped every process of the local stack")
     return 0
+
+
+DEMO_HOURS = {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+
+
+def _demo_creator(gateway_url: str, base_url: str) -> dict[str, str]:
+    """A ready-made creator (Pro plan, weekday hours, a free offer), so a newcomer can click through at once."""
+    with httpx.Client(base_url=gateway_url, timeout=30) as http:
+        made = http.post(
+            "/api/dev/creators",
+            json={
+                "email": "demo-creator@example.com",
+                "name": "Demo Creator",
+                "plan": "pro",
+                "timezone": "Europe/Berlin",
+            },
+        )
+        made.raise_for_status()
+        creator_id, token = made.json()["creator_id"], made.json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        http.put(
+            "/api/settings/availability",
+            headers=headers,
+            json={"timezone": "Europe/Berlin", "weekly_hours": DEMO_HOURS},
+        ).raise_for_status()
+        offer = http.post(
+            "/api/offers", headers=headers, json={"title": "Intro call", "duration_minutes": 30, "price_cents": 0}
+        )
+        offer.raise_for_status()
+    query = urlencode({"token": token, "next": "/dashboard/bookings"})
+    return {
+        "creator_id": creator_id,
+        "dashboard_url": f"{base_url}/dev/sign-in?{query}",
+        "booking_page_url": f"{base_url}/book/{creator_id}/{offer.json()['offer_id']}",
+    }
 
 
 def _scheduler_loop(stack: Stack, url: str, interval: float) -> None:
@@ -249,6 +287,11 @@ def _print_summary(state: Mapping[str, object], seconds: float) -> None:
     print(f"  Firestore emulator      {state['firestore_emulator']}")
     print(f"  Pub/Sub emulator        {state['pubsub_emulator']}")
     print(f"  logs                    {state['logs']}")
+    demo = state["demo"]
+    assert isinstance(demo, dict)
+    print("Click through as the demo creator (signs this browser in), then as a fan:")
+    print(f"  creator dashboard       {demo['dashboard_url']}")
+    print(f"  public booking page     {demo['booking_page_url']}")
     print("Ctrl-C stops everything.", flush=True)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property, partial
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import httplib2
 import httpx
@@ -31,12 +32,15 @@ from shared.connections.repository import DocStoreConnections
 from shared.connections.zoom_webhook import ZoomWebhook
 from shared.logs import configure_logging, register_secret
 from shared.mail import MailSender, SmtpSender
+from shared.mail.port import SMTP_TIMEOUT_SECONDS
 from shared.meetings.reconcile import MeetingReconciler
 from shared.notify.ledger import EmailLedger
 from shared.notify.owed import Notifier
 from shared.notify.reminders import SchedulerTick
 from shared.oauth_state import StateSigner
 from shared.oidc import CertSource
+from shared.pages.kit import PageKit
+from shared.providers._http import PROVIDER_TIMEOUT_SECONDS
 from shared.providers.google_calendar import GoogleCalendarClient
 from shared.providers.oauth import GoogleOAuth, ZoomOAuth
 from shared.providers.ports import CalendarProvider, OAuthProvider, VideoProvider
@@ -47,10 +51,6 @@ from shared.secrets import SecretSource, secret_source_from_env
 from shared.store.port import DocStore
 from shared.vault import Vault
 from shared.web import ApiError, LazyApp, Route, WebApp
-
-PROVIDER_TIMEOUT_SECONDS = 10.0
-SMTP_TIMEOUT_SECONDS = 20.0
-"""Well inside the email ledger's 60 s lease, so a slow send is never taken over by a second sender."""
 
 
 @dataclass(frozen=True)
@@ -189,6 +189,22 @@ class Runtime:
         return Notices(self.store, self.clock)
 
 
+def page_kit(runtime: Runtime) -> PageKit:
+    """The pages' kit for a service: the same creator auth as its API; forms may go on to the providers' consent
+    pages (Connect), nowhere else."""
+    urls = runtime.provider_urls
+    origins = sorted(
+        {f"{urlsplit(u).scheme}://{urlsplit(u).netloc}" for u in (urls.zoom_authorize, urls.google_authorize)}
+    )
+    return PageKit(
+        base_url=runtime.settings.base_url,
+        local=runtime.settings.local,
+        auth=runtime.auth,
+        clock=runtime.clock,
+        form_origins=tuple(origins),
+    )
+
+
 def smtp_sender(runtime: Runtime) -> SmtpSender:
     """SMTP host and TLS mode from the environment; the password is the SMTP_PASSWORD secret, read like every
     other secret (Secret Manager in production, the environment locally) and only when a username is set."""
@@ -302,7 +318,10 @@ def manage_token_resealer(runtime: Runtime) -> Callable[[], int]:
 class ConnectUseCases:
     flow: ConnectFlow
     zoom_webhook: ZoomWebhook
+    catalog: Catalog
     auth: CreatorAuth
+    base_url: str
+    local: bool
 
 
 def connect_use_cases(runtime: Runtime) -> ConnectUseCases:
@@ -317,7 +336,9 @@ def connect_use_cases(runtime: Runtime) -> ConnectUseCases:
         signer=StateSigner(runtime.secret("OAUTH_STATE_SECRET")),
     )
     webhook = ZoomWebhook(runtime.secret("ZOOM_WEBHOOK_SECRET"), runtime.connection_repository, runtime.clock)
-    return ConnectUseCases(flow, webhook, runtime.auth)
+    return ConnectUseCases(
+        flow, webhook, runtime.catalog, runtime.auth, runtime.settings.base_url, runtime.settings.local
+    )
 
 
 MACHINE_PREFIXES = ("/pubsub/", "/tasks/")

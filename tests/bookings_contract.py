@@ -11,6 +11,8 @@ import pytest
 from shared.bookings.booking import Booking, Fan
 from shared.bookings.model import cell_ids, token_hash
 from shared.bookings.repository import BookingRepository, SlotTaken
+from shared.store.lease import LeaseLost, take_lease
+from shared.store.port import DocStore
 
 NOW = datetime(2026, 3, 2, 8, tzinfo=UTC)
 
@@ -46,9 +48,11 @@ def next_revision(booking: Booking) -> Booking:
     return replace(booking, revision=booking.revision + 1, updated_at=NOW)
 
 
-def check_booking_repository_contract(repo: BookingRepository) -> None:
+def check_booking_repository_contract(repo: BookingRepository, leases: DocStore) -> None:
+    """`leases` is the store the repository reads the leases that fence writes from."""
     first = _check_adding(repo)
     _check_conditional_writes(repo, first)
+    _check_fenced_writes(repo, leases)
     _check_cells_follow_the_status(repo, first)
     _check_queries(repo)
 
@@ -93,6 +97,20 @@ def _check_conditional_writes(repo: BookingRepository, first: Booking) -> None:
     repo.record("b1", written, linked)
     assert repo.update_if("b1", written, replace(written, mail_due_at=NOW), Booking.link_decided_from) is None
     assert repo.update_if("b1", written, replace(written, mail_due_at=NOW)) is not None
+
+
+def _check_fenced_writes(repo: BookingRepository, leases: DocStore) -> None:
+    # A write under a lease goes through while the lease is held, and is refused once another caller took it over.
+    held = take_lease(leases, "contract", NOW, timedelta(seconds=30))
+    assert held is not None
+    current = repo.get("b1")
+    assert current is not None
+    fenced = repo.update_if("b1", current, replace(current, zoom_intent="fenced"), fence=held)
+    assert fenced is not None and fenced.zoom_intent == "fenced"
+    assert take_lease(leases, "contract", NOW + timedelta(seconds=31), timedelta(seconds=30)) is not None
+    with pytest.raises(LeaseLost):
+        repo.update_if("b1", fenced, replace(fenced, zoom_intent="stale"), fence=held)
+    assert repo.get("b1") == fenced, "a fenced-out write writes nothing"
 
 
 def _check_cells_follow_the_status(repo: BookingRepository, first: Booking) -> None:

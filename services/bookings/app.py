@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Request, Response
 
+from services.bookings.pages import page_routes
 from services.bookings.schemas import (
     AvailabilityIn,
     BookIn,
@@ -17,9 +18,11 @@ from services.bookings.schemas import (
 )
 from shared.auth import DevTokenAuth
 from shared.bookings.payments import PAYMENT_SUCCEEDED
-from shared.bootstrap import BookingsUseCases, Runtime, bookings_use_cases, service_app
+from shared.bootstrap import BookingsUseCases, Runtime, bookings_use_cases, page_kit, service_app
 from shared.envelope import booking_id_of
 from shared.errors import NotFoundError
+from shared.pages.kit import static_routes
+from shared.pages.signin import sign_in_routes
 from shared.web import ApiError, Route, WebApp, json_response, parse_body
 
 SCOPES = ("upcoming", "past")
@@ -138,4 +141,7 @@ def build_routes(uses: BookingsUseCases) -> list[Route]:
 
 
 def build_app(runtime: Runtime) -> WebApp:
-    return service_app(runtime, build_routes(bookings_use_cases(runtime)))
+    uses = bookings_use_cases(runtime)
+    kit = page_kit(runtime)
+    pages = [*page_routes(kit, uses), *sign_in_routes(kit, runtime.settings.environ), *static_routes(kit)]
+    return service_app(runtime, [*build_routes(uses), *pages])

@@ -90,11 +90,16 @@ def booking_view(booking_id: str, booking: Booking) -> dict[str, Any]:
     }
 
 
+def manage_url(base_url: str, manage_token: str) -> str:
+    """The fan's link to their booking: in the booking's API answer and on its manage page."""
+    return f"{base_url}/manage/{manage_token}"
+
+
 def booked_view(booked: Booked, base_url: str) -> dict[str, Any]:
     return {
         "booking_id": booked.booking_id,
         "status": booked.status,
-        "manage_url": f"{base_url}/manage/{booked.manage_token}",
+        "manage_url": manage_url(base_url, booked.manage_token),
     }
 
 

@@ -30,6 +30,19 @@ class Catalog:
     def creator(self, creator_id: str) -> Doc | None:
         return self._store.get(CREATORS, creator_id)
 
+    def timezone_of(self, creator_id: str) -> str:
+        """The zone a creator's pages show times in (UTC until one is set)."""
+        return str((self.creator(creator_id) or {}).get("timezone") or "UTC")
+
+    def public_offer(self, creator_id: str, offer_id: str) -> tuple[Doc, Doc]:
+        """(offer, creator) of an offer fans may book: not found unless it is this creator's, not permitted
+        without Book a Session."""
+        offer, creator = self.offer(offer_id)
+        if offer["creator_id"] != creator_id:
+            raise NotFoundError("offer_not_found", f"No offer {offer_id!r} for creator {creator_id!r}.")
+        require_bookings_plan(creator)
+        return offer, creator
+
     def offer(self, offer_id: str) -> tuple[Doc, Doc]:
         """The offer and its creator."""
         offer = self._store.get(OFFERS, offer_id)

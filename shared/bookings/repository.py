@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from shared.bookings.booking import Booking, Fan, GoogleEventRef, ZoomMeetingRef
 from shared.bookings.model import BOOKINGS, CELLS, HOLD_RELEASE_RETENTION, HOLD_RELEASES, token_hash
 from shared.bookings.outbox import outbox_write
+from shared.store.lease import Lease
 from shared.store.port import Conflict, Doc, DocStore, Txn, Where, Write, create, delete, update
 
 DecidedFrom = Callable[[Booking], tuple[object, ...]]
@@ -53,18 +54,24 @@ class BookingRepository(Protocol):
         ...
 
     def update_if(
-        self, booking_id: str, seen: Booking, changes: Booking, decided_from: DecidedFrom = Booking.decided_from
+        self,
+        booking_id: str,
+        seen: Booking,
+        changes: Booking,
+        decided_from: DecidedFrom = Booking.decided_from,
+        fence: Lease | None = None,
     ) -> Booking | None:
         """Write `changes` (the booking `seen` as it should become) only if the stored booking is still the
         one the change was decided from (same `decided_from`), in one transaction. Only fields that differ
         from `seen` are written; cells are claimed and released as the status and times say, and a new
         revision gets its outbox entry. Returns the booking as now stored, or None if it changed or is gone.
-        Raises SlotTaken when a cell the new version needs is held by another booking."""
+        Raises SlotTaken when a cell the new version needs is held by another booking, and LeaseLost when
+        the write is made under a `fence` lease that another caller took over."""
         ...
 
     def record(self, booking_id: str, seen: Booking, changes: Booking) -> Booking:
-        """Write the fields in which `changes` differs from `seen`, unconditionally: for fields only the caller
-        writes (the meetings worker's Zoom and Google references, under its lease; the sweeps' timers).
+        """Write the fields in which `changes` differs from `seen`, unconditionally: only for fields nobody else
+        decides from a read of them (the sweeps' timers); anything else goes through `update_if`.
         Returns `changes`, the caller's booking from now on (so its next change is measured from it)."""
         ...
 
@@ -178,11 +185,18 @@ class DocStoreBookingRepository:
             raise SlotTaken(booking_id) from None
 
     def update_if(
-        self, booking_id: str, seen: Booking, changes: Booking, decided_from: DecidedFrom = Booking.decided_from
+        self,
+        booking_id: str,
+        seen: Booking,
+        changes: Booking,
+        decided_from: DecidedFrom = Booking.decided_from,
+        fence: Lease | None = None,
     ) -> Booking | None:
         fields = _differences(seen, changes)
 
         def run(txn: Txn) -> Booking | None:
+            if fence is not None:
+                fence.check(txn.get)
             stored = txn.get(BOOKINGS, booking_id)
             if stored is None:
                 return None

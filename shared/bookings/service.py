@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import secrets
 import uuid
@@ -17,7 +16,7 @@ from shared.bookings.model import cell_ids, next_reminder, token_hash
 from shared.bookings.outbox import Outbox
 from shared.bookings.repository import BookingRepository, Row, SlotTaken
 from shared.clock import Clock
-from shared.errors import ConflictError, DomainError, NotFoundError
+from shared.errors import ConflictError, NotFoundError
 from shared.store.port import Doc
 from shared.vault import Vault
 
@@ -197,7 +196,37 @@ class BookingService:
         seen = self.get(booking_id)
         if seen.cancelled:
             return seen
-        cancelled = replace(
+        self._write(booking_id, seen, self._next_revision(self._cancelled(seen, by, reason, now), now))
+        return self.get(booking_id)
+
+    def cancel_by_creator(self, creator_id: str, booking_id: str) -> Booking:
+        """The creator cancels one of their own bookings; someone else's is as good as missing."""
+        if self.get(booking_id).creator_id != creator_id:
+            raise booking_not_found(booking_id)
+        return self.cancel(booking_id, by="creator")
+
+    def release_expired_holds(self) -> int:
+        """Pending-payment holds past their time give their slot back. Returns how many were released."""
+        now = self._clock.now()
+        expired = self._bookings.holds_expired_by(now, EXPIRED_HOLDS_BATCH)
+        return sum(self._expire_hold(booking_id, booking, now) for booking_id, booking in expired)
+
+    # ---- helpers -------------------------------------------------------------------------------------------
+
+    def _expire_hold(self, booking_id: str, seen: Booking, now: datetime) -> bool:
+        """Cancel the hold `seen` found expired, only if the booking is still that one: a payment confirmed
+        in between (a new revision) keeps its slot. True if this call released it."""
+        if not seen.hold_expired(now):
+            return False
+        expired = self._next_revision(self._cancelled(seen, "system", "payment_timeout", now), now)
+        if self._bookings.update_if(booking_id, seen, expired) is None:
+            return False
+        self._outbox.publish(booking_id, expired.revision)
+        return True
+
+    @staticmethod
+    def _cancelled(seen: Booking, by: CancelledBy, reason: str, now: datetime) -> Booking:
+        return replace(
             seen,
             status="cancelled",
             change="cancelled",
@@ -210,24 +239,6 @@ class BookingService:
             link_nudge_at=None,
             mail_due_at=now if seen.confirmed else None,
         )
-        self._write(booking_id, seen, self._next_revision(cancelled, now))
-        return self.get(booking_id)
-
-    def cancel_by_creator(self, creator_id: str, booking_id: str) -> Booking:
-        """The creator cancels one of their own bookings; someone else's is as good as missing."""
-        if self.get(booking_id).creator_id != creator_id:
-            raise booking_not_found(booking_id)
-        return self.cancel(booking_id, by="creator")
-
-    def release_expired_holds(self) -> int:
-        """Pending-payment holds past their time give their slot back."""
-        expired = self._bookings.holds_expired_by(self._clock.now(), EXPIRED_HOLDS_BATCH)
-        for booking_id, booking in expired:
-            if booking.pending_payment:
-                self.cancel(booking_id, by="system", reason="payment_timeout")
-        return len(expired)
-
-    # ---- helpers -------------------------------------------------------------------------------------------
 
     def _next_revision(self, booking: Booking, now: datetime) -> Booking:
         return replace(booking, revision=booking.revision + 1, updated_at=now)
@@ -279,9 +290,8 @@ class BookingService:
             # run a transaction on one document, and Firestore aborts such contended transactions.
             if not self._bookings.claim_hold_release(holder_id, holder, now):
                 continue  # another request is releasing it, and then takes the slot
-            # If it changed meanwhile (the sweep released it, or a payment confirmed it), the retry tells.
-            with contextlib.suppress(DomainError):
-                self.cancel(holder_id, by="system", reason="payment_timeout")
+            # Refused if it changed meanwhile (the sweep released it, or a payment confirmed it): the retry tells.
+            self._expire_hold(holder_id, holder, now)
             released = True
         if not released:
             raise SlotTakenError

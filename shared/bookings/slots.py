@@ -7,11 +7,10 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from shared.availability import Interval, compute_slots, validate_window, window_bounds
-from shared.bookings.catalog import Catalog, require_bookings_plan, weekly_hours_of
+from shared.bookings.catalog import Catalog, weekly_hours_of
 from shared.bookings.repository import BookingRepository
 from shared.bookings.service import BusyTimes
 from shared.clock import Clock
-from shared.errors import NotFoundError
 
 
 @dataclass(frozen=True)
@@ -32,10 +31,7 @@ class SlotFinder:
 
     def open_slots(self, creator_id: str, offer_id: str, first_day: str, last_day: str) -> OpenSlots:
         """Free slots of the offer between two creator-local dates (YYYY-MM-DD, both included)."""
-        offer, creator = self._catalog.offer(offer_id)
-        if offer["creator_id"] != creator_id:
-            raise NotFoundError("offer_not_found", f"No offer {offer_id!r} for creator {creator_id!r}.")
-        require_bookings_plan(creator)
+        offer, creator = self._catalog.public_offer(creator_id, offer_id)
         first, last = validate_window(first_day, last_day)
         hours = weekly_hours_of(creator)
         low, high = window_bounds(hours, first, last)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from shared.bookings.booking import Booking
 from shared.bookings.outbox import Outbox
 from shared.bookings.repository import BookingRepository
 from shared.bookings.service import LINK_NUDGE_INTERVAL, BookingService
@@ -17,12 +18,14 @@ def nudge_stuck_links(bookings: BookingRepository, outbox: Outbox, now: datetime
     meetings worker decides it (falling back) even if every earlier delivery was dead-lettered."""
     nudged = 0
     for booking_id, booking in bookings.link_nudges_due_by(now, STUCK_LINKS_BATCH):
+        # Conditional on the link as read: a link decided meanwhile is not nudged, nor its timer re-armed.
         if booking.confirmed and booking.link_status == "pending":
-            bookings.record(booking_id, booking, replace(booking, link_nudge_at=now + LINK_NUDGE_INTERVAL))
-            outbox.publish(booking_id, booking.revision)
-            nudged += 1
+            rearmed = replace(booking, link_nudge_at=now + LINK_NUDGE_INTERVAL)
+            if bookings.update_if(booking_id, booking, rearmed, Booking.link_decided_from) is not None:
+                outbox.publish(booking_id, booking.revision)
+                nudged += 1
         else:
-            bookings.record(booking_id, booking, replace(booking, link_nudge_at=None))
+            bookings.update_if(booking_id, booking, replace(booking, link_nudge_at=None), Booking.link_decided_from)
     return nudged
 
 

@@ -1,7 +1,8 @@
 """Connecting a creator's Zoom or Google account: the OAuth start, the callback, the tiles and disconnect.
 
-The OAuth `state` is signed and bound to the creator (no attaching an attacker's account), and
-single-use: its nonce is stored with the PKCE verifier (sealed) and consumed by one atomic
+The OAuth `state` is signed and bound to the creator (no attaching an attacker's account) and to the
+browser that pressed Connect (a value the route layer keeps in a cookie; no sending one's authorize URL
+to someone else), and single-use: its nonce is stored with the PKCE verifier (sealed) and consumed by one atomic
 create-and-delete, so a replayed callback fails. A failed callback stores nothing.
 """
 
@@ -77,10 +78,11 @@ class ConnectFlow:
     def tiles(self, creator_id: str) -> dict[str, dict[str, Any]]:
         return {p: tile(p, self._connections.info(creator_id, p)) for p in PROVIDERS}
 
-    def start(self, creator_id: str, provider: Provider) -> str:
-        """The provider's consent URL, carrying a fresh signed state and a PKCE challenge."""
+    def start(self, creator_id: str, provider: Provider, browser: str) -> str:
+        """The provider's consent URL, carrying a fresh signed state (bound to `browser`, the starting browser's
+        cookie value) and a PKCE challenge."""
         now = self._clock.now()
-        state, nonce = self._signer.issue(creator_id, provider, now)
+        state, nonce = self._signer.issue(creator_id, provider, now, browser)
         verifier, challenge = pkce_pair()
         record = {
             "creator_id": creator_id,
@@ -91,9 +93,10 @@ class ConnectFlow:
         self._store.commit([create(OAUTH_STATES, nonce, record)])
         return self._oauth[provider].authorize_url(self._redirect_uri(provider), state, challenge)
 
-    def complete(self, provider: Provider, args: Mapping[str, str]) -> None:
-        """Store the connection the provider's redirect carries; CallbackRefused when it cannot be made."""
-        creator_id, verifier = self._consume_state(provider, args.get("state", ""))
+    def complete(self, provider: Provider, args: Mapping[str, str], browser: str | None) -> None:
+        """Store the connection the provider's redirect carries; CallbackRefused when it cannot be made (also when
+        `browser`, the calling browser's cookie value, is not the one that started the connect)."""
+        creator_id, verifier = self._consume_state(provider, args.get("state", ""), browser)
         if args.get("error") or not args.get("code"):
             raise CallbackRefused(f"provider answered {args.get('error') or 'no code'}")
         oauth = self._oauth[provider]
@@ -126,10 +129,10 @@ class ConnectFlow:
     def _redirect_uri(self, provider: Provider) -> str:
         return f"{self._base_url}/oauth/{provider}/callback"
 
-    def _consume_state(self, provider: Provider, state: str) -> tuple[str, str]:
+    def _consume_state(self, provider: Provider, state: str, browser: str | None) -> tuple[str, str]:
         """(creator_id, PKCE verifier) of a valid, unused state; using it up is one atomic create-and-delete."""
         try:
-            payload = self._signer.verify(state, provider, self._clock.now())
+            payload = self._signer.verify(state, provider, self._clock.now(), browser)
         except StateError as exc:
             raise CallbackRefused(f"state {exc.reason}") from None
         stored = self._store.get(OAUTH_STATES, payload.nonce)

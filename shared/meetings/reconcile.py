@@ -1,14 +1,21 @@
 """Reconcile, don't replay: load the booking as it is now and drive Zoom and Google toward it.
 
-Every outside object is recorded on the booking before or right after it is made (an intent marker
-goes into the Zoom agenda before the create call), so a retry after a crash finds the meeting it made
-instead of making a second one. Duplicate, late and out-of-order events are just more reconciles.
+Every outside object is recorded on the booking before or right after it is made: one stable marker
+per booking goes into every Zoom agenda (recorded as the booking's intent before the create call), so a
+retry after a crash or a lost answer adopts the meeting instead of making a second one, and extras are
+deleted. The intent is cleared only once Zoom lists the recorded meeting; this assumes Zoom's listing
+catches up in the order meetings were made, so an earlier one carrying the marker shows by then too.
+Google event ids are derived from the booking, so a cancel deletes the event whether or not its
+creation was recorded. A link once decided for a revision stays (a redelivery never swaps it); only a
+new revision owes a new one. Duplicate, late and out-of-order events are just more reconciles.
+
+One worker at a time reconciles a booking (a lease sized from the work it covers), and every write it
+makes is fenced by that lease and conditional on the revision and status it was decided from.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -20,20 +27,48 @@ from shared.bookings.repository import BookingRepository
 from shared.bus.port import Publisher
 from shared.clock import Clock
 from shared.connections.port import Connections, NotConnectedError
+from shared.connections.repository import REFRESH_LEASE, REFRESH_MAX_POLLS, REFRESH_POLL_SECONDS
+from shared.providers._http import PROVIDER_CALL_WORST_SECONDS
 from shared.providers.errors import ErrorKind, Provider, ProviderError
 from shared.providers.google_calendar import event_id_for
-from shared.providers.models import EventSpec, MeetingSpec
+from shared.providers.models import EventSpec, MeetingSpec, ZoomMeeting
 from shared.providers.ports import CalendarProvider, VideoProvider
-from shared.store.lease import release_lease, take_lease
+from shared.store.lease import Lease, LeaseLost, release_lease, take_lease
 from shared.store.port import DocStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 LINK_EVENTS = "link-events"
-LEASE_TTL = timedelta(seconds=120)
+TOKEN_WAIT = timedelta(seconds=max(REFRESH_LEASE.total_seconds(), REFRESH_POLL_SECONDS * REFRESH_MAX_POLLS))
+"""The longest a token can take: waiting out another instance's refresh (45 s), or refreshing under the lease."""
+PROVIDER_CALLS = 8
+"""The provider calls of the longest ordinary reconcile: list, delete an extra, delete a moved meeting, create,
+list again (Zoom); insert then patch (Google); and one call refused for its token, retried after a refresh."""
+LEASE_TTL = 2 * TOKEN_WAIT + timedelta(seconds=PROVIDER_CALLS * PROVIDER_CALL_WORST_SECONDS + 30)
+"""Outlasts the worst reconcile: a token wait per provider (2 x 45 s) + 8 calls at the worst call time
+(8 x 30 s) + 30 s for the store = 360 s. A live worker keeps its lease; a crashed one blocks for 6 minutes,
+well inside the link deadline's redeliveries."""
 DELETE_RETRY_WINDOW = timedelta(minutes=15)
 """How long after a cancel or reschedule a failing delete is retried before the creator is told (within the
 subscription's ~20 minutes of redeliveries, so the notice is written before Pub/Sub dead-letters the event)."""
+
+
+def zoom_marker(booking_id: str) -> str:
+    """The first line of the agenda of every Zoom meeting made for the booking, the same on every attempt."""
+    return f"flo-booking {booking_id}"
+
+
+def _carries(meeting: ZoomMeeting, marker: str) -> bool:
+    first_line = meeting.agenda.split("\n", 1)[0]
+    return first_line == marker or first_line.startswith(f"{marker} ")  # earlier markers added an attempt id
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One reconcile: the booking it is for and the lease that fences its writes."""
+
+    booking_id: str
+    lease: Lease
 
 
 class RetryLater(Exception):
@@ -69,29 +104,46 @@ class MeetingReconciler:
         self._calendar = calendar
 
     def reconcile(self, booking_id: str) -> None:
-        lease = f"meetings-{booking_id}"
-        holder = take_lease(self._leases, lease, self._clock.now(), LEASE_TTL)
-        if holder is None:
+        lease = take_lease(self._leases, f"meetings-{booking_id}", self._clock.now(), LEASE_TTL)
+        if lease is None:
             raise RetryLater("another worker is reconciling this booking")
         try:
             booking = self._bookings.get(booking_id)
             if booking is None or booking.pending_payment:
                 return
-            self._reconcile(booking_id, booking)
+            self._reconcile(_Run(booking_id, lease), booking)
+        except _Superseded:
+            log.info(
+                "booking changed during the reconcile; its new revision's event follows",
+                extra={"booking_id": booking_id},
+            )
+        except LeaseLost:
+            raise RetryLater("the reconcile outlasted its lease; another worker took over") from None
         finally:
-            release_lease(self._leases, lease, holder)
+            release_lease(self._leases, lease)
 
     # ---- the steps -----------------------------------------------------------------------------------------
 
-    def _reconcile(self, booking_id: str, booking: Booking) -> None:
+    def _write(self, run: _Run, seen: Booking, changes: Booking) -> Booking:
+        """Record what this reconcile made, fenced by its lease, only if the booking is still the revision
+        and status it was decided from (else the new revision's event reconciles the booking as it is now)."""
+        written = self._bookings.update_if(run.booking_id, seen, changes, fence=run.lease)
+        if written is None:
+            raise _Superseded
+        return written
+
+    def _reconcile(self, run: _Run, booking: Booking) -> None:
         revision = booking.revision
-        booking, zoom_url = self._reconcile_zoom(booking_id, booking)
-        booking, meet_url = self._reconcile_google(booking_id, booking, zoom_url)
+        settled = booking.link_decided
+        booking, zoom_url = self._reconcile_zoom(run, booking)
+        booking, meet_url = self._reconcile_google(run, booking, zoom_url)
         if not booking.confirmed:
             return
         provider: LinkProvider | None = "zoom" if zoom_url else "google_meet" if meet_url else None
         url = zoom_url or meet_url
         status: LinkStatus = "ready" if url else "unavailable"
+        if settled:  # a redelivery never changes a decided link: only a new revision owes a new one
+            provider, url, status = booking.video_provider, booking.meeting_url, booking.link_status
         link = replace(
             booking,
             meeting_url=url,
@@ -100,43 +152,59 @@ class MeetingReconciler:
             link_revision=revision,
             link_nudge_at=None,
         )
-        recorded = self._bookings.update_if(booking_id, booking, link)
-        if recorded is not None and recorded.link_published_revision != revision:
+        recorded = self._write(run, booking, link)
+        if recorded.link_published_revision != revision:
             kind = "link.ready" if url else "link.unavailable"
-            self._publisher.publish(LINK_EVENTS, {"type": kind, "booking_id": booking_id, "revision": revision})
-            self._bookings.record(booking_id, recorded, replace(recorded, link_published_revision=revision))
+            self._publisher.publish(LINK_EVENTS, {"type": kind, "booking_id": run.booking_id, "revision": revision})
+            recorded = self._write(run, recorded, replace(recorded, link_published_revision=revision))
             log.info(
                 "link recorded",
-                extra={"booking_id": booking_id, "creator_id": booking.creator_id, "link_status": status},
+                extra={"booking_id": run.booking_id, "creator_id": booking.creator_id, "link_status": status},
             )
+        if recorded.zoom is not None and recorded.zoom_intent:
+            raise RetryLater("Zoom does not list the meeting yet; checking again for extras")
 
-    def _reconcile_zoom(self, booking_id: str, booking: Booking) -> tuple[Booking, str | None]:
+    def _reconcile_zoom(self, run: _Run, booking: Booking) -> tuple[Booking, str | None]:
         """The booking with its Zoom meeting made, moved or deleted as it says, and the join URL it now has."""
         revision = booking.revision
-        want = booking.confirmed and booking.zoom_failed_revision != revision
+        want = booking.confirmed and not booking.link_decided and booking.zoom_failed_revision != revision
         try:
-            if booking.zoom_intent and booking.zoom is None:
-                booking = self._adopt(booking_id, booking, booking.zoom_intent)
+            if booking.zoom_intent:
+                booking = self._settle_marked(run, booking)
             if booking.zoom and (not booking.confirmed or booking.zoom.start != booking.start):
-                booking = self._delete_meeting(booking_id, booking, booking.zoom.meeting_id)
+                booking = self._delete_meeting(run, booking, booking.zoom.meeting_id)
             if want and booking.zoom is None and self._connections.status(booking.creator_id, "zoom") == "connected":
-                booking = self._create_meeting(booking_id, booking)
+                booking = self._settle_marked(run, self._create_meeting(run, booking))
         except _GiveUp as give_up:
-            log.warning("no Zoom link for this revision", extra={"booking_id": booking_id, "reason": give_up.reason})
+            log.warning(
+                "no Zoom link for this revision", extra={"booking_id": run.booking_id, "reason": give_up.reason}
+            )
             failed = replace(booking, zoom_failed_revision=revision, zoom_failed_reason=give_up.reason)
-            return self._bookings.record(booking_id, booking, failed), None
-        return booking, booking.zoom.join_url if booking.zoom else None
+            return self._write(run, booking, failed), None
+        return booking, booking.zoom.join_url if booking.zoom and booking.confirmed else None
 
-    def _adopt(self, booking_id: str, booking: Booking, marker: str) -> Booking:
-        """A create may have happened before the crash: find it by the marker written into its agenda."""
-        meetings = self._call(booking.creator_id, "zoom", self._zoom.list_meetings, self._deadline_of(booking_id))
-        found = next((m for m in meetings if m.agenda.startswith(marker)), None)
-        state = ZoomMeetingRef(found.id, found.join_url, found.start_time) if found else None
-        return self._bookings.record(booking_id, booking, replace(booking, zoom=state, zoom_intent=None))
+    def _settle_marked(self, run: _Run, booking: Booking) -> Booking:
+        """Every meeting Zoom lists with the booking's marker: adopt one if none is recorded and the link is
+        still open (a create whose answer was lost), delete the others, and clear the intent only once Zoom
+        lists the recorded one."""
+        marker = zoom_marker(run.booking_id)
+        deadline = booking.link_deadline_at if booking.confirmed else self._cleanup_deadline(booking)
+        listed = self._call(booking.creator_id, "zoom", self._zoom.list_meetings, deadline) or []
+        marked = [m for m in listed if _carries(m, marker)]
+        kept = booking.zoom
+        if kept is None and booking.confirmed and not booking.link_decided and marked:
+            found = next((m for m in marked if m.start_time == booking.start), marked[0])
+            kept = ZoomMeetingRef(found.id, found.join_url, found.start_time)
+        for extra in marked:
+            if kept is None or extra.id != kept.meeting_id:
+                self._delete_zoom(run, booking, extra.id)
+        # Cleared only on what Zoom showed: the recorded meeting listed, or (none kept) every marked one deleted.
+        shown = any(m.id == kept.meeting_id for m in marked) if kept is not None else bool(marked)
+        return self._write(run, booking, replace(booking, zoom=kept, zoom_intent=None if shown else marker))
 
-    def _create_meeting(self, booking_id: str, booking: Booking) -> Booking:
-        marker = f"flo-booking {booking_id} {uuid.uuid4().hex[:8]}"
-        booking = self._bookings.record(booking_id, booking, replace(booking, zoom_intent=marker))
+    def _create_meeting(self, run: _Run, booking: Booking) -> Booking:
+        marker = zoom_marker(run.booking_id)
+        booking = self._write(run, booking, replace(booking, zoom_intent=marker))
         spec = MeetingSpec(
             topic=f"{booking.offer_title} with {booking.fan.name}"[:200],
             agenda=f"{marker}\nBooked with Flo. Manage this session from your Flo dashboard.",
@@ -147,10 +215,20 @@ class MeetingReconciler:
         meeting = self._call(
             booking.creator_id, "zoom", lambda t: self._zoom.create_meeting(t, spec), booking.link_deadline_at
         )
-        state = ZoomMeetingRef(meeting.id, meeting.join_url, booking.start)
-        return self._bookings.record(booking_id, booking, replace(booking, zoom=state, zoom_intent=None))
+        made = ZoomMeetingRef(meeting.id, meeting.join_url, booking.start)
+        try:
+            return self._write(run, booking, replace(booking, zoom=made))
+        except LeaseLost:
+            # Another worker owns the booking now and may have made its own: this one would be an untracked extra.
+            self._delete_zoom(run, booking, meeting.id)
+            raise
 
-    def _delete_meeting(self, booking_id: str, booking: Booking, meeting_id: int) -> Booking:
+    def _delete_meeting(self, run: _Run, booking: Booking, meeting_id: int) -> Booking:
+        self._delete_zoom(run, booking, meeting_id)
+        return self._write(run, booking, replace(booking, zoom=None))
+
+    def _delete_zoom(self, run: _Run, booking: Booking, meeting_id: int) -> None:
+        """Delete one of the booking's meetings (gone already is done); one that cannot be is a notice."""
         try:
             self._call(
                 booking.creator_id,
@@ -161,26 +239,20 @@ class MeetingReconciler:
         except _GiveUp as give_up:
             log.warning(
                 "Zoom meeting left behind",
-                extra={"booking_id": booking_id, "meeting_id": meeting_id, "reason": give_up.reason},
+                extra={"booking_id": run.booking_id, "meeting_id": meeting_id, "reason": give_up.reason},
             )
-            self._notices.zoom_delete_failed(booking.creator_id, booking_id, meeting_id)
-        return self._bookings.record(booking_id, booking, replace(booking, zoom=None))
+            self._notices.zoom_delete_failed(booking.creator_id, run.booking_id, meeting_id)
 
-    def _reconcile_google(self, booking_id: str, booking: Booking, zoom_url: str | None) -> tuple[Booking, str | None]:
+    def _reconcile_google(self, run: _Run, booking: Booking, zoom_url: str | None) -> tuple[Booking, str | None]:
         """The booking with its Google event made, moved or deleted as it says, and the Meet URL to use if any."""
         creator_id = booking.creator_id
         event = booking.google_event
         try:
             if not booking.confirmed:
-                if event:
-                    eid = event.event_id
-                    deadline = self._cleanup_deadline(booking)
-                    self._call(creator_id, "google", lambda t: self._calendar.delete_event(t, eid), deadline)
-                    booking = self._bookings.record(booking_id, booking, replace(booking, google_event=None))
-                return booking, None
+                return self._delete_event(run, booking), None
             if self._connections.status(creator_id, "google") != "connected":
                 return booking, None
-            spec = self._event_spec(booking_id, booking, zoom_url)
+            spec = self._event_spec(run.booking_id, booking, zoom_url)
             link_deadline = booking.link_deadline_at
             if event is None:
                 made = self._call(creator_id, "google", lambda t: self._insert_or_patch(t, spec), link_deadline)
@@ -190,13 +262,25 @@ class MeetingReconciler:
                 return booking, None if zoom_url else event.meet_url
             if made is None:
                 # The creator deleted the event in Google Calendar (patch answered not found): none to move.
-                return self._bookings.record(booking_id, booking, replace(booking, google_event=None)), None
+                return self._write(run, booking, replace(booking, google_event=None)), None
             meet = None if zoom_url else made.hangout_link
             recorded = GoogleEventRef(event_id=spec.event_id, start=booking.start, zoom_url=zoom_url, meet_url=meet)
-            return self._bookings.record(booking_id, booking, replace(booking, google_event=recorded)), meet
+            return self._write(run, booking, replace(booking, google_event=recorded)), meet
         except _GiveUp as give_up:
-            log.warning("no Google event for this revision", extra={"booking_id": booking_id, "reason": give_up.reason})
+            log.warning(
+                "no Google event for this revision", extra={"booking_id": run.booking_id, "reason": give_up.reason}
+            )
             return booking, None
+
+    def _delete_event(self, run: _Run, booking: Booking) -> Booking:
+        """A cancelled booking's event goes, recorded or not: its id is derived from the booking, so an insert
+        whose answer was lost is deleted too (not found is done)."""
+        if booking.google_event is None and self._connections.status(booking.creator_id, "google") != "connected":
+            return booking
+        event_id = event_id_for(run.booking_id)
+        deadline = self._cleanup_deadline(booking)
+        self._call(booking.creator_id, "google", lambda t: self._calendar.delete_event(t, event_id), deadline)
+        return self._write(run, booking, replace(booking, google_event=None))
 
     def _insert_or_patch(self, token: str, spec: EventSpec) -> Any:
         try:
@@ -229,10 +313,6 @@ class MeetingReconciler:
     def _cleanup_deadline(booking: Booking) -> datetime:
         return booking.updated_at + DELETE_RETRY_WINDOW
 
-    def _deadline_of(self, booking_id: str) -> datetime | None:
-        booking = self._bookings.get(booking_id)
-        return booking.link_deadline_at if booking else None
-
     def _call(self, creator_id: str, provider: Provider, fn: Callable[[str], T], deadline: datetime | None) -> T:
         """One provider call under the failure policy: revoked gives up at once, transient and rate-limited
         failures retry (through Pub/Sub redelivery) until the booking's link deadline, not-found is done."""
@@ -251,6 +331,10 @@ class MeetingReconciler:
                 if deadline is None and exc.kind is ErrorKind.TRANSIENT:
                     raise RetryLater(str(exc)) from None
             raise _GiveUp(f"{exc.provider} {exc.kind.value}") from None
+
+
+class _Superseded(Exception):
+    """The booking moved on to a new revision meanwhile: that revision's own event reconciles it."""
 
 
 class _GiveUp(Exception):

@@ -16,14 +16,23 @@ from enum import StrEnum
 
 from shared.clock import Clock
 from shared.mail import MailSender
+from shared.mail.port import SMTP_EXCHANGE_STEPS, SMTP_TIMEOUT_SECONDS
 from shared.store.port import Conflict, Doc, DocStore, Txn, create, delete, put, update
 
 EMAILS = "emails"
 RECORD_RETENTION = timedelta(days=400)
 """Firestore's TTL deletes a record this long after its first attempt: past the longest booking horizon plus
 its reminders, so no redelivery or sweep can still need it to tell that the email went."""
-LEASE = timedelta(seconds=60)
-"""Longer than one SMTP attempt (connect, STARTTLS, send) can take, so a live sender is never overtaken."""
+LEASE = timedelta(seconds=SMTP_TIMEOUT_SECONDS * SMTP_EXCHANGE_STEPS + 60)
+"""Outlasts the slowest send, so a live sender is never overtaken: every step of the exchange at its timeout
+(12 steps x 20 s = 240 s) plus 60 s for rendering and the store = 300 s."""
+
+
+class ClaimState(StrEnum):
+    """Where a claim stands: only SENDING is ever taken over (once its lease has run out)."""
+
+    SENDING = "sending"
+    SENT = "sent"
 
 
 class Delivery(StrEnum):
@@ -66,7 +75,7 @@ class EmailLedger:
         """
         now = self._clock.now()
         claim: Doc = {
-            "state": "sending",
+            "state": ClaimState.SENDING.value,
             "owner": uuid.uuid4().hex,
             "lease_until": now + LEASE,
             "created_at": now,
@@ -85,7 +94,9 @@ class EmailLedger:
         except BaseException:
             self._release(key, claim["owner"])
             raise
-        self._store.commit([put(EMAILS, key.doc_id, {**claim, "state": "sent", "sent_at": self._clock.now()})])
+        self._store.commit(
+            [put(EMAILS, key.doc_id, {**claim, "state": ClaimState.SENT.value, "sent_at": self._clock.now()})]
+        )
         return Delivery.SENT
 
     def _claim(self, key: EmailKey, claim: Doc) -> Delivery | None:
@@ -101,7 +112,7 @@ class EmailLedger:
             if current is None:  # released between our create and this read
                 txn.write(create(EMAILS, key.doc_id, claim))
                 return None
-            if current["state"] == "sent":
+            if current["state"] == ClaimState.SENT:
                 return Delivery.ALREADY_SENT
             if current["lease_until"] > claim["created_at"]:
                 return Delivery.IN_FLIGHT
@@ -119,7 +130,7 @@ class EmailLedger:
 
         def run(txn: Txn) -> None:
             current = txn.get(EMAILS, key.doc_id)
-            if current is not None and current["state"] == "sending" and current["owner"] == owner:
+            if current is not None and current["state"] == ClaimState.SENDING and current["owner"] == owner:
                 txn.write(delete(EMAILS, key.doc_id))
 
         self._store.transaction(run)

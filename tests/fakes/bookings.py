@@ -10,12 +10,17 @@ from datetime import datetime
 from shared.bookings.booking import Booking
 from shared.bookings.model import token_hash
 from shared.bookings.repository import DecidedFrom, Row, SlotTaken
+from shared.store.lease import Lease
+from shared.store.port import DocStore
+from tests.fakes.store import FakeDocStore
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Booking))
 
 
 class FakeBookingRepository:
-    def __init__(self) -> None:
+    def __init__(self, leases: DocStore | None = None) -> None:
+        self.leases: DocStore = leases if leases is not None else FakeDocStore()
+        """Where the leases that fence writes live (the production adapter reads them in the write's transaction)."""
         self.bookings: dict[str, Booking] = {}
         self.cells: dict[str, str] = {}
         self.outbox: list[tuple[str, int]] = []
@@ -61,9 +66,16 @@ class FakeBookingRepository:
             self.outbox.append((booking_id, booking.revision))
 
     def update_if(
-        self, booking_id: str, seen: Booking, changes: Booking, decided_from: DecidedFrom = Booking.decided_from
+        self,
+        booking_id: str,
+        seen: Booking,
+        changes: Booking,
+        decided_from: DecidedFrom = Booking.decided_from,
+        fence: Lease | None = None,
     ) -> Booking | None:
         with self._lock:
+            if fence is not None:
+                fence.check(self.leases.get)
             current = self.bookings.get(booking_id)
             if current is None or decided_from(current) != decided_from(seen):
                 return None

@@ -9,4 +9,4 @@ def test_firestore_store_honours_the_store_contract(firestore_store: FirestoreDo
 
 
 def test_the_booking_repository_honours_its_contract_on_firestore(firestore_store: FirestoreDocStore) -> None:
-    check_booking_repository_contract(DocStoreBookingRepository(firestore_store))
+    check_booking_repository_contract(DocStoreBookingRepository(firestore_store), firestore_store)

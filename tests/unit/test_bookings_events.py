@@ -3,13 +3,14 @@ committed change reach the topic even when publishing fails or the process dies 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from shared.bookings.booking import Fan
-from shared.bookings.model import BOOKINGS, CELLS, OUTBOX
+from shared.bookings.model import BOOKINGS, CELLS, HOLD_RELEASES, OUTBOX
 from shared.bookings.outbox import Outbox
 from shared.errors import ConflictError, NotFoundError
 from shared.web import status_of
@@ -181,6 +182,45 @@ def test_a_live_hold_is_not_released_by_another_booking() -> None:
     h.clock.advance(timedelta(minutes=10))
     assert h.book(offer_id, at(9), email="next@example.com").status_code == 409
     assert h.doc(booking_id)["status"] == "pending_payment"
+
+
+def _pay_right_after(h: Harness, booking_id: str, step: str, hit: Callable[..., bool]) -> None:
+    """Deliver the payment the moment the store step `step` ("query" or "commit") matching `hit` returns,
+    so it lands between what a hold release read and what it writes."""
+    store = h.store
+    original = getattr(store, step)
+
+    def then_pay(*args: Any) -> Any:
+        result = original(*args)
+        if hit(*args):
+            setattr(store, step, original)
+            assert _pay(h, booking_id).status_code == 200
+        return result
+
+    setattr(store, step, then_pay)
+
+
+def test_a_payment_landing_after_the_sweep_read_the_hold_keeps_the_booking() -> None:
+    h = Harness()
+    _, offer_id, booking_id, _ = _paid_booking(h)
+    h.clock.advance(timedelta(minutes=16))
+    _pay_right_after(h, booking_id, "query", lambda collection, *_: collection == BOOKINGS)
+    assert h.service.release_expired_holds() == 0
+    doc = h.doc(booking_id)
+    assert (doc["status"], doc["cancel_reason"], doc["revision"]) == ("confirmed", None, 2)
+    assert {c["booking_id"] for _, c in h.store.query(CELLS)} == {booking_id}
+    assert h.book(offer_id, at(9), email="next@example.com").status_code == 409
+
+
+def test_a_payment_landing_while_another_fan_claims_the_expired_hold_keeps_the_booking() -> None:
+    h = Harness()
+    _, offer_id, booking_id, _ = _paid_booking(h)
+    h.clock.advance(timedelta(minutes=16))
+    _pay_right_after(h, booking_id, "commit", lambda writes: any(w.collection == HOLD_RELEASES for w in writes))
+    response = h.book(offer_id, at(9), email="next@example.com")
+    assert response.status_code == 409, response.get_data(as_text=True)
+    assert h.doc(booking_id)["status"] == "confirmed"
+    assert {c["booking_id"] for _, c in h.store.query(CELLS)} == {booking_id}
 
 
 # ---- booking events and the outbox -------------------------------------------------------------------------

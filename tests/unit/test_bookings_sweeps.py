@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
 
 from shared.bookings.model import BOOKINGS
 from shared.bookings.sweeps import nudge_stuck_links
@@ -35,3 +38,27 @@ def test_only_confirmed_pending_links_past_their_time_are_republished() -> None:
     assert h.doc(settled)["link_nudge_at"] is None
     assert h.doc(gone)["link_nudge_at"] is None
     assert nudge_stuck_links(bookings, outbox, NOW) == 0, "no second nudge within the interval"
+
+
+def test_a_link_decided_after_the_sweep_read_it_is_neither_nudged_nor_rearmed(monkeypatch: pytest.MonkeyPatch) -> None:
+    h = Harness()
+    stuck = _booking(h, h.offer(h.creator()), at(9), "confirmed", "pending", NOW - timedelta(seconds=1))
+    h.publisher.published.clear()
+    store, read = h.store, h.store.query
+
+    def read_then_link_decided(*args: Any) -> Any:
+        rows = read(*args)
+        monkeypatch.setattr(store, "query", read)  # the meetings worker records the link right after the sweep's read
+        decided = {
+            "link_status": "ready",
+            "link_revision": 3,
+            "meeting_url": "https://zoom.us/j/1",
+            "link_nudge_at": None,
+        }
+        store.commit([update(BOOKINGS, stuck, decided)])
+        return rows
+
+    monkeypatch.setattr(store, "query", read_then_link_decided)
+    assert nudge_stuck_links(h.runtime.bookings, h.runtime.outbox, NOW) == 0
+    assert h.publisher.on("booking-events") == []
+    assert h.doc(stuck)["link_nudge_at"] is None

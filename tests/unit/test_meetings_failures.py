@@ -253,10 +253,9 @@ class CommitFailsAfterCreate(FakeZoom):
 def _crashing_harness(kind: str) -> MeetingsHarness:
     if kind == "process":
         return MeetingsHarness(zoom=CrashAfterCreate())
-    zoom = CommitFailsAfterCreate()
-    h = MeetingsHarness(zoom=zoom)
-    zoom.store = h.store
-    return h
+    zoom, store = CommitFailsAfterCreate(), FakeDocStore()
+    zoom.store = store
+    return MeetingsHarness(zoom=zoom, store=store)
 
 
 def test_a_crash_after_the_create_adopts_the_meeting_instead_of_making_another() -> None:

@@ -29,7 +29,7 @@ from shared.providers.errors import Provider
 from shared.providers.google_calendar import event_id_for
 from shared.providers.models import CalendarEvent, ZoomMeeting
 from shared.secrets import EnvSecretSource
-from shared.store.port import put
+from shared.store.port import DocStore, put
 from tests.fakes.bus import FakePublisher
 from tests.fakes.clock import FakeClock
 from tests.fakes.connections import FakeConnections
@@ -64,8 +64,10 @@ def local(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 class MeetingsHarness:
-    def __init__(self, zoom: FakeZoom | None = None, creator_id: str = "creator-1") -> None:
-        self.store = FakeDocStore()
+    def __init__(
+        self, zoom: FakeZoom | None = None, creator_id: str = "creator-1", store: DocStore | None = None
+    ) -> None:
+        self.store: DocStore = store if store is not None else FakeDocStore()
         self.publisher = FakePublisher()
         self.clock = FakeClock(NOW)
         self.connections = FakeConnections()

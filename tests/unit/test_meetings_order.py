@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from shared.meetings.reconcile import zoom_marker
 from shared.providers.models import MeetingSpec, ZoomMeeting
 from shared.store.port import DocStore
 from tests.fakes.providers import FakeZoom
@@ -35,7 +36,7 @@ def _assert_linked(h: MeetingsHarness, booking_id: str, meetings_by_id: dict[int
     doc = h.doc(booking_id)
     meeting = meetings_by_id[doc["zoom"]["meeting_id"]]
     assert meeting.start_time == doc["start"] == _start_of(h.store, booking_id)
-    assert meeting.agenda.startswith(f"flo-booking {booking_id} ")
+    assert meeting.agenda.split("\n")[0] == zoom_marker(booking_id)
     assert doc["meeting_url"] == meeting.join_url
     assert doc["video_provider"] == "zoom"
     assert doc["link_status"] == "ready"
@@ -52,7 +53,7 @@ def _assert_unlinked(h: MeetingsHarness, booking_id: str, meetings: list[ZoomMee
     doc = h.doc(booking_id)
     assert doc["meeting_url"] is None
     assert doc.get("zoom") is None
-    assert not any(m.agenda.startswith(f"flo-booking {booking_id} ") for m in meetings)
+    assert not any(m.agenda.split("\n")[0] == zoom_marker(booking_id) for m in meetings)
     event = h.event_of(booking_id)
     assert event is None or event.status == "cancelled"
 

@@ -9,7 +9,9 @@ from email.message import EmailMessage
 import pytest
 
 from shared.mail import MailSendError
+from shared.mail.port import SMTP_EXCHANGE_STEPS, SMTP_TIMEOUT_SECONDS
 from shared.notify import EMAILS, Delivery, EmailKey, EmailLedger
+from shared.notify.ledger import LEASE
 from shared.store.port import create
 from tests.fakes.clock import FakeClock
 from tests.fakes.mail import FakeMailSender
@@ -79,7 +81,7 @@ def live_claim(store: FakeDocStore, lease_until: datetime) -> None:
 
 def test_a_live_claim_is_left_alone_and_an_expired_one_is_taken_over() -> None:
     led, store, clock, sender = ledger()
-    live_claim(store, NOW + timedelta(seconds=60))
+    live_claim(store, NOW + LEASE)
     built: list[int] = []
 
     def counted() -> EmailMessage:
@@ -88,7 +90,7 @@ def test_a_live_claim_is_left_alone_and_an_expired_one_is_taken_over() -> None:
 
     assert led.deliver(KEY, counted, link_included=False) is Delivery.IN_FLIGHT
     assert built == []  # nothing is rendered for a message someone else sends
-    clock.advance(timedelta(seconds=60))
+    clock.advance(LEASE)
     assert led.deliver(KEY, counted, link_included=False) is Delivery.SENT
     assert len(sender.sent) == 1
     assert store.get(EMAILS, KEY.doc_id)["state"] == "sent"  # type: ignore[index]
@@ -117,7 +119,7 @@ def test_a_failing_sender_does_not_delete_a_claim_someone_took_over() -> None:
     thread = threading.Thread(target=run_slow)
     thread.start()
     assert entered.wait(10)
-    clock.advance(timedelta(seconds=61))
+    clock.advance(LEASE + timedelta(seconds=1))
     assert fast.deliver(KEY, message, link_included=False) is Delivery.SENT
     release.set()
     thread.join(10)
@@ -144,4 +146,20 @@ def test_two_concurrent_senders_send_once() -> None:
     release.set()
     thread.join(10)
     assert results == [Delivery.SENT]
+    assert len(sink.sent) == 1
+
+
+def test_a_send_taking_every_smtp_step_at_its_timeout_is_not_sent_twice() -> None:
+    store, clock, sink = FakeDocStore(), FakeClock(NOW), FakeMailSender()
+    second = EmailLedger(store, clock, sink)
+    overlapping: list[Delivery] = []
+
+    class Slowest:
+        def send(self, msg: EmailMessage) -> None:
+            clock.advance(timedelta(seconds=SMTP_TIMEOUT_SECONDS * SMTP_EXCHANGE_STEPS))
+            overlapping.append(second.deliver(KEY, message, link_included=False))
+            sink.send(msg)
+
+    assert EmailLedger(store, clock, Slowest()).deliver(KEY, message, link_included=False) is Delivery.SENT
+    assert overlapping == [Delivery.IN_FLIGHT]
     assert len(sink.sent) == 1
