@@ -412,6 +412,11 @@ def test_only_services_with_public_routes_allow_all_users() -> None:
         assert "allAuthenticatedUsers" not in path.read_text(), path.name
 
 
+def test_the_local_only_dev_routes_are_not_on_the_load_balancer() -> None:
+    dev = {r["prefix"]: r["public"] for r in _topology()["routes"] if "/dev/" in r["prefix"]}
+    assert dev == {"/api/dev/": False, "/dev/": False}
+
+
 def test_health_is_checked_by_cloud_run_probes() -> None:
     public_health = [r["prefix"] for r in _topology()["routes"] if r["public"] and r["prefix"].startswith("/health")]
     assert public_health == [], "health routes must not be on the load balancer"
