@@ -11,7 +11,8 @@ from email import message_from_string, policy
 from email.message import EmailMessage
 from typing import Any
 
-from shared.bookings.model import BOOKINGS, CELLS, NOTICES, OUTBOX, is_zoom_url
+from shared.bookings.model import BOOKINGS, CELLS, OUTBOX, is_zoom_url
+from shared.bookings.notices import NOTICES
 from shared.notify.ledger import EMAILS
 from shared.providers.google_calendar import event_id_for
 from tests.chaos.stories import ChaosCreator, Story
@@ -300,17 +301,7 @@ def _emails(snap: Snapshot, made: list[Story], figures: Figures) -> None:
         for e in snap.ledger.values()
         if e.get("state") == "sent"
     }
-    owed: set[EmailKey] = set()
-    for story in made:
-        stored = snap.bookings.get(str(story.booking_id))
-        if stored is None or story.last_change is None:
-            continue
-        revision = int(stored["revision"])
-        owed |= {(str(story.booking_id), kind, revision, role) for kind, role in OWED_BY_CHANGE[story.last_change]}
-        fan_copy = next((e for e in snap.ledger.values() if _is_fan_copy(e, str(story.booking_id), revision)), None)
-        ready = stored["status"] == "confirmed" and stored.get("link_status") == "ready"
-        if ready and fan_copy is not None and not fan_copy.get("link_included"):
-            owed.add((str(story.booking_id), "link_ready", revision, "fan"))
+    owed = _owed(snap, made)
     for key in sorted(owed):
         if sink[key] != 1 or key not in ledger_sent:
             figures.fail(
@@ -332,6 +323,22 @@ def _emails(snap: Snapshot, made: list[Story], figures: Figures) -> None:
         emails_duplicated=sum(n - 1 for n in duplicates.values()),
         emails_sent_by_ledger=len(ledger_sent),
     )
+
+
+def _owed(snap: Snapshot, made: list[Story]) -> set[EmailKey]:
+    """What each booking's last change owes, and a link_ready when its link landed after the fan's copy went."""
+    owed: set[EmailKey] = set()
+    for story in made:
+        stored = snap.bookings.get(str(story.booking_id))
+        if stored is None or story.last_change is None:
+            continue
+        revision = int(stored["revision"])
+        owed |= {(str(story.booking_id), kind, revision, role) for kind, role in OWED_BY_CHANGE[story.last_change]}
+        fan_copy = next((e for e in snap.ledger.values() if _is_fan_copy(e, str(story.booking_id), revision)), None)
+        ready = stored["status"] == "confirmed" and stored.get("link_status") == "ready"
+        if ready and fan_copy is not None and not fan_copy.get("link_included"):
+            owed.add((str(story.booking_id), "link_ready", revision, "fan"))
+    return owed
 
 
 def _links_told(snap: Snapshot, figures: Figures) -> None:

@@ -6,7 +6,8 @@ from email.message import EmailMessage
 
 import pytest
 
-from shared.mail import FakeMailSender, MailSender, MailSendError, SmtpSender
+from shared.mail import MailSender, MailSendError, SmtpSender
+from tests.fakes.mail import FakeMailSender
 
 
 def message(subject: str) -> EmailMessage:
@@ -40,4 +41,4 @@ def test_fake_fails_the_next_n_sends_then_recovers(transient: bool) -> None:
 
 def test_smtp_sender_wants_username_and_password_together() -> None:
     with pytest.raises(ValueError, match="together"):
-        SmtpSender("localhost", 25, username="user", password=None, use_starttls=True, timeout=5)
+        SmtpSender("localhost", 25, username="user", password=None, tls="starttls", timeout=5)
