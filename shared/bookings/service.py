@@ -249,7 +249,9 @@ class BookingService:
             video_provider=None,
             next_reminder_at=None,
             hold_expires_at=None,
-            link_nudge_at=None,
+            # A confirmed booking may have a meeting and an event to delete: if its cancel event is lost (every
+            # delivery dead-lettered), the nudge sweep publishes it again until the meetings worker clears this.
+            link_nudge_at=now + LINK_NUDGE_INTERVAL if seen.confirmed else None,
             mail_due_at=now if seen.confirmed else None,
         )
 

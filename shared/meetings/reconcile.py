@@ -138,6 +138,8 @@ class MeetingReconciler:
         booking, zoom_url = self._reconcile_zoom(run, booking)
         booking, meet_url = self._reconcile_google(run, booking, zoom_url)
         if not booking.confirmed:
+            if booking.link_nudge_at is not None:  # the cancel's cleanup is done: no nudge republishes it
+                self._write(run, booking, replace(booking, link_nudge_at=None))
             return
         provider: LinkProvider | None = "zoom" if zoom_url else "google_meet" if meet_url else None
         url = zoom_url or meet_url

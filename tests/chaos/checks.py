@@ -87,8 +87,9 @@ def snapshot(firestore: Any, flo: Flo, creators: list[ChaosCreator]) -> Snapshot
 def unsettled(firestore: Any, sink_count: int, last_sink_count: int) -> list[str]:
     """What is still moving; empty once retries have settled (nothing in flight, the sink quiet).
 
-    A cancelled booking still recording a meeting or an event is not "moving": nothing retries it, and
-    the Zoom and Google checks count what it left behind."""
+    A cancelled booking whose cleanup timer is still set is moving (the nudge sweep publishes it again); one
+    whose timer was cleared while it still records a meeting or an event is not, and the Zoom and Google
+    checks count what it left behind."""
     reasons = []
     if read_collection(firestore, OUTBOX):
         reasons.append("outbox not empty")
@@ -99,6 +100,8 @@ def unsettled(firestore: Any, sink_count: int, last_sink_count: int) -> list[str
             doc.get("link_revision") != doc.get("revision") or doc.get("link_status") == "pending"
         ):
             reasons.append(f"{booking_id} link pending")
+        elif doc.get("status") == "cancelled" and doc.get("link_nudge_at") is not None:
+            reasons.append(f"{booking_id} meeting and event cleanup pending")
         if doc.get("mail_due_at") is not None:
             reasons.append(f"{booking_id} mail due")
     if any(entry.get("state") == "sending" for entry in read_collection(firestore, EMAILS).values()):

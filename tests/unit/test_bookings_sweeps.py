@@ -1,4 +1,5 @@
-"""The scheduler's booking sweeps: a link still pending past its deadline gets its event published again."""
+"""The scheduler's booking sweeps: a link still pending past its deadline, or a cancel whose cleanup the meetings
+worker has not finished, gets its event published again."""
 
 from __future__ import annotations
 
@@ -23,21 +24,42 @@ def _booking(h: Harness, offer_id: str, start: str, status: str, link_status: st
     return booking_id
 
 
-def test_only_confirmed_pending_links_past_their_time_are_republished() -> None:
+def test_pending_links_and_unfinished_cancels_past_their_time_are_republished() -> None:
     h = Harness()
     offer_id = h.offer(h.creator())
     stuck = _booking(h, offer_id, at(9), "confirmed", "pending", NOW - timedelta(seconds=1))
     _booking(h, offer_id, at(10), "confirmed", "pending", NOW + timedelta(minutes=5))
     settled = _booking(h, offer_id, at(11), "confirmed", "ready", NOW - timedelta(seconds=1))
-    gone = _booking(h, offer_id, at(11, 30), "cancelled", "pending", NOW - timedelta(seconds=1))
+    uncleaned = _booking(h, offer_id, at(11, 30), "cancelled", "ready", NOW - timedelta(seconds=1))
     h.publisher.published.clear()
     bookings, outbox = h.runtime.bookings, h.runtime.outbox
-    assert nudge_stuck_links(bookings, outbox, NOW) == 1
-    assert h.publisher.on("booking-events") == [{"type": "booking.changed", "booking_id": stuck, "revision": 3}]
+    assert nudge_stuck_links(bookings, outbox, NOW) == 2
+    assert sorted(e["booking_id"] for e in h.publisher.on("booking-events")) == sorted([stuck, uncleaned])
+    assert all(e["revision"] == 3 for e in h.publisher.on("booking-events"))
     assert h.doc(stuck)["link_nudge_at"] > NOW, "the next nudge waits an interval"
+    assert h.doc(uncleaned)["link_nudge_at"] > NOW, "until the meetings worker clears it"
     assert h.doc(settled)["link_nudge_at"] is None
-    assert h.doc(gone)["link_nudge_at"] is None
     assert nudge_stuck_links(bookings, outbox, NOW) == 0, "no second nudge within the interval"
+
+
+def test_a_cleanup_finished_after_the_sweep_read_it_is_neither_nudged_nor_rearmed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    h = Harness()
+    cancelled = _booking(h, h.offer(h.creator()), at(9), "cancelled", "ready", NOW - timedelta(seconds=1))
+    h.publisher.published.clear()
+    store, read = h.store, h.store.query
+
+    def read_then_cleaned_up(*args: Any, **kwargs: Any) -> Any:
+        rows = read(*args, **kwargs)
+        monkeypatch.setattr(store, "query", read)  # the meetings worker finishes the deletes right after the read
+        store.commit([update(BOOKINGS, cancelled, {"link_nudge_at": None})])
+        return rows
+
+    monkeypatch.setattr(store, "query", read_then_cleaned_up)
+    assert nudge_stuck_links(h.runtime.bookings, h.runtime.outbox, NOW) == 0
+    assert h.publisher.on("booking-events") == []
+    assert h.doc(cancelled)["link_nudge_at"] is None
 
 
 def test_a_link_decided_after_the_sweep_read_it_is_neither_nudged_nor_rearmed(monkeypatch: pytest.MonkeyPatch) -> None:

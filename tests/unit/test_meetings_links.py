@@ -12,9 +12,18 @@ import pytest
 
 from shared.bookings.booking import CancelledBy
 from shared.bookings.notices import ZOOM_DELETE_FAILED
+from shared.bookings.sweeps import nudge_stuck_links
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.store.lease import LEASES
-from tests.unit.test_meetings_harness import DURATION, FAN, OFFER_TITLE, TIMEZONE, MeetingsHarness, local
+from tests.unit.test_meetings_harness import (
+    DURATION,
+    FAN,
+    LINK_DEADLINE,
+    OFFER_TITLE,
+    TIMEZONE,
+    MeetingsHarness,
+    local,
+)
 
 REVOKED = ProviderError(ErrorKind.REVOKED, "zoom", 400, None, "invalid_grant: Invalid Token!")
 
@@ -350,3 +359,40 @@ def test_a_zoom_reschedule_after_the_creator_deleted_the_calendar_event_keeps_zo
     [meeting] = h.live_meetings()
     assert doc["meeting_url"] == meeting.join_url
     assert doc["link_status"] == "ready"
+
+
+@pytest.mark.parametrize("change", ["cancel", "reschedule"])
+def test_a_change_whose_event_was_dead_lettered_is_cleaned_up_by_the_link_nudge(change: str) -> None:
+    """Every delivery of the new revision's event was lost (workers killed until Pub/Sub dead-lettered it):
+    the scheduler's nudge publishes it again, so the old meeting and event still go."""
+    h = MeetingsHarness()
+    h.connect("zoom", "google")
+    booking_id = h.book(local(3, 10))
+    h.settle(booking_id)
+    (old_meeting,) = h.live_meetings()
+
+    if change == "cancel":
+        h.bookings.cancel(booking_id, by="fan")
+    else:
+        h.bookings.reschedule(booking_id, local(3, 14))
+    assert nudge_stuck_links(h.runtime.bookings, h.runtime.outbox, h.clock.now()) == 0, "not due yet"
+    h.clock.advance(LINK_DEADLINE + timedelta(minutes=2))
+    h.publisher.published.clear()
+
+    assert nudge_stuck_links(h.runtime.bookings, h.runtime.outbox, h.clock.now()) == 1
+    revision = h.doc(booking_id)["revision"]
+    assert h.booking_events() == [{"type": "booking.changed", "booking_id": booking_id, "revision": revision}]
+    doc = h.settle(booking_id)
+
+    assert old_meeting.id not in h.zoom.meetings
+    assert doc["link_nudge_at"] is None, "the reconcile of the revision clears its timer"
+    h.clock.advance(timedelta(hours=1))
+    assert nudge_stuck_links(h.runtime.bookings, h.runtime.outbox, h.clock.now()) == 0, "nothing left to nudge"
+    if change == "cancel":
+        assert h.live_meetings() == []
+        assert h.live_events() == []
+    else:
+        (moved,) = h.live_meetings()
+        assert doc["zoom"]["meeting_id"] == moved.id
+        event = h.event_of(booking_id)
+        assert event is not None and event.start == local(3, 14)
