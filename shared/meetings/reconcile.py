@@ -63,6 +63,12 @@ def _carries(meeting: ZoomMeeting, marker: str) -> bool:
     return first_line == marker or first_line.startswith(f"{marker} ")  # earlier markers added an attempt id
 
 
+def _untold(booking: Booking) -> bool:
+    """A recorded Zoom meeting the decided link is not (it settled on Meet or none while Zoom was out of reach):
+    the fan was never given it, and a decided link never changes, so it is one nobody will join."""
+    return booking.link_decided and booking.video_provider != "zoom"
+
+
 @dataclass(frozen=True)
 class _Run:
     """One reconcile: the booking it is for and the lease that fences its writes."""
@@ -173,7 +179,7 @@ class MeetingReconciler:
         try:
             if booking.zoom_intent:
                 booking = self._settle_marked(run, booking)
-            if booking.zoom and (not booking.confirmed or booking.zoom.start != booking.start):
+            if booking.zoom and (not booking.confirmed or booking.zoom.start != booking.start or _untold(booking)):
                 booking = self._delete_meeting(run, booking, booking.zoom.meeting_id)
             if want and booking.zoom is None and self._connections.status(booking.creator_id, "zoom") == "connected":
                 booking = self._settle_marked(run, self._create_meeting(run, booking))

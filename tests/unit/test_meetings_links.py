@@ -14,6 +14,7 @@ from shared.bookings.booking import CancelledBy
 from shared.bookings.notices import ZOOM_DELETE_FAILED
 from shared.bookings.sweeps import nudge_stuck_links
 from shared.providers.errors import ErrorKind, ProviderError
+from shared.providers.models import ZoomMeeting
 from shared.store.lease import LEASES
 from tests.unit.test_meetings_harness import (
     DURATION,
@@ -396,3 +397,31 @@ def test_a_change_whose_event_was_dead_lettered_is_cleaned_up_by_the_link_nudge(
         assert doc["zoom"]["meeting_id"] == moved.id
         event = h.event_of(booking_id)
         assert event is not None and event.start == local(3, 14)
+
+
+def test_a_zoom_meeting_made_while_the_link_settled_on_meet_is_deleted_once_zoom_is_back() -> None:
+    """Zoom made the meeting, then the grant was revoked before Zoom listed it: the link settles on Meet and the
+    fan is told Meet, so the recorded meeting is one nobody will join; it goes once Zoom can be reached again."""
+    h = MeetingsHarness()
+    h.connect("zoom", "google")
+    booking_id = h.book(local(3, 10))
+    zoom = h.zoom
+
+    def revoked_once(token: str) -> list[ZoomMeeting]:
+        del zoom.list_meetings
+        raise REVOKED
+
+    zoom.list_meetings = revoked_once  # type: ignore[method-assign]
+    h.deliver(booking_id)
+    doc = h.doc(booking_id)
+    event = h.event_of(booking_id)
+    assert event is not None and doc["meeting_url"] == event.hangout_link
+    assert doc["zoom"] is not None and len(h.live_meetings()) == 1
+
+    h.connect("zoom")
+    doc = h.settle(booking_id)
+
+    assert h.live_meetings() == []
+    assert doc["zoom"] is None
+    assert doc["video_provider"] == "google_meet", "the link the fan was told stays"
+    assert [e["type"] for e in h.link_events()] == ["link.ready"]
