@@ -84,7 +84,8 @@ integration: prereqs
 e2e: prereqs browser
 	$(VENV)/bin/pytest -q tests/e2e
 
-# The small chaos run (40 bookings, every fault switch on, about 2 minutes); `make chaos` is the full one.
+# The small chaos run (40 bookings, every fault switch on, about 3 minutes, up to 10 when a killed worker held a
+# reconcile lease); `make chaos` is the full one.
 chaos-small: prereqs
 	$(VENV)/bin/pytest -q tests/chaos
 

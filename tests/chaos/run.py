@@ -91,7 +91,7 @@ SMALL = ChaosConfig(
     kill_every=12,
     revoke_after=8,
     republish_every=0.5,
-    settle_timeout=90,
+    settle_timeout=480,
     access_token_seconds=330,
 )
 
