@@ -11,7 +11,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request
 
-from shared.web import ApiError
+from shared.web import ApiError, load_json
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def parse_push(request: Request) -> PushMessage:
     """Turn a push request into a typed message, or raise a 400 naming what is wrong."""
     message_id = "unknown"
     try:
-        envelope = json.loads(request.get_data(cache=True) or b"null")
+        envelope = load_json(request.get_data(cache=True) or b"null")
         if not isinstance(envelope, dict) or not isinstance(envelope.get("message"), dict):
             raise ValueError("the body must be a JSON object with a 'message' object")
         message = envelope["message"]

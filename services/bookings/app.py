@@ -4,12 +4,31 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from datetime import timedelta
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, EmailStr, Field, field_validator
 from werkzeug.wrappers import Request, Response
 
+from services.bookings.schemas import (
+    AvailabilityIn,
+    AvailabilityOut,
+    BookedOut,
+    BookIn,
+    BookingOut,
+    BookingsOut,
+    BookingsQuery,
+    DevCreatorIn,
+    DevCreatorOut,
+    DismissedOut,
+    NoticeOut,
+    NoticesOut,
+    OfferCreatedOut,
+    OfferIn,
+    PaymentPublishedOut,
+    RescheduleIn,
+    SlotOut,
+    SlotsOut,
+    SlotsQuery,
+)
 from shared.auth import CreatorAuth, DevTokenAuth, IdentityPlatformAuth
 from shared.availability import (
     AvailabilityError,
@@ -32,60 +51,14 @@ from shared.bookings.service import (
 from shared.bookings.wiring import booking_service_for
 from shared.bootstrap import Runtime, service_app
 from shared.envelope import parse_push
+from shared.openapi import document_route
+from shared.schemas import Ack, PushEnvelopeIn
+from shared.store.ids import is_storable_id
 from shared.store.port import NotFound, Where, put, update
-from shared.web import ApiError, Route, WebApp, json_response, parse_body, route
+from shared.web import ApiError, Auth, Route, WebApp, json_response, parse_body, parse_query, respond, route
 
 PAYMENT_EVENTS = "payment-events"
-
-
-def _bookable_year(value: datetime) -> datetime:
-    """A start near year 1 or 9999 would overflow date arithmetic (a 500); no slot is ever that far off."""
-    if not 1971 <= value.year <= 9998:
-        raise ValueError("start must be a time between the years 1971 and 9998")
-    return value
-
-
-BookableStart = Annotated[AwareDatetime, AfterValidator(_bookable_year)]
-
-
-class FanIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    email: EmailStr
-    timezone: str | None = None
-
-
-class BookIn(BaseModel):
-    offer_id: str = Field(min_length=1)
-    start: BookableStart
-    fan: FanIn
-
-
-class RescheduleIn(BaseModel):
-    start: BookableStart
-
-
-class AvailabilityIn(BaseModel):
-    timezone: str
-    weekly_hours: dict[str, list[tuple[str, str]]]
-
-
-class OfferIn(BaseModel):
-    title: str = Field(min_length=1, max_length=150)
-    duration_minutes: int
-    price_cents: int = Field(ge=0)
-
-
-class DevCreatorIn(BaseModel):
-    email: EmailStr
-    name: str = Field(min_length=1)
-    plan: Literal["free", "creator", "pro", "studio"]
-    timezone: str = "UTC"
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        parse_weekly_hours(value, {})  # an AvailabilityError is a ValueError: a 400 naming the timezone
-        return value
+CREATOR: Auth = "creator"
 
 
 def _availability_errors(fn: Callable[..., Response]) -> Callable[..., Response]:
@@ -104,14 +77,20 @@ def build_routes(runtime: Runtime, bookings: BookingService, busy: BusyTimes, au
     def creator_of(request: Request) -> str:
         return auth.creator_id(request)
 
-    @route("/api/public/creators/<creator_id>/offers/<offer_id>/slots")
+    @route(
+        "/api/public/creators/<creator_id>/offers/<offer_id>/slots",
+        summary="Free slots of an offer between two creator-local dates (at most 90 days)",
+        query=SlotsQuery,
+        responses={200: SlotsOut},
+    )
     @_availability_errors
     def slots(request: Request, creator_id: str, offer_id: str) -> Response:
+        query = parse_query(request, SlotsQuery)
         offer, creator = bookings.load_offer(offer_id)
         if offer["creator_id"] != creator_id:
             raise ApiError(404, "offer_not_found", f"No offer {offer_id!r} for creator {creator_id!r}.")
         require_bookings_plan(creator)
-        first, last = validate_window(request.args.get("from", ""), request.args.get("to", ""))
+        first, last = validate_window(query.from_, query.to)
         hours = parse_weekly_hours(creator.get("timezone", "UTC"), hours_from_doc(creator.get("weekly_hours", {})))
         low, high = window_bounds(hours, first, last)
         found = busy.busy(creator_id, low, high)
@@ -122,54 +101,80 @@ def build_routes(runtime: Runtime, bookings: BookingService, busy: BusyTimes, au
             held = doc["status"] == "pending_payment" and doc.get("hold_expires_at") and doc["hold_expires_at"] > now
             if (doc["status"] == "confirmed" or held) and doc["end"] > low:
                 blockers.append(Interval(doc["start"], doc["end"]))
+        horizon = now + timedelta(days=settings.booking_horizon_days)
         free = compute_slots(
             hours, timedelta(minutes=int(offer["duration_minutes"])), first, last, now, tuple(blockers)
         )
-        body: dict[str, object] = {"timezone": hours.zone.key, "slots": [format_slot(s, hours.zone) for s in free]}
+        answer = SlotsOut(
+            timezone=hours.zone.key,
+            slots=[SlotOut(**format_slot(s, hours.zone)) for s in free if s.start <= horizon],
+        )
         if not found.checked:
-            body["calendar_checked"] = False
-            body["notice"] = "The creator's calendar busy times could not be checked."
-        return json_response(body)
+            answer.calendar_checked = False
+            answer.notice = "The creator's calendar busy times could not be checked."
+        return respond(answer)
 
-    @route("/api/public/bookings", "POST")
+    @route(
+        "/api/public/bookings",
+        "POST",
+        summary="Book a slot (free offers confirm at once; paid ones are held for payment)",
+        body=BookIn,
+        responses={201: BookedOut},
+    )
     @_availability_errors
     def book(request: Request) -> Response:
         body = parse_body(request, BookIn)
-        result = bookings.book(body.offer_id, body.start, body.fan.model_dump())
-        return json_response(
-            {
-                "booking_id": result.booking_id,
-                "status": result.status,
-                "manage_url": f"{settings.base_url}/manage/{result.manage_token}",
-            },
-            201,
-        )
+        result = bookings.book(body.offer_id, body.start, body.fan.model_dump(exclude_unset=True))
+        manage_url = f"{settings.base_url}/manage/{result.manage_token}"
+        booked = {"booking_id": result.booking_id, "status": result.status, "manage_url": manage_url}
+        return respond(BookedOut.model_validate(booked), 201)
 
-    @route("/api/manage/<token>")
+    def booking_out(booking_id: str, doc: dict[str, object]) -> Response:
+        return respond(BookingOut.model_validate(booking_view(booking_id, doc)))
+
+    @route("/api/manage/<token>", summary="The fan's booking behind a manage link", responses={200: BookingOut})
     @_availability_errors
     def manage(request: Request, token: str) -> Response:
-        booking_id, doc = bookings.by_manage_token(token)
-        return json_response(booking_view(booking_id, doc))
+        return booking_out(*bookings.by_manage_token(token))
 
-    @route("/api/manage/<token>/reschedule", "POST")
+    @route(
+        "/api/manage/<token>/reschedule",
+        "POST",
+        summary="The fan moves the booking to another free slot (not once the session has started)",
+        body=RescheduleIn,
+        responses={200: BookingOut},
+    )
     @_availability_errors
     def reschedule(request: Request, token: str) -> Response:
         body = parse_body(request, RescheduleIn)
         booking_id, _ = bookings.by_manage_token(token)
-        return json_response(booking_view(booking_id, bookings.reschedule(booking_id, body.start)))
+        return booking_out(booking_id, bookings.reschedule(booking_id, body.start))
 
-    @route("/api/manage/<token>/cancel", "POST")
+    @route(
+        "/api/manage/<token>/cancel",
+        "POST",
+        summary="The fan cancels the booking (not once the session has started)",
+        responses={200: BookingOut},
+    )
     @_availability_errors
     def fan_cancel(request: Request, token: str) -> Response:
         booking_id, _ = bookings.by_manage_token(token)
-        return json_response(booking_view(booking_id, bookings.cancel(booking_id, by="fan")))
+        return booking_out(booking_id, bookings.cancel(booking_id, by="fan"))
 
-    @route("/api/settings/availability", "PUT")
+    @route(
+        "/api/settings/availability",
+        "PUT",
+        summary="The creator's timezone and weekly hours",
+        body=AvailabilityIn,
+        responses={200: AvailabilityOut},
+        auth=CREATOR,
+    )
     @_availability_errors
     def availability(request: Request) -> Response:
         creator_id = creator_of(request)
         body = parse_body(request, AvailabilityIn)
-        weekly = {day: [list(r) for r in ranges] for day, ranges in body.weekly_hours.items()}
+        given = body.weekly_hours.model_dump(exclude_unset=True)
+        weekly = {day: [list(r) for r in ranges or []] for day, ranges in given.items()}
         parse_weekly_hours(body.timezone, weekly)
         try:
             store.commit(
@@ -177,9 +182,16 @@ def build_routes(runtime: Runtime, bookings: BookingService, busy: BusyTimes, au
             )
         except NotFound:
             raise ApiError(404, "creator_not_found", "There is no creator profile for this account.") from None
-        return json_response({"timezone": body.timezone, "weekly_hours": weekly})
+        return respond(AvailabilityOut(timezone=body.timezone, weekly_hours=given))
 
-    @route("/api/offers", "POST")
+    @route(
+        "/api/offers",
+        "POST",
+        summary="A new Book a Session offer",
+        body=OfferIn,
+        responses={201: OfferCreatedOut},
+        auth=CREATOR,
+    )
     @_availability_errors
     def offers(request: Request) -> Response:
         creator_id = creator_of(request)
@@ -188,59 +200,84 @@ def build_routes(runtime: Runtime, bookings: BookingService, busy: BusyTimes, au
         creator = store.get(CREATORS, creator_id) or {}
         require_bookings_plan(creator)
         offer_id = new_offer(store, creator_id, body.title, body.duration_minutes, body.price_cents, clock.now())
-        return json_response({"offer_id": offer_id}, 201)
+        return respond(OfferCreatedOut(offer_id=offer_id), 201)
 
-    @route("/api/bookings")
+    @route(
+        "/api/bookings",
+        summary="The creator's upcoming or past bookings",
+        query=BookingsQuery,
+        responses={200: BookingsOut},
+        auth=CREATOR,
+    )
     def list_bookings(request: Request) -> Response:
         creator_id = creator_of(request)
-        scope = request.args.get("scope", "upcoming")
-        if scope not in ("upcoming", "past"):
-            raise ApiError(400, "invalid_scope", "scope must be 'upcoming' or 'past'.")
+        scope = parse_query(request, BookingsQuery).scope
         now = clock.now()
         rows = store.query(BOOKINGS, [Where("creator_id", "==", creator_id)], order_by="start")
         chosen = [(i, d) for i, d in rows if (d["end"] > now) == (scope == "upcoming")]
-        return json_response({"bookings": [booking_view(i, d) for i, d in chosen]})
+        return respond(BookingsOut(bookings=[BookingOut.model_validate(booking_view(i, d)) for i, d in chosen]))
 
-    @route("/api/bookings/<booking_id>/cancel", "POST")
+    @route(
+        "/api/bookings/<booking_id>/cancel",
+        "POST",
+        summary="The creator cancels a booking (also one that has started)",
+        responses={200: BookingOut},
+        auth=CREATOR,
+    )
     @_availability_errors
     def creator_cancel(request: Request, booking_id: str) -> Response:
         creator_id = creator_of(request)
         if bookings.get(booking_id)["creator_id"] != creator_id:
             raise ApiError(404, "booking_not_found", f"No booking {booking_id!r}.")
-        return json_response(booking_view(booking_id, bookings.cancel(booking_id, by="creator")))
+        return booking_out(booking_id, bookings.cancel(booking_id, by="creator"))
 
-    @route("/api/notices")
+    @route("/api/notices", summary="The creator's notices not dismissed", responses={200: NoticesOut}, auth=CREATOR)
     def notices(request: Request) -> Response:
         creator_id = creator_of(request)
         rows = store.query(NOTICES, [Where("creator_id", "==", creator_id), Where("dismissed", "==", False)])
         items = [
-            {
-                "id": i,
-                **{k: d.get(k) for k in ("kind", "booking_id", "meeting_id", "message")},
-                "created_at": d["created_at"].isoformat(),
-            }
+            NoticeOut(
+                id=i,
+                kind=d.get("kind"),
+                booking_id=d.get("booking_id"),
+                meeting_id=d.get("meeting_id"),
+                message=d.get("message"),
+                created_at=d["created_at"].isoformat(),
+            )
             for i, d in sorted(rows, key=lambda r: r[1]["created_at"])
         ]
-        return json_response({"notices": items})
+        return respond(NoticesOut(notices=items))
 
-    @route("/api/notices/<notice_id>/dismiss", "POST")
+    @route(
+        "/api/notices/<notice_id>/dismiss",
+        "POST",
+        summary="Dismiss a notice",
+        responses={200: DismissedOut},
+        auth=CREATOR,
+    )
     def dismiss(request: Request, notice_id: str) -> Response:
         creator_id = creator_of(request)
         notice = store.get(NOTICES, notice_id)
         if notice is None or notice["creator_id"] != creator_id:
             raise ApiError(404, "notice_not_found", f"No notice {notice_id!r}.")
         store.commit([update(NOTICES, notice_id, {"dismissed": True})])
-        return json_response({"id": notice_id, "dismissed": True})
+        return respond(DismissedOut(id=notice_id, dismissed=True))
 
-    @route("/pubsub/payment-events", "POST")
+    @route(
+        "/pubsub/payment-events",
+        "POST",
+        summary="Pub/Sub push: Flo Payments says a payment succeeded",
+        body=PushEnvelopeIn,
+        responses={200: Ack},
+    )
     @_availability_errors
     def payment_events(request: Request) -> Response:
         message = parse_push(request)
         booking_id = message.data.get("booking_id")
-        if message.data.get("type") != "payment.succeeded" or not isinstance(booking_id, str):
+        if message.data.get("type") != "payment.succeeded" or not is_storable_id(booking_id):
             return json_response({"ignored": True})
         try:
-            bookings.confirm_payment(booking_id)
+            bookings.confirm_payment(str(booking_id))
         except BookingError as exc:
             if exc.status != 404:
                 raise
@@ -260,6 +297,7 @@ def build_routes(runtime: Runtime, bookings: BookingService, busy: BusyTimes, au
         notices,
         dismiss,
         payment_events,
+        document_route(),
     ]
     if settings.local and isinstance(auth, DevTokenAuth):
         routes += _dev_routes(runtime, auth)
@@ -270,7 +308,13 @@ def _dev_routes(runtime: Runtime, auth: DevTokenAuth) -> list[Route]:
     """FLO_ENV=local only: these routes do not exist in production."""
     store = runtime.store
 
-    @route("/api/dev/creators", "POST")
+    @route(
+        "/api/dev/creators",
+        "POST",
+        summary="Local only: a creator and its API token",
+        body=DevCreatorIn,
+        responses={201: DevCreatorOut},
+    )
     def dev_creator(request: Request) -> Response:
         body = parse_body(request, DevCreatorIn)
         creator_id = uuid.uuid4().hex[:12]
@@ -290,14 +334,19 @@ def _dev_routes(runtime: Runtime, auth: DevTokenAuth) -> list[Route]:
                 )
             ]
         )
-        return json_response({"creator_id": creator_id, "token": auth.issue(creator_id)}, 201)
+        return respond(DevCreatorOut(creator_id=creator_id, token=auth.issue(creator_id)), 201)
 
-    @route("/api/dev/payments/<booking_id>/succeed", "POST")
+    @route(
+        "/api/dev/payments/<booking_id>/succeed",
+        "POST",
+        summary="Local only: publish a booking's payment confirmation as Flo Payments would",
+        responses={202: PaymentPublishedOut},
+    )
     def dev_payment(request: Request, booking_id: str) -> Response:
         if store.get(BOOKINGS, booking_id) is None:
             raise ApiError(404, "booking_not_found", f"No booking {booking_id!r}.")
         runtime.publisher.publish(PAYMENT_EVENTS, {"type": "payment.succeeded", "booking_id": booking_id})
-        return json_response({"published": True, "booking_id": booking_id}, 202)
+        return respond(PaymentPublishedOut(published=True, booking_id=booking_id), 202)
 
     return [dev_creator, dev_payment]
 

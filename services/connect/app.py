@@ -11,11 +11,20 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote, urlencode
 
 from werkzeug.wrappers import Request, Response
 
+from services.connect.schemas import (
+    AuthorizeOut,
+    CallbackQuery,
+    IntegrationsOut,
+    TileOut,
+    UrlValidationOut,
+    WebhookAckOut,
+    ZoomWebhookIn,
+    ZoomWebhookOut,
+)
 from shared.auth import CreatorAuth, DevTokenAuth, IdentityPlatformAuth
 from shared.bootstrap import Runtime, service_app
 from shared.clock import Clock
@@ -28,12 +37,14 @@ from shared.providers.ports import OAuthProvider, VideoProvider
 from shared.providers.zoom_webhook import WebhookError, url_validation_response, verify_signature
 from shared.store.port import Conflict, DocStore, create, delete
 from shared.vault import Sealed, Vault, VaultError
-from shared.web import ApiError, Route, WebApp, json_response, route
+from shared.web import ApiError, Route, WebApp, parse_body, parse_query, respond, route
 
 log = logging.getLogger(__name__)
 
 OAUTH_STATES = "oauth_states"
 PROVIDERS: tuple[Provider, ...] = ("zoom", "google")
+PROVIDER_PARAM = "<any(zoom, google):name>"
+"""Any other provider name matches no route: a 404."""
 FAILED = "Could not complete connection. Try again or reconnect from the provider."
 SETTINGS_PATH = "/dashboard/settings/integrations"
 
@@ -63,11 +74,8 @@ class ConnectDeps:
     webhook_secret: str
 
 
-def _provider(name: str) -> Provider:
-    for provider in PROVIDERS:
-        if provider == name:
-            return provider
-    raise ApiError(404, "unknown_provider", f"There is no integration called {name!r}; use zoom or google.")
+_BY_NAME: dict[str, Provider] = {p: p for p in PROVIDERS}
+"""The provider a path names; the route's converter has already refused any other name."""
 
 
 def _state_aad(nonce: str, creator_id: str, provider: str) -> str:
@@ -86,15 +94,28 @@ def build_routes(deps: ConnectDeps) -> list[Route]:
         location = f"{deps.base_url}{SETTINGS_PATH}?{urlencode(query, quote_via=quote)}"
         return Response(status=302, headers={"Location": location})
 
-    @route("/api/integrations", "GET")
+    @route(
+        "/api/integrations",
+        "GET",
+        summary="The Zoom and Google Calendar tiles",
+        responses={200: IntegrationsOut},
+        auth="creator",
+    )
     def integrations(request: Request) -> Response:
         creator_id = deps.auth.creator_id(request)
-        return json_response({p: tile(p, deps.connections.info(creator_id, p)) for p in PROVIDERS})
+        tiles = {p: TileOut.model_validate(tile(p, deps.connections.info(creator_id, p))) for p in PROVIDERS}
+        return respond(IntegrationsOut(**tiles))
 
-    @route("/api/integrations/<name>/connect", "POST")
+    @route(
+        f"/api/integrations/{PROVIDER_PARAM}/connect",
+        "POST",
+        summary="Start connecting a provider: the URL of its consent page",
+        responses={200: AuthorizeOut},
+        auth="creator",
+    )
     def connect(request: Request, name: str) -> Response:
         creator_id = deps.auth.creator_id(request)
-        provider = _provider(name)
+        provider = _BY_NAME[name]
         now = deps.clock.now()
         state, nonce = deps.signer.issue(creator_id, provider, now)
         verifier, challenge = pkce_pair()
@@ -105,8 +126,8 @@ def build_routes(deps: ConnectDeps) -> list[Route]:
             "verifier": deps.vault.encrypt(verifier, _state_aad(nonce, creator_id, provider)).to_dict(),
         }
         deps.store.commit([create(OAUTH_STATES, nonce, record)])
-        return json_response(
-            {"authorize_url": deps.oauth[provider].authorize_url(redirect_uri(provider), state, challenge)}
+        return respond(
+            AuthorizeOut(authorize_url=deps.oauth[provider].authorize_url(redirect_uri(provider), state, challenge))
         )
 
     def consume_state(provider: Provider, state: str) -> tuple[str, str]:
@@ -138,13 +159,13 @@ def build_routes(deps: ConnectDeps) -> list[Route]:
         except ProviderError as exc:
             log.warning("could not revoke an unused grant", extra={"provider": oauth.name, "kind": exc.kind.value})
 
-    def complete(provider: Provider, args: Mapping[str, str]) -> None:
-        creator_id, verifier = consume_state(provider, args.get("state", ""))
-        if args.get("error") or not args.get("code"):
-            raise CallbackRefused(f"provider answered {args.get('error') or 'no code'}")
+    def complete(provider: Provider, args: CallbackQuery) -> None:
+        creator_id, verifier = consume_state(provider, args.state)
+        if args.error or not args.code:
+            raise CallbackRefused(f"provider answered {args.error or 'no code'}")
         oauth = deps.oauth[provider]
         try:
-            tokens = oauth.exchange_code(args["code"], redirect_uri(provider), verifier)
+            tokens = oauth.exchange_code(args.code, redirect_uri(provider), verifier)
         except ProviderError as exc:
             raise CallbackRefused(f"code exchange failed ({exc.kind.value})") from None
         missing = missing_scopes(oauth.required_scopes, tokens)
@@ -162,11 +183,21 @@ def build_routes(deps: ConnectDeps) -> list[Route]:
             raise CallbackRefused(f"account lookup failed ({exc.kind.value})") from None
         deps.connections.save(creator_id, provider, tokens, email, zoom_user_id)
 
-    @route("/oauth/<name>/callback", "GET")
+    @route(
+        f"/oauth/{PROVIDER_PARAM}/callback",
+        "GET",
+        summary="The provider's redirect back: 302 to the integrations settings page, connected or with the error",
+        query=CallbackQuery,
+        responses={302: None},
+    )
     def callback(request: Request, name: str) -> Response:
-        provider = _provider(name)
+        provider = _BY_NAME[name]
         try:
-            complete(provider, request.args)
+            try:
+                args = parse_query(request, CallbackQuery)
+            except ApiError as exc:
+                raise CallbackRefused(exc.message) from None
+            complete(provider, args)
         except CallbackRefused as exc:
             log.warning("connection not completed", extra={"provider": provider, "reason": exc.reason})
             text = f"{FAILED} Missing permission: {exc.missing}" if exc.missing else FAILED
@@ -175,11 +206,17 @@ def build_routes(deps: ConnectDeps) -> list[Route]:
 
     def remove(request: Request, name: str) -> Response:
         creator_id = deps.auth.creator_id(request)
-        provider = _provider(name)
+        provider = _BY_NAME[name]
         deps.connections.remove(creator_id, provider)
-        return json_response(tile(provider, None))
+        return respond(TileOut.model_validate(tile(provider, None)))
 
-    @route("/webhooks/zoom", "POST")
+    @route(
+        "/webhooks/zoom",
+        "POST",
+        summary="Zoom's signed events: endpoint.url_validation and app_deauthorized",
+        body=ZoomWebhookIn,
+        responses={200: ZoomWebhookOut},
+    )
     def zoom_webhook(request: Request) -> Response:
         raw = request.get_data(cache=True)
         try:
@@ -192,33 +229,41 @@ def build_routes(deps: ConnectDeps) -> list[Route]:
             )
         except WebhookError as exc:
             raise ApiError(401, "bad_signature", str(exc)) from None
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            raise ApiError(400, "invalid_json", "The request body must be JSON.") from None
-        if not isinstance(body, dict):
-            raise ApiError(400, "invalid_request", "The body must be a JSON object.")
-        event = body.get("event")
-        payload: dict[str, Any] = body["payload"] if isinstance(body.get("payload"), dict) else {}
-        if event == "endpoint.url_validation":
-            plain = payload.get("plainToken")
+        body = parse_body(request, ZoomWebhookIn)
+        if body.event == "endpoint.url_validation":
+            plain = body.payload.get("plainToken")
             if not isinstance(plain, str) or not plain:
                 raise ApiError(400, "invalid_request", "payload.plainToken is required.")
-            return json_response(url_validation_response(deps.webhook_secret, plain))
-        if event == "app_deauthorized":
-            user_id = payload.get("user_id")
+            return respond(ZoomWebhookOut(UrlValidationOut(**url_validation_response(deps.webhook_secret, plain))))
+        if body.event == "app_deauthorized":
+            user_id = body.payload.get("user_id")
             if not isinstance(user_id, str) or not user_id:
                 raise ApiError(400, "invalid_request", "payload.user_id is required.")
             changed = deps.connections.deauthorize_zoom(user_id)
-            return json_response({"ok": True, "connections": changed})
-        return json_response({"ok": True, "ignored": event})
+            return respond(ZoomWebhookOut(WebhookAckOut(ok=True, connections=changed)))
+        return respond(ZoomWebhookOut(WebhookAckOut(ok=True, ignored=body.event)))
 
+    tile_of = {200: TileOut}
     return [
         integrations,
         connect,
         callback,
-        Route("/api/integrations/<name>/disconnect", ("POST",), remove),
-        Route("/api/integrations/<name>", ("DELETE",), remove),
+        Route(
+            f"/api/integrations/{PROVIDER_PARAM}/disconnect",
+            ("POST",),
+            remove,
+            "Disconnect a provider",
+            responses=tile_of,
+            auth="creator",
+        ),
+        Route(
+            f"/api/integrations/{PROVIDER_PARAM}",
+            ("DELETE",),
+            remove,
+            "Remove a broken connection",
+            responses=tile_of,
+            auth="creator",
+        ),
         zoom_webhook,
     ]
 

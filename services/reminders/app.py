@@ -11,6 +11,7 @@ from shared.bootstrap import Runtime, service_app
 from shared.bus.port import Publisher
 from shared.clock import Clock
 from shared.notify import Notifier, notifier_for, tick
+from shared.schemas import Ack
 from shared.store.port import DocStore
 from shared.web import Route, WebApp, json_response, route
 
@@ -18,7 +19,12 @@ from shared.web import Route, WebApp, json_response, route
 def build_routes(
     store: DocStore, clock: Clock, notifier: Notifier, publisher: Publisher, bookings: BookingService
 ) -> list[Route]:
-    @route("/tasks/reminders", "POST")
+    @route(
+        "/tasks/reminders",
+        "POST",
+        summary="Cloud Scheduler's tick: due reminders, owed confirmations and the booking sweeps",
+        responses={200: Ack},
+    )
     def reminders(request: Request) -> Response:
         """Counts only: failures are logged per booking and retried by the next tick. The booking sweeps
         (unpublished events, expired holds, stuck links) ride on the same scheduler job."""

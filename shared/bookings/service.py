@@ -59,6 +59,8 @@ class Policy:
     payment_hold: timedelta
     link_deadline: timedelta
     confirmation_grace: timedelta
+    booking_horizon: timedelta
+    """How far ahead a fan may book."""
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,8 @@ class BookingService:
             raise BookingError(
                 409, "not_reschedulable", f"A {doc['status'].replace('_', ' ')} booking cannot be moved."
             )
+        if doc["start"] <= now:
+            raise BookingError(409, "session_started", "The session has started; it can no longer be moved.")
         if start == doc["start"]:
             return doc
         creator = self._store.get(CREATORS, doc["creator_id"]) or {}
@@ -222,6 +226,9 @@ class BookingService:
         doc = self.get(booking_id)
         if doc["status"] == "cancelled":
             return doc
+        if by == "fan" and doc["start"] <= now:
+            # One payment must not buy endless sessions: only the creator can cancel one that has started.
+            raise BookingError(409, "session_started", "The session has started; ask the creator to cancel it.")
         revision = int(doc["revision"]) + 1
         fields = {
             "status": "cancelled",
@@ -266,7 +273,10 @@ class BookingService:
         }
 
     def _require_free_slot(self, creator_id: str, creator: Doc, start: datetime, end: datetime, now: datetime) -> None:
-        """The slot must still be one the fan could pick: within hours, not past, not busy in Google."""
+        """The slot must still be one the fan could pick: within hours and the horizon, not past, not busy."""
+        if start > now + self._policy.booking_horizon:
+            days = self._policy.booking_horizon.days
+            raise BookingError(400, "beyond_horizon", f"start: bookings open at most {days} days ahead.")
         try:
             hours = parse_weekly_hours(creator.get("timezone", "UTC"), hours_from_doc(creator.get("weekly_hours", {})))
         except AvailabilityError:

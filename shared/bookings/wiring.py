@@ -24,5 +24,6 @@ def booking_service_for(runtime: Runtime, busy: BusyTimes | None = None) -> tupl
         payment_hold=timedelta(minutes=settings.payment_hold_minutes),
         link_deadline=timedelta(seconds=settings.link_deadline_seconds),
         confirmation_grace=timedelta(seconds=settings.confirmation_grace_seconds),
+        booking_horizon=timedelta(days=settings.booking_horizon_days),
     )
     return BookingService(runtime.store, runtime.publisher, runtime.clock, busy, policy, runtime.vault), busy

@@ -23,7 +23,10 @@ from tests.unit.test_bookings_harness import KEYS, MORNINGS, NOW, Harness, at
 
 ATTEMPTS = 50
 POLICY = Policy(
-    payment_hold=timedelta(minutes=15), link_deadline=timedelta(seconds=900), confirmation_grace=timedelta(seconds=8)
+    payment_hold=timedelta(minutes=15),
+    link_deadline=timedelta(seconds=900),
+    confirmation_grace=timedelta(seconds=8),
+    booking_horizon=timedelta(days=365),
 )
 
 

@@ -40,7 +40,10 @@ NOW = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
 WORKDAYS = {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
 LINK_DEADLINE = timedelta(seconds=900)
 POLICY = Policy(
-    payment_hold=timedelta(minutes=15), link_deadline=LINK_DEADLINE, confirmation_grace=timedelta(seconds=8)
+    payment_hold=timedelta(minutes=15),
+    link_deadline=LINK_DEADLINE,
+    confirmation_grace=timedelta(seconds=8),
+    booking_horizon=timedelta(days=365),
 )
 ROUTE = "/pubsub/booking-events"
 OFFER_TITLE = "Coaching"
