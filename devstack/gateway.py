@@ -10,6 +10,7 @@ import httpx
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
+from devstack.ratelimit import RateLimiter
 from shared.topology import Topology
 
 _HOP_BY_HOP = {
@@ -28,21 +29,32 @@ _HOP_BY_HOP = {
 class Gateway:
     """Forwards each request to the service that owns its path prefix, as the URL map does in production."""
 
-    def __init__(self, topology: Topology, service_urls: Mapping[str, str]) -> None:
+    def __init__(self, topology: Topology, service_urls: Mapping[str, str], limiter: RateLimiter | None = None) -> None:
         self._topology = topology
         self._service_urls = dict(service_urls)
         self._client = httpx.Client(timeout=60, follow_redirects=False)
+        self._limiter = limiter
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
-        service = self._topology.service_for(request.path)
-        if service is None:
+        served = self._topology.route_for(request.path)
+        if served is None:
             response = Response(
                 '{"error": {"code": "not_found", "message": "No service serves this path."}}',
                 status=404,
                 mimetype="application/json",
             )
             return response(environ, start_response)
+        wait = self._limiter.retry_after(request.remote_addr or "") if self._limiter and served.public else None
+        if wait is not None:
+            response = Response(
+                '{"error": {"code": "rate_limited", "message": "Too many requests; try again shortly."}}',
+                status=429,
+                mimetype="application/json",
+                headers={"Retry-After": str(wait)},
+            )
+            return response(environ, start_response)
+        service = served.service
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
         try:
             upstream = self._client.request(

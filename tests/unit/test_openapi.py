@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 import schemathesis
-from schemathesis.core.result import Err
 from openapi_schema_validator import OAS31Validator
+from schemathesis.core.result import Err
 from werkzeug.test import Client
 
 from shared.openapi import DOCUMENT_FILE, DOCUMENT_PATH, PUSH_PREFIX, render
