@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from urllib.parse import quote
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -59,7 +60,7 @@ class Gateway:
         try:
             upstream = self._client.request(
                 request.method,
-                self._service_urls[service] + request.full_path.rstrip("?"),
+                self._service_urls[service] + _raw_target(environ),
                 headers=headers,
                 content=request.get_data(),
             )
@@ -72,6 +73,15 @@ class Gateway:
             return response(environ, start_response)
         out_headers = [(k, v) for k, v in upstream.headers.multi_items() if k.lower() not in _HOP_BY_HOP]
         return Response(upstream.content, status=upstream.status_code, headers=out_headers)(environ, start_response)
+
+
+def _raw_target(environ: dict[str, Any]) -> str:
+    """The path and query as the client sent them (still percent-encoded), so any byte in them reaches the
+    service as it would behind the load balancer, rather than failing here as a decoded control character."""
+    query = environ.get("QUERY_STRING", "")
+    return quote(environ.get("PATH_INFO", ""), safe="/;:@&=+$,!~*'()", encoding="latin-1") + (
+        f"?{query}" if query else ""
+    )
 
 
 def serve_gateway(gateway: Gateway, port: int) -> BaseWSGIServer:

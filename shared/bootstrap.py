@@ -8,7 +8,7 @@ from functools import cached_property
 
 import httplib2
 import httpx
-from werkzeug.wrappers import Request
+from werkzeug.wrappers import Request, Response
 
 from shared.bus.port import Publisher
 from shared.clock import Clock, SystemClock
@@ -24,7 +24,7 @@ from shared.providers.zoom import ZoomClient
 from shared.secrets import SecretSource, secret_source_from_env
 from shared.store.port import DocStore
 from shared.vault import Vault
-from shared.web import ApiError, LazyApp, Route, WebApp
+from shared.web import ApiError, LazyApp, Route, WebApp, error_response
 
 PROVIDER_TIMEOUT_SECONDS = 10.0
 
@@ -124,4 +124,22 @@ def build_runtime(service: str, environ: Mapping[str, str] | None = None) -> Run
 
 def lazy_service(service: str, build_app: Callable[[Runtime], WebApp]) -> LazyApp:
     """The app a main.py serves: built with real clients on the first request, never at import."""
+    _json_errors_outside_the_app()
     return LazyApp(lambda: build_app(build_runtime(service)))
+
+
+def _json_errors_outside_the_app() -> None:
+    """functions-framework answers a few requests itself, before our app sees them: a path its catch-all
+    rule cannot match (one with a line break) and /robots.txt get its HTML 404. Make those the API's JSON
+    error too. Its `errorhandler` exists only while it loads a main.py, so elsewhere there is nothing to do."""
+    import functions_framework
+    from werkzeug.exceptions import HTTPException
+
+    register = getattr(functions_framework, "errorhandler", None)
+    if register is None:
+        return
+
+    def as_json(exc: HTTPException) -> Response:
+        return error_response(exc.code or 500, "not_found" if exc.code == 404 else "error", exc.description or "")
+
+    register(HTTPException)(as_json)

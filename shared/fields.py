@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, AwareDatetime, Field, WithJsonSchema
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, WithJsonSchema
 
 from shared.availability import known_timezones
 from shared.store.ids import is_storable_id
@@ -19,9 +19,10 @@ from shared.store.ids import is_storable_id
 _LINE_BREAKING = {"Cc", "Cs", "Zl", "Zp"}
 """Control characters (CR, LF, NUL, ...), lone surrogates and line/paragraph separators: they break email
 headers and ICS lines."""
-_CONTROL_CLASS = r"\u0000-\u001f\u007f-\u009f\u2028\u2029\ud800-\udfff"
+_CONTROL_CLASS = r"\u0000-\u001f\u007f-\u009f\u2028\u2029"
 PLAIN_TEXT_PATTERN = rf"^[^{_CONTROL_CLASS}]*[^\s{_CONTROL_CLASS}][^{_CONTROL_CLASS}]*$"
-"""The same rule as _plain_text, as a JSON schema pattern: no control character, at least one visible one."""
+"""The same rule as _plain_text, as a JSON schema pattern: no control character, at least one visible one.
+(Lone surrogates need no place in it: no JSON parser of ours accepts them in a body.)"""
 
 TIMEZONE_COMPONENT = "Timezone"
 SCHEMA_COMPONENTS: dict[str, dict[str, Any]] = {
@@ -93,6 +94,14 @@ DocId = Annotated[
     AfterValidator(_doc_id),
 ]
 """An id the caller got from us (offer, booking): ours are always plain [A-Za-z0-9_-]."""
+
+
+def _integral(value: object) -> object:
+    """JSON Schema counts 30.0 as an integer, so it is one here too; "30" and true stay refused (strict models)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_integral)]
 
 
 def _bookable_year(value: datetime) -> datetime:

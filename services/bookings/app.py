@@ -182,7 +182,7 @@ def build_routes(runtime: Runtime, bookings: BookingService, busy: BusyTimes, au
             )
         except NotFound:
             raise ApiError(404, "creator_not_found", "There is no creator profile for this account.") from None
-        return respond(AvailabilityOut(timezone=body.timezone, weekly_hours=given))
+        return respond(AvailabilityOut(timezone=body.timezone, weekly_hours=weekly))
 
     @route(
         "/api/offers",

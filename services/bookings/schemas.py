@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.fields import DocId, Email, Instant, PlainText, Timezone
+from shared.fields import DocId, Email, Instant, PlainText, Timezone, WholeNumber
 from shared.schemas import QueryIn, StrictIn
 
 MAX_PRICE_CENTS = 1_000_000
@@ -36,7 +36,8 @@ ClockTime = Annotated[
     str, Field(max_length=5, json_schema_extra={"pattern": r"^[0-9]{2}:[0-9]{2}$"}, description="HH:MM, 00:00 to 24:00")
 ]
 """Checked by shared.availability, which says what is wrong with a time (grid, range, form)."""
-DayRanges = list[tuple[ClockTime, ClockTime]]
+ClockRange = Annotated[list[ClockTime], Field(min_length=2, max_length=2, description='["HH:MM", "HH:MM"]')]
+DayRanges = list[ClockRange]
 
 
 class WeeklyHoursIn(StrictIn):
@@ -58,8 +59,8 @@ class AvailabilityIn(StrictIn):
 
 class OfferIn(StrictIn):
     title: Annotated[PlainText, Field(max_length=150)]
-    duration_minutes: int = Field(ge=5, le=1440, multiple_of=5)
-    price_cents: int = Field(ge=0, le=MAX_PRICE_CENTS)
+    duration_minutes: WholeNumber = Field(ge=5, le=1440, multiple_of=5)
+    price_cents: WholeNumber = Field(ge=0, le=MAX_PRICE_CENTS)
 
 
 class DevCreatorIn(StrictIn):
@@ -128,7 +129,7 @@ class BookingsOut(BaseModel):
 
 class AvailabilityOut(BaseModel):
     timezone: str
-    weekly_hours: dict[str, list[tuple[str, str]]]
+    weekly_hours: dict[str, list[list[str]]]
 
 
 class OfferCreatedOut(BaseModel):

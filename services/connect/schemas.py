@@ -28,11 +28,12 @@ class AuthorizeOut(BaseModel):
 
 
 class CallbackQuery(QueryIn):
-    """What the provider sends back; any problem ends on the settings page with the failure text."""
+    """What the provider sends back; any problem (a bad state, no code) ends on the settings page with the
+    failure text, so nothing here is refused with a 4xx."""
 
-    state: str = Field(default="", max_length=4096)
-    code: str = Field(default="", max_length=4096)
-    error: str = Field(default="", max_length=512)
+    state: str = ""
+    code: str = ""
+    error: str = ""
 
 
 class ZoomWebhookIn(BaseModel):

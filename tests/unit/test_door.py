@@ -69,7 +69,7 @@ def test_an_internationalized_address_and_a_real_zone_are_accepted() -> None:
     ("body", "field"),
     [
         ({"title": "Coaching", "duration_minutes": "30", "price_cents": 0}, "duration_minutes"),
-        ({"title": "Coaching", "duration_minutes": 30.0, "price_cents": 0}, "duration_minutes"),
+        ({"title": "Coaching", "duration_minutes": 30.5, "price_cents": 0}, "duration_minutes"),
         ({"title": "Coaching", "duration_minutes": True, "price_cents": 0}, "duration_minutes"),
         ({"title": "Coaching", "duration_minutes": 7, "price_cents": 0}, "duration_minutes"),
         ({"title": "Coaching", "duration_minutes": 1445, "price_cents": 0}, "duration_minutes"),
