@@ -10,7 +10,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.routing import ValidationError as NoMatch
 from werkzeug.routing.converters import UnicodeConverter
@@ -185,6 +185,10 @@ class WebApp:
         except ApiError as exc:
             return error_response(exc.status, exc.code, exc.message)
         except HTTPException as exc:
+            if isinstance(exc, RequestEntityTooLarge):
+                # The cap is for what we parse. functions-framework drains the body after the response and
+                # would hit it again (a 500); Cloud Run bounds what it can read (32 MiB).
+                request.max_content_length = None
             status = exc.code or 500
             code = (exc.name or "error").lower().replace(" ", "_")
             return error_response(status, code, exc.description or "", exc.get_headers())

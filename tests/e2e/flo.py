@@ -29,6 +29,8 @@ class StackInfo:
     services: dict[str, str]
     zoom_webhook_secret: str
     log: Path
+    firestore_emulator: str = ""
+    project_id: str = ""
     exit_code: int | None = field(default=None)
 
     @classmethod
@@ -40,6 +42,8 @@ class StackInfo:
             data["services"],
             data["zoom_webhook_secret"],
             log,
+            data["firestore_emulator"],
+            data["project_id"],
         )
 
 

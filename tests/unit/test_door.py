@@ -234,3 +234,15 @@ def test_a_body_over_the_size_cap_is_a_413_and_just_under_is_read() -> None:
     error_of(response)
     small = json.dumps({"offer_id": "x", "start": "2026-03-02T09:00:00Z", "fan": {"name": "a" * 1000}})
     assert h.client.post("/api/public/bookings", data=small, content_type="application/json").status_code == 400
+
+
+def test_after_a_413_the_body_can_still_be_drained() -> None:
+    """functions-framework reads the body again after the response: that must not become a 500."""
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    h = Harness()
+    big = b'{"fan": "' + b"a" * MAX_BODY_BYTES + b'"}'
+    request = Request(EnvironBuilder(path="/api/public/bookings", method="POST", data=big).get_environ())
+    assert h.app.handle(request).status_code == 413
+    assert request.get_data() == big
