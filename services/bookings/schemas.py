@@ -70,9 +70,14 @@ class DevCreatorIn(StrictIn):
     timezone: Timezone = "UTC"
 
 
+_DATE = {"format": "date", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+
+
 class SlotsQuery(QueryIn):
-    from_: str = Field(alias="from", pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description="First creator-local date")
-    to: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description="Last creator-local date (included)")
+    """Checked by shared.availability.validate_window, which says what is wrong (a real date, from <= to, 90 days)."""
+
+    from_: str = Field(alias="from", max_length=10, json_schema_extra=_DATE, description="First creator-local date")
+    to: str = Field(max_length=10, json_schema_extra=_DATE, description="Last creator-local date (included)")
 
 
 class BookingsQuery(QueryIn):
