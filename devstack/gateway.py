@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-from urllib.parse import quote
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from werkzeug.serving import BaseWSGIServer, make_server
