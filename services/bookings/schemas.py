@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.json_schema import JsonDict
 
 from shared.fields import DocId, Email, Instant, PlainText, Timezone, WholeNumber
 from shared.schemas import QueryIn, StrictIn
@@ -71,7 +70,7 @@ class DevCreatorIn(StrictIn):
     timezone: Timezone = "UTC"
 
 
-_DATE: JsonDict = {"format": "date", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+_DATE: dict[str, Any] = {"format": "date", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
 
 
 class SlotsQuery(QueryIn):
