@@ -29,7 +29,7 @@ DOCUMENT_PATH = "/api/openapi.json"
 PUSH_PREFIX = "/pubsub/"
 _PARAM = re.compile(r"<(?:(?P<conv>[a-z]+)(?:\((?P<args>[^)]*)\))?:)?(?P<name>[a-z_]+)>")
 _REF = "#/components/schemas/{model}"
-_STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 302: "Redirect"}
+_STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 302: "Redirect"}
 
 
 class OpenApiDocument(BaseModel):
@@ -68,14 +68,55 @@ def _operation_id(method: str, path: str) -> str:
     return method.lower() + re.sub(r"[^A-Za-z0-9]+", "_", path).rstrip("_")
 
 
+def _documented(services: Mapping[str, Sequence[Route]], topology: Topology) -> list[tuple[str, Route]]:
+    """Every API route the public base URL serves, plus the Pub/Sub push routes (on their service's own URL).
+    Pages (HTML for browsers) are left out: they are not an API, and their forms need a CSRF token."""
+    return [
+        (service, r)
+        for service, routes in services.items()
+        for r in routes
+        if not r.page and (topology.service_for(r.rule) == service or r.rule.startswith(PUSH_PREFIX))
+    ]
+
+
+def _operation(
+    service: str, method: str, path: str, params: list[dict[str, Any]], r: Route, refs: Mapping[Any, Any]
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for status, model in sorted(r.responses.items()):
+        answer: dict[str, Any] = {"description": _STATUS_TEXT.get(status, str(status))}
+        if model is not None:
+            answer["content"] = {"application/json": {"schema": refs[(model, "serialization")]}}
+        responses[str(status)] = answer
+    responses["4XX"] = {
+        "description": "What is wrong",
+        "content": {"application/json": {"schema": refs[(ErrorOut, "serialization")]}},
+    }
+    operation: dict[str, Any] = {
+        "operationId": _operation_id(method, path),
+        "summary": r.summary,
+        "tags": [service],
+        "responses": responses,
+    }
+    parameters = params + (_query_params(r.query) if r.query else [])
+    if parameters:
+        operation["parameters"] = parameters
+    if r.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": refs[(r.body, "validation")]}},
+        }
+    if r.auth == "creator":
+        operation["security"] = [{"creatorToken": []}]
+    if r.rule.startswith(PUSH_PREFIX):
+        operation["description"] = "Pushed by Pub/Sub to the service's own URL (OIDC in production)."
+        operation["x-push"] = True
+    return operation
+
+
 def build_document(services: Mapping[str, Sequence[Route]], topology: Topology) -> dict[str, Any]:
-    """Every route the public base URL serves, plus the Pub/Sub push routes (on their service's own URL)."""
-    chosen: list[tuple[str, Route]] = []
-    for service, routes in services.items():
-        for r in routes:
-            on_base_url = topology.service_for(r.rule) == service
-            if on_base_url or r.rule.startswith(PUSH_PREFIX):
-                chosen.append((service, r))
+    """The document of the routes `_documented` chooses, with every model they parse and answer."""
+    chosen = _documented(services, topology)
     models: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {(ErrorOut, "serialization"): None}
     for _, r in chosen:
         if r.body is not None:
@@ -84,10 +125,6 @@ def build_document(services: Mapping[str, Sequence[Route]], topology: Topology) 
             if model is not None:
                 models[(model, "serialization")] = None
     refs, defs = models_json_schema(list(models), ref_template=_REF)
-    error = {
-        "description": "What is wrong",
-        "content": {"application/json": {"schema": refs[(ErrorOut, "serialization")]}},
-    }
     paths: dict[str, dict[str, Any]] = {}
     for service, r in chosen:
         path, params = _path_and_params(r.rule)
@@ -95,34 +132,8 @@ def build_document(services: Mapping[str, Sequence[Route]], topology: Topology) 
         for method in r.methods:
             if method.lower() in item:
                 item[method.lower()]["tags"].append(service)  # one push path, several subscribers
-                continue
-            responses: dict[str, Any] = {}
-            for status, model in sorted(r.responses.items()):
-                answer: dict[str, Any] = {"description": _STATUS_TEXT.get(status, str(status))}
-                if model is not None:
-                    answer["content"] = {"application/json": {"schema": refs[(model, "serialization")]}}
-                responses[str(status)] = answer
-            responses["4XX"] = error
-            operation: dict[str, Any] = {
-                "operationId": _operation_id(method, path),
-                "summary": r.summary,
-                "tags": [service],
-                "responses": responses,
-            }
-            parameters = params + (_query_params(r.query) if r.query else [])
-            if parameters:
-                operation["parameters"] = parameters
-            if r.body is not None:
-                operation["requestBody"] = {
-                    "required": True,
-                    "content": {"application/json": {"schema": refs[(r.body, "validation")]}},
-                }
-            if r.auth == "creator":
-                operation["security"] = [{"creatorToken": []}]
-            if r.rule.startswith(PUSH_PREFIX):
-                operation["description"] = "Pushed by Pub/Sub to the service's own URL (OIDC in production)."
-                operation["x-push"] = True
-            item[method.lower()] = operation
+            else:
+                item[method.lower()] = _operation(service, method, path, params, r, refs)
     return {
         "openapi": "3.1.0",
         "info": {

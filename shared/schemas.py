@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -51,3 +53,7 @@ class Ack(BaseModel):
     """A push or task handled: 2xx acks; the fields say what was done."""
 
     model_config = ConfigDict(extra="allow")
+
+
+PUSH_ANSWERS: Mapping[int, type[BaseModel] | None] = {200: Ack, 204: None}
+"""A push route's 2xx (both ack): 200 says what was done, 204 a message not for this worker (shared.envelope)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -16,6 +16,15 @@ from werkzeug.routing import ValidationError as NoMatch
 from werkzeug.routing.converters import UnicodeConverter
 from werkzeug.wrappers import Request, Response
 
+from shared.errors import (
+    ConflictError,
+    DomainError,
+    InvalidInputError,
+    NotAuthenticatedError,
+    NotForUs,
+    NotFoundError,
+    NotPermittedError,
+)
 from shared.logs import trace_id
 from shared.schemas import HealthOut
 from shared.store.ids import is_storable_id
@@ -41,6 +50,20 @@ class ApiError(Exception):
         self.message = message
 
 
+_STATUS_OF: tuple[tuple[type[DomainError], int], ...] = (
+    (InvalidInputError, 400),
+    (NotAuthenticatedError, 401),
+    (NotPermittedError, 403),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+)
+"""The one place a domain error becomes an HTTP status."""
+
+
+def status_of(error: DomainError) -> int:
+    return next((status for kind, status in _STATUS_OF if isinstance(error, kind)), 400)
+
+
 Auth = Literal["creator"] | None
 
 
@@ -56,6 +79,8 @@ class Route:
     query: type[BaseModel] | None = None
     responses: Mapping[int, type[BaseModel] | None] = field(default_factory=dict)
     auth: Auth = None
+    page: bool = False
+    """An HTML page for a person's browser (forms, cookies, CSRF): not part of the API's OpenAPI document."""
 
 
 def route(
@@ -73,6 +98,11 @@ def route(
         return Route(rule, methods or ("GET",), handler, summary, body, query, dict(responses or {}), auth)
 
     return wrap
+
+
+def as_pages(routes: Iterable[Route]) -> list[Route]:
+    """Mark routes as pages, which the OpenAPI document leaves out (it describes the JSON API)."""
+    return [replace(r, page=True) for r in routes]
 
 
 def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -184,6 +214,10 @@ class WebApp:
             return self._handlers[endpoint](request, **args)
         except ApiError as exc:
             return error_response(exc.status, exc.code, exc.message)
+        except DomainError as exc:
+            return error_response(status_of(exc), exc.code, exc.message)
+        except NotForUs:
+            return Response(status=204)
         except HTTPException as exc:
             if isinstance(exc, RequestEntityTooLarge):
                 # The cap is for what we parse. functions-framework drains the body after the response and

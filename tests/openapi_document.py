@@ -13,14 +13,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.bootstrap import Runtime
-from shared.bus.fake import FakePublisher
-from shared.clock import FakeClock
 from shared.config import Settings
 from shared.openapi import DOCUMENT_FILE, build_document, render
 from shared.secrets import EnvSecretSource
-from shared.store.fake import FakeDocStore
 from shared.topology import load_topology
 from shared.web import Route
+from tests.fakes.bus import FakePublisher
+from tests.fakes.clock import FakeClock
+from tests.fakes.store import FakeDocStore
 
 ENV = {
     "FLO_ENV": "local",

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
-from datetime import timedelta
-
 from werkzeug.wrappers import Request, Response
 
+from services.bookings.pages import page_routes
 from services.bookings.schemas import (
     AvailabilityIn,
     AvailabilityOut,
@@ -19,340 +16,252 @@ from services.bookings.schemas import (
     DevCreatorIn,
     DevCreatorOut,
     DismissedOut,
-    NoticeOut,
     NoticesOut,
     OfferCreatedOut,
     OfferIn,
     PaymentPublishedOut,
     RescheduleIn,
-    SlotOut,
     SlotsOut,
     SlotsQuery,
+    booked_view,
+    booking_view,
+    notice_view,
+    slots_view,
 )
-from shared.auth import CreatorAuth, DevTokenAuth, IdentityPlatformAuth
-from shared.availability import (
-    AvailabilityError,
-    Interval,
-    compute_slots,
-    format_slot,
-    parse_weekly_hours,
-    validate_duration,
-    validate_window,
-    window_bounds,
-)
-from shared.bookings.model import BOOKINGS, CREATORS, NOTICES, booking_view, hours_from_doc, hours_to_doc
-from shared.bookings.service import (
-    BookingError,
-    BookingService,
-    BusyTimes,
-    new_offer,
-    require_bookings_plan,
-)
-from shared.bookings.wiring import booking_service_for
-from shared.bootstrap import Runtime, service_app
-from shared.envelope import parse_push
+from shared.auth import DevTokenAuth
+from shared.bookings.booking import Booking
+from shared.bookings.payments import PAYMENT_SUCCEEDED
+from shared.bootstrap import BookingsUseCases, Runtime, bookings_use_cases, page_kit, service_app
+from shared.envelope import booking_id_of
+from shared.errors import NotFoundError
 from shared.openapi import document_route
-from shared.schemas import Ack, PushEnvelopeIn
-from shared.store.ids import is_storable_id
-from shared.store.port import NotFound, Where, put, update
-from shared.web import ApiError, Auth, Route, WebApp, json_response, parse_body, parse_query, respond, route
+from shared.pages.kit import static_routes
+from shared.pages.signin import sign_in_routes
+from shared.schemas import PUSH_ANSWERS, PushEnvelopeIn
+from shared.web import Auth, Route, WebApp, as_pages, json_response, parse_body, parse_query, respond
 
-PAYMENT_EVENTS = "payment-events"
 CREATOR: Auth = "creator"
 
 
-def _availability_errors(fn: Callable[..., Response]) -> Callable[..., Response]:
-    def wrapped(request: Request, **kwargs: str) -> Response:
-        try:
-            return fn(request, **kwargs)
-        except AvailabilityError as exc:
-            raise ApiError(400, "invalid_availability", str(exc)) from None
-
-    return wrapped
+def _booking_out(booking_id: str, booking: Booking) -> Response:
+    return respond(BookingOut.model_validate(booking_view(booking_id, booking)))
 
 
-def build_routes(runtime: Runtime, bookings: BookingService, busy: BusyTimes, auth: CreatorAuth) -> list[Route]:
-    store, clock, settings = runtime.store, runtime.clock, runtime.settings
+class BookingRoutes:
+    """Thin handlers: each parses the request, calls one use case and answers with its view."""
 
-    def creator_of(request: Request) -> str:
-        return auth.creator_id(request)
+    def __init__(self, uses: BookingsUseCases) -> None:
+        self._uses = uses
+        self._bookings = uses.bookings
+        self._auth = uses.auth
 
-    @route(
-        "/api/public/creators/<creator_id>/offers/<offer_id>/slots",
-        summary="Free slots of an offer between two creator-local dates (at most 90 days)",
-        query=SlotsQuery,
-        responses={200: SlotsOut},
-    )
-    @_availability_errors
-    def slots(request: Request, creator_id: str, offer_id: str) -> Response:
+    def slots(self, request: Request, creator_id: str, offer_id: str) -> Response:
         query = parse_query(request, SlotsQuery)
-        offer, creator = bookings.load_offer(offer_id)
-        if offer["creator_id"] != creator_id:
-            raise ApiError(404, "offer_not_found", f"No offer {offer_id!r} for creator {creator_id!r}.")
-        require_bookings_plan(creator)
-        first, last = validate_window(query.from_, query.to)
-        hours = parse_weekly_hours(creator.get("timezone", "UTC"), hours_from_doc(creator.get("weekly_hours", {})))
-        low, high = window_bounds(hours, first, last)
-        found = busy.busy(creator_id, low, high)
-        taken = store.query(BOOKINGS, [Where("creator_id", "==", creator_id), Where("start", "<", high)])
-        now = clock.now()
-        blockers = [*found.intervals]
-        for _, doc in taken:
-            held = doc["status"] == "pending_payment" and doc.get("hold_expires_at") and doc["hold_expires_at"] > now
-            if (doc["status"] == "confirmed" or held) and doc["end"] > low:
-                blockers.append(Interval(doc["start"], doc["end"]))
-        horizon = now + timedelta(days=settings.booking_horizon_days)
-        free = compute_slots(
-            hours, timedelta(minutes=int(offer["duration_minutes"])), first, last, now, tuple(blockers)
-        )
-        answer = SlotsOut(
-            timezone=hours.zone.key,
-            slots=[SlotOut(**format_slot(s, hours.zone)) for s in free if s.start <= horizon],
-        )
-        if not found.checked:
-            answer.calendar_checked = False
-            answer.notice = "The creator's calendar busy times could not be checked."
-        return respond(answer)
+        found = self._uses.slots.open_slots(creator_id, offer_id, query.from_, query.to)
+        return respond(SlotsOut.model_validate(slots_view(found)))
 
-    @route(
-        "/api/public/bookings",
-        "POST",
-        summary="Book a slot (free offers confirm at once; paid ones are held for payment)",
-        body=BookIn,
-        responses={201: BookedOut},
-    )
-    @_availability_errors
-    def book(request: Request) -> Response:
+    def book(self, request: Request) -> Response:
         body = parse_body(request, BookIn)
-        result = bookings.book(body.offer_id, body.start, body.fan.model_dump(exclude_unset=True))
-        manage_url = f"{settings.base_url}/manage/{result.manage_token}"
-        booked = {"booking_id": result.booking_id, "status": result.status, "manage_url": manage_url}
-        return respond(BookedOut.model_validate(booked), 201)
+        booked = self._bookings.book(body.offer_id, body.start, body.fan.to_fan())
+        return respond(BookedOut.model_validate(booked_view(booked, self._uses.base_url)), 201)
 
-    def booking_out(booking_id: str, doc: dict[str, object]) -> Response:
-        return respond(BookingOut.model_validate(booking_view(booking_id, doc)))
+    def manage(self, request: Request, token: str) -> Response:
+        return _booking_out(*self._bookings.by_manage_token(token))
 
-    @route("/api/manage/<token>", summary="The fan's booking behind a manage link", responses={200: BookingOut})
-    @_availability_errors
-    def manage(request: Request, token: str) -> Response:
-        return booking_out(*bookings.by_manage_token(token))
-
-    @route(
-        "/api/manage/<token>/reschedule",
-        "POST",
-        summary="The fan moves the booking to another free slot (not once the session has started)",
-        body=RescheduleIn,
-        responses={200: BookingOut},
-    )
-    @_availability_errors
-    def reschedule(request: Request, token: str) -> Response:
+    def reschedule(self, request: Request, token: str) -> Response:
         body = parse_body(request, RescheduleIn)
-        booking_id, _ = bookings.by_manage_token(token)
-        return booking_out(booking_id, bookings.reschedule(booking_id, body.start))
+        booking_id, _ = self._bookings.by_manage_token(token)
+        return _booking_out(booking_id, self._bookings.reschedule(booking_id, body.start))
 
-    @route(
-        "/api/manage/<token>/cancel",
-        "POST",
-        summary="The fan cancels the booking (not once the session has started)",
-        responses={200: BookingOut},
-    )
-    @_availability_errors
-    def fan_cancel(request: Request, token: str) -> Response:
-        booking_id, _ = bookings.by_manage_token(token)
-        return booking_out(booking_id, bookings.cancel(booking_id, by="fan"))
+    def fan_cancel(self, request: Request, token: str) -> Response:
+        booking_id, _ = self._bookings.by_manage_token(token)
+        return _booking_out(booking_id, self._bookings.cancel(booking_id, by="fan"))
 
-    @route(
-        "/api/settings/availability",
-        "PUT",
-        summary="The creator's timezone and weekly hours",
-        body=AvailabilityIn,
-        responses={200: AvailabilityOut},
-        auth=CREATOR,
-    )
-    @_availability_errors
-    def availability(request: Request) -> Response:
-        creator_id = creator_of(request)
+    def availability(self, request: Request) -> Response:
+        creator_id = self._auth.creator_id(request)
         body = parse_body(request, AvailabilityIn)
-        given = body.weekly_hours.model_dump(exclude_unset=True)
-        weekly = {day: [list(r) for r in ranges or []] for day, ranges in given.items()}
-        parse_weekly_hours(body.timezone, weekly)
-        try:
-            store.commit(
-                [update(CREATORS, creator_id, {"timezone": body.timezone, "weekly_hours": hours_to_doc(weekly)})]
-            )
-        except NotFound:
-            raise ApiError(404, "creator_not_found", "There is no creator profile for this account.") from None
-        return respond(AvailabilityOut(timezone=body.timezone, weekly_hours=weekly))
+        self._uses.catalog.set_hours(creator_id, body.timezone, body.weekly())
+        return respond(AvailabilityOut(timezone=body.timezone, weekly_hours=body.weekly()))
 
-    @route(
-        "/api/offers",
-        "POST",
-        summary="A new Book a Session offer",
-        body=OfferIn,
-        responses={201: OfferCreatedOut},
-        auth=CREATOR,
-    )
-    @_availability_errors
-    def offers(request: Request) -> Response:
-        creator_id = creator_of(request)
+    def offers(self, request: Request) -> Response:
+        creator_id = self._auth.creator_id(request)
         body = parse_body(request, OfferIn)
-        validate_duration(body.duration_minutes)
-        creator = store.get(CREATORS, creator_id) or {}
-        require_bookings_plan(creator)
-        offer_id = new_offer(store, creator_id, body.title, body.duration_minutes, body.price_cents, clock.now())
+        offer_id = self._uses.catalog.add_offer(creator_id, body.title, body.duration_minutes, body.price_cents)
         return respond(OfferCreatedOut(offer_id=offer_id), 201)
 
-    @route(
-        "/api/bookings",
-        summary="The creator's upcoming or past bookings",
-        query=BookingsQuery,
-        responses={200: BookingsOut},
-        auth=CREATOR,
-    )
-    def list_bookings(request: Request) -> Response:
-        creator_id = creator_of(request)
+    def list_bookings(self, request: Request) -> Response:
+        creator_id = self._auth.creator_id(request)
         scope = parse_query(request, BookingsQuery).scope
-        now = clock.now()
-        rows = store.query(BOOKINGS, [Where("creator_id", "==", creator_id)], order_by="start")
-        chosen = [(i, d) for i, d in rows if (d["end"] > now) == (scope == "upcoming")]
-        return respond(BookingsOut(bookings=[BookingOut.model_validate(booking_view(i, d)) for i, d in chosen]))
+        rows = self._bookings.listing(creator_id, upcoming=scope == "upcoming")
+        return respond(BookingsOut.model_validate({"bookings": [booking_view(i, b) for i, b in rows]}))
 
-    @route(
-        "/api/bookings/<booking_id>/cancel",
-        "POST",
-        summary="The creator cancels a booking (also one that has started)",
-        responses={200: BookingOut},
-        auth=CREATOR,
-    )
-    @_availability_errors
-    def creator_cancel(request: Request, booking_id: str) -> Response:
-        creator_id = creator_of(request)
-        if bookings.get(booking_id)["creator_id"] != creator_id:
-            raise ApiError(404, "booking_not_found", f"No booking {booking_id!r}.")
-        return booking_out(booking_id, bookings.cancel(booking_id, by="creator"))
+    def creator_cancel(self, request: Request, booking_id: str) -> Response:
+        creator_id = self._auth.creator_id(request)
+        return _booking_out(booking_id, self._bookings.cancel_by_creator(creator_id, booking_id))
 
-    @route("/api/notices", summary="The creator's notices not dismissed", responses={200: NoticesOut}, auth=CREATOR)
-    def notices(request: Request) -> Response:
-        creator_id = creator_of(request)
-        rows = store.query(NOTICES, [Where("creator_id", "==", creator_id), Where("dismissed", "==", False)])
-        items = [
-            NoticeOut(
-                id=i,
-                kind=d.get("kind"),
-                booking_id=d.get("booking_id"),
-                meeting_id=d.get("meeting_id"),
-                message=d.get("message"),
-                created_at=d["created_at"].isoformat(),
-            )
-            for i, d in sorted(rows, key=lambda r: r[1]["created_at"])
-        ]
-        return respond(NoticesOut(notices=items))
+    def notices(self, request: Request) -> Response:
+        creator_id = self._auth.creator_id(request)
+        found = [notice_view(n) for n in self._uses.notices.open_for(creator_id)]
+        return respond(NoticesOut.model_validate({"notices": found}))
 
-    @route(
-        "/api/notices/<notice_id>/dismiss",
-        "POST",
-        summary="Dismiss a notice",
-        responses={200: DismissedOut},
-        auth=CREATOR,
-    )
-    def dismiss(request: Request, notice_id: str) -> Response:
-        creator_id = creator_of(request)
-        notice = store.get(NOTICES, notice_id)
-        if notice is None or notice["creator_id"] != creator_id:
-            raise ApiError(404, "notice_not_found", f"No notice {notice_id!r}.")
-        store.commit([update(NOTICES, notice_id, {"dismissed": True})])
+    def dismiss(self, request: Request, notice_id: str) -> Response:
+        self._uses.notices.dismiss(self._auth.creator_id(request), notice_id)
         return respond(DismissedOut(id=notice_id, dismissed=True))
 
-    @route(
-        "/pubsub/payment-events",
-        "POST",
-        summary="Pub/Sub push: Flo Payments says a payment succeeded",
-        body=PushEnvelopeIn,
-        responses={200: Ack},
-    )
-    @_availability_errors
-    def payment_events(request: Request) -> Response:
-        message = parse_push(request)
-        booking_id = message.data.get("booking_id")
-        if message.data.get("type") != "payment.succeeded" or not is_storable_id(booking_id):
-            return json_response({"ignored": True})
+    def payment_events(self, request: Request) -> Response:
+        booking_id = booking_id_of(request, PAYMENT_SUCCEEDED)
         try:
-            bookings.confirm_payment(str(booking_id))
-        except BookingError as exc:
-            if exc.status != 404:
-                raise
+            booking = self._uses.payment_confirmations.succeeded(booking_id)
+        except NotFoundError:
             return json_response({"ignored": "unknown booking"})
+        if booking.change == "slot_lost":
+            return json_response({"refund_requested": booking_id})
         return json_response({"confirmed": booking_id})
 
+
+class DevRoutes:
+    """FLO_ENV=local only: these routes do not exist in production."""
+
+    def __init__(self, uses: BookingsUseCases, auth: DevTokenAuth) -> None:
+        self._uses = uses
+        self._auth = auth
+
+    def dev_creator(self, request: Request) -> Response:
+        body = parse_body(request, DevCreatorIn)
+        creator_id = self._uses.catalog.add_creator(body.email, body.name, body.plan, body.timezone)
+        return respond(DevCreatorOut(creator_id=creator_id, token=self._auth.issue(creator_id)), 201)
+
+    def dev_payment(self, request: Request, booking_id: str) -> Response:
+        self._uses.payments.succeed(booking_id)
+        return respond(PaymentPublishedOut(published=True, booking_id=booking_id), 202)
+
+
+def build_routes(uses: BookingsUseCases) -> list[Route]:
+    r = BookingRoutes(uses)
     routes = [
-        slots,
-        book,
-        manage,
-        reschedule,
-        fan_cancel,
-        availability,
-        offers,
-        list_bookings,
-        creator_cancel,
-        notices,
-        dismiss,
-        payment_events,
+        Route(
+            "/api/public/creators/<creator_id>/offers/<offer_id>/slots",
+            ("GET",),
+            r.slots,
+            summary="Free slots of an offer between two creator-local dates (at most 90 days)",
+            query=SlotsQuery,
+            responses={200: SlotsOut},
+        ),
+        Route(
+            "/api/public/bookings",
+            ("POST",),
+            r.book,
+            summary="Book a slot (free offers confirm at once; paid ones are held for payment)",
+            body=BookIn,
+            responses={201: BookedOut},
+        ),
+        Route(
+            "/api/manage/<token>",
+            ("GET",),
+            r.manage,
+            summary="The fan's booking behind a manage link",
+            responses={200: BookingOut},
+        ),
+        Route(
+            "/api/manage/<token>/reschedule",
+            ("POST",),
+            r.reschedule,
+            summary="The fan moves the booking to another free slot (not once the session has started)",
+            body=RescheduleIn,
+            responses={200: BookingOut},
+        ),
+        Route(
+            "/api/manage/<token>/cancel",
+            ("POST",),
+            r.fan_cancel,
+            summary="The fan cancels the booking (not once the session has started)",
+            responses={200: BookingOut},
+        ),
+        Route(
+            "/api/settings/availability",
+            ("PUT",),
+            r.availability,
+            summary="The creator's timezone and weekly hours",
+            body=AvailabilityIn,
+            responses={200: AvailabilityOut},
+            auth=CREATOR,
+        ),
+        Route(
+            "/api/offers",
+            ("POST",),
+            r.offers,
+            summary="A new Book a Session offer",
+            body=OfferIn,
+            responses={201: OfferCreatedOut},
+            auth=CREATOR,
+        ),
+        Route(
+            "/api/bookings",
+            ("GET",),
+            r.list_bookings,
+            summary="The creator's upcoming or past bookings",
+            query=BookingsQuery,
+            responses={200: BookingsOut},
+            auth=CREATOR,
+        ),
+        Route(
+            "/api/bookings/<booking_id>/cancel",
+            ("POST",),
+            r.creator_cancel,
+            summary="The creator cancels a booking (also one that has started)",
+            responses={200: BookingOut},
+            auth=CREATOR,
+        ),
+        Route(
+            "/api/notices",
+            ("GET",),
+            r.notices,
+            summary="The creator's notices not dismissed",
+            responses={200: NoticesOut},
+            auth=CREATOR,
+        ),
+        Route(
+            "/api/notices/<notice_id>/dismiss",
+            ("POST",),
+            r.dismiss,
+            summary="Dismiss a notice",
+            responses={200: DismissedOut},
+            auth=CREATOR,
+        ),
+        Route(
+            "/pubsub/payment-events",
+            ("POST",),
+            r.payment_events,
+            summary="Pub/Sub push: Flo Payments says a payment succeeded",
+            body=PushEnvelopeIn,
+            responses=PUSH_ANSWERS,
+        ),
         document_route(),
     ]
-    if settings.local and isinstance(auth, DevTokenAuth):
-        routes += _dev_routes(runtime, auth)
+    if uses.local and isinstance(uses.auth, DevTokenAuth):
+        dev = DevRoutes(uses, uses.auth)
+        routes += [
+            Route(
+                "/api/dev/creators",
+                ("POST",),
+                dev.dev_creator,
+                summary="Local only: a creator and its API token",
+                body=DevCreatorIn,
+                responses={201: DevCreatorOut},
+            ),
+            Route(
+                "/api/dev/payments/<booking_id>/succeed",
+                ("POST",),
+                dev.dev_payment,
+                summary="Local only: publish a booking's payment confirmation as Flo Payments would",
+                responses={202: PaymentPublishedOut},
+            ),
+        ]
     return routes
 
 
-def _dev_routes(runtime: Runtime, auth: DevTokenAuth) -> list[Route]:
-    """FLO_ENV=local only: these routes do not exist in production."""
-    store = runtime.store
-
-    @route(
-        "/api/dev/creators",
-        "POST",
-        summary="Local only: a creator and its API token",
-        body=DevCreatorIn,
-        responses={201: DevCreatorOut},
-    )
-    def dev_creator(request: Request) -> Response:
-        body = parse_body(request, DevCreatorIn)
-        creator_id = uuid.uuid4().hex[:12]
-        store.commit(
-            [
-                put(
-                    CREATORS,
-                    creator_id,
-                    {
-                        "email": body.email,
-                        "name": body.name,
-                        "plan": body.plan,
-                        "timezone": body.timezone,
-                        "weekly_hours": {},
-                        "created_at": runtime.clock.now(),
-                    },
-                )
-            ]
-        )
-        return respond(DevCreatorOut(creator_id=creator_id, token=auth.issue(creator_id)), 201)
-
-    @route(
-        "/api/dev/payments/<booking_id>/succeed",
-        "POST",
-        summary="Local only: publish a booking's payment confirmation as Flo Payments would",
-        responses={202: PaymentPublishedOut},
-    )
-    def dev_payment(request: Request, booking_id: str) -> Response:
-        if store.get(BOOKINGS, booking_id) is None:
-            raise ApiError(404, "booking_not_found", f"No booking {booking_id!r}.")
-        runtime.publisher.publish(PAYMENT_EVENTS, {"type": "payment.succeeded", "booking_id": booking_id})
-        return respond(PaymentPublishedOut(published=True, booking_id=booking_id), 202)
-
-    return [dev_creator, dev_payment]
-
-
 def build_app(runtime: Runtime) -> WebApp:
-    settings = runtime.settings
-    bookings, busy = booking_service_for(runtime)
-    auth: CreatorAuth = DevTokenAuth(runtime.store) if settings.local else IdentityPlatformAuth(settings.project_id)
-    return service_app(runtime, build_routes(runtime, bookings, busy, auth))
+    uses = bookings_use_cases(runtime)
+    kit = page_kit(runtime)
+    pages = as_pages([*page_routes(kit, uses), *sign_in_routes(kit, runtime.settings.environ), *static_routes(kit)])
+    return service_app(runtime, [*build_routes(uses), *pages])

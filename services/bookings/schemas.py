@@ -1,4 +1,5 @@
-"""The bookings service's request and response models: what its routes parse, answer and document."""
+"""The bookings service's request and response models (contract.md): what its routes parse, answer and
+document, and the views that turn use-case results into those answers (the pages render the same views)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.availability import format_slot
+from shared.bookings.booking import Booking, Fan
+from shared.bookings.model import is_zoom_url
+from shared.bookings.notices import Notice
+from shared.bookings.service import Booked
+from shared.bookings.slots import OpenSlots
 from shared.fields import DocId, Email, Instant, PlainText, Timezone, WholeNumber
 from shared.schemas import QueryIn, StrictIn
 
@@ -20,6 +27,9 @@ class FanIn(StrictIn):
     name: Annotated[PlainText, Field(max_length=200)]
     email: Email
     timezone: Timezone | None = None
+
+    def to_fan(self) -> Fan:
+        return Fan(name=self.name, email=self.email, timezone=self.timezone)
 
 
 class BookIn(StrictIn):
@@ -55,6 +65,11 @@ class WeeklyHoursIn(StrictIn):
 class AvailabilityIn(StrictIn):
     timezone: Timezone
     weekly_hours: WeeklyHoursIn
+
+    def weekly(self) -> dict[str, list[list[str]]]:
+        """The days sent (a day sent as null has no hours), as shared.availability reads them."""
+        given = self.weekly_hours.model_dump(exclude_unset=True)
+        return {day: [list(r) for r in ranges or []] for day, ranges in given.items()}
 
 
 class OfferIn(StrictIn):
@@ -167,3 +182,58 @@ class DevCreatorOut(BaseModel):
 class PaymentPublishedOut(BaseModel):
     published: bool
     booking_id: str
+
+
+# ---- views -----------------------------------------------------------------------------------------------
+
+
+def booking_view(booking_id: str, booking: Booking) -> dict[str, Any]:
+    """The dashboard's booking, with the chips and flags the product tables describe."""
+    return {
+        "id": booking_id,
+        "status": booking.status,
+        "start": booking.start.isoformat(),
+        "end": booking.end.isoformat(),
+        "timezone": booking.timezone,
+        "offer_id": booking.offer_id,
+        "offer_title": booking.offer_title,
+        "fan": {"name": booking.fan.name, "email": booking.fan.email},
+        "meeting_url": booking.meeting_url,
+        "video_provider": booking.video_provider,
+        "zoom_chip": is_zoom_url(booking.meeting_url),
+        "join_available": booking.join_available,
+        "link_status": booking.link_status,
+    }
+
+
+def manage_url(base_url: str, manage_token: str) -> str:
+    """The fan's link to their booking: in the booking's API answer and on its manage page."""
+    return f"{base_url}/manage/{manage_token}"
+
+
+def booked_view(booked: Booked, base_url: str) -> dict[str, Any]:
+    return {
+        "booking_id": booked.booking_id,
+        "status": booked.status,
+        "manage_url": manage_url(base_url, booked.manage_token),
+    }
+
+
+def slots_view(found: OpenSlots) -> dict[str, object]:
+    slots = [format_slot(s, found.zone) for s in found.slots]
+    body: dict[str, object] = {"timezone": found.zone.key, "slots": slots}
+    if not found.calendar_checked:
+        body["calendar_checked"] = False
+        body["notice"] = "The creator's calendar busy times could not be checked."
+    return body
+
+
+def notice_view(notice: Notice) -> dict[str, Any]:
+    return {
+        "id": notice.notice_id,
+        "kind": notice.kind,
+        "booking_id": notice.booking_id,
+        "meeting_id": notice.meeting_id,
+        "message": notice.message,
+        "created_at": notice.created_at.isoformat(),
+    }

@@ -32,6 +32,8 @@ def test_every_route_on_the_base_url_and_every_push_route_is_in_it() -> None:
     expected = set()
     for service, routes in service_routes().items():
         for r in routes:
+            if r.page:
+                continue
             if topology.service_for(r.rule) == service or r.rule.startswith(PUSH_PREFIX):
                 path = r.rule.replace("<any(zoom, google):name>", "{name}")
                 for part in ("token", "creator_id", "offer_id", "booking_id", "notice_id"):
@@ -41,6 +43,20 @@ def test_every_route_on_the_base_url_and_every_push_route_is_in_it() -> None:
     assert ("/api/public/bookings", "POST") in documented
     assert ("/api/openapi.json", "GET") in documented
     assert len(documented) >= 28
+
+
+def test_pages_are_marked_as_pages_and_left_out() -> None:
+    """The document is the JSON API's: the HTML pages (forms with CSRF tokens, for browsers) are not in it,
+    and each route that serves one says so, so a page can never be mistaken for an undocumented API route."""
+    documented = json.loads(DOCUMENT_FILE.read_text())["paths"]
+    routes = [r for found in service_routes().values() for r in found]
+    pages = {r.rule for r in routes if r.page}
+    html_prefixes = ("/dashboard/", "/book/", "/manage/", "/sign-in", "/dev/sign-in", "/sign-out", "/assets/")
+    assert {"/dashboard/bookings", "/book/<creator_id>/<offer_id>", "/manage/<token>", "/sign-in"} <= pages
+    assert "/dashboard/settings/integrations" in pages
+    for r in routes:
+        assert r.page == r.rule.startswith(html_prefixes), r.rule
+    assert not any(path.startswith(html_prefixes) for path in documented)
 
 
 def test_it_is_valid_openapi_3_1_that_the_fuzzer_reads() -> None:
