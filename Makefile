@@ -13,7 +13,7 @@ export UV_PYTHON_DOWNLOADS := never
 ZOOM_REF := $(abspath ../shared/reference/zoom)
 export ZOOM_OPENAPI_DIR ?= $(if $(wildcard $(ZOOM_REF)/meetings-openapi.json),$(ZOOM_REF),)
 
-.PHONY: run test venv prereqs browser lint typecheck unit integration e2e demo bench lock lock-upgrade checkov
+.PHONY: run test venv prereqs browser lint typecheck unit integration e2e demo bench lock lock-upgrade checkov openapi
 
 $(UV):
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is missing: install Python 3.11"; exit 1; }
@@ -85,6 +85,10 @@ e2e: prereqs browser
 	$(VENV)/bin/pytest -q tests/e2e
 
 test: prereqs lint checkov typecheck unit integration e2e
+
+# Rewrite shared/openapi.json from the routes (a unit test fails while it is out of date).
+openapi: $(STAMP)
+	$(PY) -m tests.openapi_document
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
