@@ -18,9 +18,9 @@ from shared.bookings.booking import Booking
 from shared.bookings.repository import BookingRepository
 from shared.bookings.service import manage_aad
 from shared.connections.repository import CONNECTIONS
+from shared.schemas import Ack
 from shared.store.port import Doc, DocStore, Txn, Where, update
 from shared.vault import Sealed, Vault, connection_aad
-from shared.schemas import Ack
 from shared.web import Route, json_response, route
 
 BATCH = 200
