@@ -184,9 +184,11 @@ def test_the_gateway_limits_each_client_on_public_routes(stack: StackInfo) -> No
     )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            answers = [client.get("/health/bookings").status_code for _ in range(5)]
-            assert answers == [200] * 5
-            limited = client.get("/api/public/creators/x/offers/y/slots?from=2030-01-07&to=2030-01-07")
+            slots = "/api/public/creators/x/offers/y/slots?from=2030-01-07&to=2030-01-07"
+            answers = [client.get(slots).status_code for _ in range(5)]
+            assert answers == [404] * 5  # answered (no such offer) while under the limit
+            assert client.get("/health/bookings").status_code == 200  # local-only health: not a public route
+            limited = client.get(slots)
             assert _error(limited, 429)["code"] == "rate_limited"
             assert 1 <= int(limited.headers["Retry-After"]) <= 60
             assert client.post("/tasks/reminders").status_code == 200  # not a public route: not limited
