@@ -34,8 +34,8 @@ _PRIMARY: dict[tuple[str, str], tuple[Message, ...]] = {
 }
 """(status, change) -> the messages that revision owes; anything else (e.g. pending payment) owes none."""
 
-LINK_READY_TO = (Recipient.FAN,)
-"""Who gets link_ready after their copy went out without the link; creators have the dashboard."""
+LINK_READY_TO = (Recipient.FAN, Recipient.CREATOR)
+"""Who gets link_ready after their copy went out without the link: everyone whose copy said it will follow."""
 
 _MAX_PASSES = 3
 _LINK_FIELDS = ("revision", "status", "link_status", "link_revision", "meeting_url")
