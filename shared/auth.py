@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import secrets
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from werkzeug.wrappers import Request
 
 from shared.bookings.model import token_hash
 from shared.store.port import DocStore, put
 from shared.web import ApiError
+
+if TYPE_CHECKING:
+    from google.auth.transport import Request as Transport
 
 API_TOKENS = "api_tokens"
 
@@ -47,19 +50,32 @@ class DevTokenAuth:
 
 
 class IdentityPlatformAuth:
-    """Production: verify the Identity Platform (Firebase) ID token; the creator id is its uid."""
+    """Production: verify the Identity Platform (Firebase) ID token; the creator id is its uid.
 
-    def __init__(self, project_id: str) -> None:
+    ``transport`` fetches Google's signing certificates (google-auth's requests transport by default, built
+    for each request); tests hand in one that serves certificates of keys they made.
+    """
+
+    def __init__(self, project_id: str, transport: Transport | None = None) -> None:
         self._project_id = project_id
+        self._transport = transport
 
     def creator_id(self, request: Request) -> str:
-        import google.auth.transport.requests
+        from google.auth import exceptions
         from google.oauth2 import id_token
 
+        token = bearer(request)
+        transport = self._transport
+        if transport is None:
+            import google.auth.transport.requests
+
+            transport = google.auth.transport.requests.Request()
         try:
             claims = id_token.verify_firebase_token(  # type: ignore[no-untyped-call]
-                bearer(request), google.auth.transport.requests.Request(), audience=self._project_id
+                token, transport, audience=self._project_id
             )
+        except exceptions.TransportError:
+            raise ApiError(503, "auth_unavailable", "Sign-in cannot be checked right now; try again.") from None
         except ValueError:
             raise ApiError(401, "unauthenticated", "The ID token is not valid.") from None
         if not claims or not claims.get("sub"):

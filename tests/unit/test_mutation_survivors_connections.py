@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 
@@ -13,7 +13,7 @@ from shared.connections.store import FirestoreConnections, RefreshPolicy
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.store.fake import FakeDocStore
 from shared.store.lease import LEASES, release_lease, take_lease
-from shared.store.port import DocStore, Write
+from shared.store.port import Doc, DocStore, Txn, Where, Write
 from tests.unit.test_connect_harness import CREATOR, NOW, ZOOM_USER, Harness, settings_query, signed
 
 T = TypeVar("T")
@@ -35,19 +35,24 @@ class InterleavingStore:
             before, self._before = self._before, None
             before()
 
-    def get(self, collection: str, doc_id: str) -> Any:
+    def get(self, collection: str, doc_id: str) -> Doc | None:
         return self._inner.get(collection, doc_id)
 
-    def query(self, *args: Any, **kwargs: Any) -> Any:
-        return self._inner.query(*args, **kwargs)
+    def query(
+        self, collection: str, where: Sequence[Where] = (), order_by: str | None = None, limit: int | None = None
+    ) -> list[tuple[str, Doc]]:
+        return self._inner.query(collection, where, order_by, limit)
 
     def commit(self, writes: Sequence[Write]) -> None:
         self._maybe("commit", writes)
         self._inner.commit(writes)
 
-    def transaction(self, fn: Callable[[Any], T]) -> T:
+    def transaction(self, fn: Callable[[Txn], T]) -> T:
         self._maybe("transaction")
         return self._inner.transaction(fn)
+
+    def clear(self) -> None:
+        self._inner.clear()
 
 
 def _creates_lease(writes: Sequence[Write]) -> bool:

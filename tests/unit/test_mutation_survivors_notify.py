@@ -65,7 +65,9 @@ def test_a_slow_sender_that_fails_after_a_takeover_leaves_the_new_claim_alone() 
     store, clock = FakeDocStore(), FakeClock(NOW)
     slow, taker, third = GatedSender(accept=False), GatedSender(accept=True), FakeMailSender()
 
-    slow_thread, slow_outcome = in_thread(lambda: EmailLedger(store, clock, slow).deliver(KEY, message, link_included=False))
+    slow_thread, slow_outcome = in_thread(
+        lambda: EmailLedger(store, clock, slow).deliver(KEY, message, link_included=False)
+    )
     assert slow.started.wait(10)
     clock.advance(LEASE + timedelta(seconds=1))
     taker_thread, taker_outcome = in_thread(
