@@ -68,6 +68,19 @@ class _Store:
         self._lock = threading.Lock()
         self._messages: list[ReceivedMessage] = []
         self._ids = itertools.count(1)
+        self._held: set[str] = set()
+
+    def hold(self, address: str, held: bool) -> None:
+        """While an address is held, mail to it is refused with a 4xx, as a busy mailbox would answer."""
+        with self._lock:
+            if held:
+                self._held.add(address.lower())
+            else:
+                self._held.discard(address.lower())
+
+    def held(self, address: str) -> bool:
+        with self._lock:
+            return address.lower() in self._held
 
     def add(self, mail_from: str, rcpt_tos: Sequence[str], raw: bytes) -> None:
         with self._lock:
@@ -96,6 +109,14 @@ class _SmtpHandler:
 
     def __init__(self, store: _Store) -> None:
         self._store = store
+
+    async def handle_RCPT(  # noqa: N802 (aiosmtpd hook)
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if self._store.held(address):
+            return "451 4.2.1 Mailbox held by the test, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd hook)
         self._store.add(envelope.mail_from, envelope.rcpt_tos, envelope.original_content)
@@ -130,6 +151,8 @@ class _HttpApp:
                 Rule("/messages", endpoint=self._clear, methods=["DELETE"]),
                 Rule("/messages/<message_id>/raw", endpoint=self._raw, methods=["GET"]),
                 Rule("/messages/<message_id>/html", endpoint=self._html, methods=["GET"]),
+                Rule("/held/<address>", endpoint=self._hold, methods=["PUT"]),
+                Rule("/held/<address>", endpoint=self._release, methods=["DELETE"]),
             ]
         )
 
@@ -147,6 +170,14 @@ class _HttpApp:
 
     def _clear(self) -> Response:
         self._store.clear()
+        return Response(status=204)
+
+    def _hold(self, address: str) -> Response:
+        self._store.hold(address, held=True)
+        return Response(status=204)
+
+    def _release(self, address: str) -> Response:
+        self._store.hold(address, held=False)
         return Response(status=204)
 
     def _raw(self, message_id: str) -> Response:

@@ -229,6 +229,15 @@ class Flo:
 
     # ---- mail ------------------------------------------------------------------------------------------
 
+    def hold_mail(self, *addresses: str) -> None:
+        """The mail sink refuses mail to these addresses (a 4xx: the sender retries) until released."""
+        for address in addresses:
+            assert self.mail.put(f"/held/{address}").status_code == 204
+
+    def release_mail(self, *addresses: str) -> None:
+        for address in addresses:
+            assert self.mail.delete(f"/held/{address}").status_code == 204
+
     def emails(self, booking_id: str | None = None, kind: str | None = None) -> list[EmailMessage]:
         found = []
         for item in self.mail.get("/messages").json():
