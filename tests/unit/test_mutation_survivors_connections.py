@@ -9,8 +9,11 @@ from typing import TypeVar
 
 import pytest
 
+from services.connect.app import FAILED
 from shared.connections.store import FirestoreConnections, RefreshPolicy
 from shared.providers.errors import ErrorKind, ProviderError
+from shared.providers.models import TokenSet
+from shared.providers.oauth import GOOGLE_SCOPES
 from shared.store.fake import FakeDocStore
 from shared.store.lease import LEASES, release_lease, take_lease
 from shared.store.port import Doc, DocStore, Txn, Where, Write
@@ -138,15 +141,46 @@ def test_a_revoked_call_after_a_deauthorization_keeps_the_first_reason_and_time(
 # ---- services/connect/app.py and shared/auth.py ----------------------------------------------------------
 
 
-def test_a_failed_account_lookup_hands_the_grant_back_and_stores_nothing() -> None:
+def issued_tokens(h: Harness, provider: str, monkeypatch: pytest.MonkeyPatch) -> list[TokenSet]:
+    """The token sets the provider's code exchange hands out, as they happen."""
+    issued: list[TokenSet] = []
+    real_exchange = h.oauth[provider].exchange_code
+
+    def exchange_code(code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
+        issued.append(real_exchange(code, redirect_uri, code_verifier))
+        return issued[-1]
+
+    monkeypatch.setattr(h.oauth[provider], "exchange_code", exchange_code)
+    return issued
+
+
+def test_a_failed_account_lookup_hands_the_grant_back_and_stores_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Planted bug: no revoke when the Zoom account lookup fails, leaving a grant Flo never uses."""
     h = Harness()
+    issued = issued_tokens(h, "zoom", monkeypatch)
     h.zoom.fail_next(ProviderError(ErrorKind.TRANSIENT, "zoom", 503))
     query = settings_query(h.connect("zoom"))
-    assert "error" in query
+    assert query == {"error": [FAILED]}
     assert h.oauth["zoom"].calls == ["authorize_url", "exchange_code", "revoke"]
-    assert len(h.oauth["zoom"].revoked) == 1
+    assert h.oauth["zoom"].revoked == {issued[0].refresh_token}
     assert h.connection("zoom") is None
+
+
+def test_a_grant_missing_a_permission_is_handed_back_by_its_refresh_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    h = Harness()
+    issued = issued_tokens(h, "google", monkeypatch)
+    h.oauth["google"].granted_scopes = GOOGLE_SCOPES - {"https://www.googleapis.com/auth/calendar.freebusy"}
+    assert settings_query(h.connect("google")) == {"error": [f"{FAILED} Missing permission: calendar.freebusy"]}
+    assert h.oauth["google"].revoked == {issued[0].refresh_token}
+
+
+@pytest.mark.parametrize("answer", [{}, {"error": "access_denied", "code": "a-code"}], ids=["no code", "error"])
+def test_a_callback_without_a_code_or_with_an_error_stores_nothing(h: Harness, answer: dict[str, str]) -> None:
+    state = h.start("google")
+    response = h.callback("google", state=state, **answer)
+    assert settings_query(response) == {"error": [FAILED]}
+    assert "exchange_code" not in h.oauth["google"].calls
+    assert h.connection("google") is None
 
 
 @pytest.mark.parametrize("scheme", ["Basic", "Token", ""])
