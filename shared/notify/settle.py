@@ -34,9 +34,6 @@ _PRIMARY: dict[tuple[str, str], tuple[Message, ...]] = {
 }
 """(status, change) -> the messages that revision owes; anything else (e.g. pending payment) owes none."""
 
-LINK_READY_TO = (Recipient.FAN, Recipient.CREATOR)
-"""Who gets link_ready after their copy went out without the link: everyone whose copy said it will follow."""
-
 _MAX_PASSES = 3
 _LINK_FIELDS = ("revision", "status", "link_status", "link_revision", "meeting_url")
 
@@ -133,11 +130,10 @@ class Notifier:
         )
 
     def _link_ready_owed(self, booking_id: str, doc: Doc, owed: Sequence[Message]) -> list[Message]:
-        """link_ready for each recipient whose copy of this revision went out without the link."""
+        """link_ready for each recipient whose copy of this revision went out without the link: fan and
+        creator alike, since every copy without it said it will follow in a separate email."""
         result: list[Message] = []
         for kind, recipient in owed:
-            if recipient not in LINK_READY_TO:
-                continue
             sent = self._ledger.record(EmailKey(booking_id, kind.value, int(doc["revision"]), recipient.value))
             if sent is not None and sent["state"] == "sent" and not sent["link_included"]:
                 result.append((EmailKind.LINK_READY, recipient))

@@ -16,7 +16,7 @@ from shared.providers.models import TokenSet
 from shared.providers.oauth import GOOGLE_SCOPES
 from shared.store.fake import FakeDocStore
 from shared.store.lease import LEASES, release_lease, take_lease
-from shared.store.port import Doc, DocStore, Txn, Where, Write
+from shared.store.port import Doc, DocStore, Txn, Where, Write, create
 from tests.unit.test_connect_harness import CREATOR, NOW, ZOOM_USER, Harness, settings_query, signed
 
 T = TypeVar("T")
@@ -191,3 +191,48 @@ def test_a_valid_token_under_another_scheme_is_refused(h: Harness, scheme: str) 
     assert response.status_code == 401
     assert response.get_json()["error"]["code"] == "unauthenticated"
     assert h.client.get("/api/integrations", headers={"Authorization": f"bearer {token}"}).status_code == 200
+
+
+def test_a_lease_can_be_taken_over_the_moment_it_expires() -> None:
+    store = FakeDocStore()
+    assert take_lease(store, "job", NOW, TTL) is not None
+    assert take_lease(store, "job", NOW + TTL - timedelta(microseconds=1), TTL) is None
+    assert take_lease(store, "job", NOW + TTL, TTL) is not None
+
+
+def test_the_refresh_margin_comes_from_the_policy(h: Harness) -> None:
+    early = h.instance(RefreshPolicy(margin=timedelta(minutes=30)))
+    h.clock.advance(timedelta(minutes=29))
+    early.with_token(CREATOR, "zoom", lambda token: token)
+    assert "refresh" not in h.oauth["zoom"].calls
+    h.clock.advance(timedelta(minutes=1))
+    early.with_token(CREATOR, "zoom", lambda token: token)
+    assert h.oauth["zoom"].calls.count("refresh") == 1
+
+
+def test_a_waiter_polls_at_the_policy_interval_then_gives_up_naming_the_provider(h: Harness) -> None:
+    h.store.commit(
+        [create(LEASES, f"refresh-{CREATOR}-zoom", {"holder": "other", "expires_at": NOW + timedelta(hours=9)})]
+    )
+    h.clock.advance(timedelta(hours=2))
+    waiter = h.instance(RefreshPolicy(poll_seconds=0.25, max_polls=3))
+    with pytest.raises(ProviderError) as waited:
+        waiter.with_token(CREATOR, "zoom", lambda token: token)
+    assert (waited.value.kind, waited.value.provider) == (ErrorKind.TRANSIENT, "zoom")
+    assert h.sleeps == [0.25, 0.25, 0.25]
+
+
+def test_disconnect_revokes_the_stored_refresh_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    h = Harness()
+    issued = issued_tokens(h, "zoom", monkeypatch)
+    settings_query(h.connect("zoom"))
+    assert h.client.post("/api/integrations/zoom/disconnect", headers=h.headers).status_code == 200
+    assert h.oauth["zoom"].revoked == {issued[0].refresh_token}
+
+
+def test_status_reads_each_state_of_a_connection(h: Harness) -> None:
+    assert h.connections.status(CREATOR, "zoom") == "connected"
+    assert h.connections.status(CREATOR, "google") == "not_connected"
+    assert h.connections.status("someone-else", "zoom") == "not_connected"
+    h.connections.deauthorize_zoom(ZOOM_USER.id)
+    assert h.connections.status(CREATOR, "zoom") == "reconnect_required"

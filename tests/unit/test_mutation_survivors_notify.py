@@ -186,3 +186,14 @@ def test_a_copy_that_carried_the_link_gets_no_link_ready() -> None:
     h.tick()
     assert sorted(h.kinds()) == [("confirmation", FAN), ("creator_notification", CREATOR)]
     assert all(WILL_FOLLOW not in s.text and ZOOM_URL in s.text for s in h.sent())
+
+
+def test_no_reminder_goes_once_the_session_has_started() -> None:
+    """A scheduler that only runs again at the start time sends no "starts in an hour" reminder."""
+    h = NotifyHarness()
+    booking_id = h.new_booking(at(9))
+    h.clock.advance(datetime(2026, 3, 2, 9, tzinfo=UTC) - h.clock.now())
+    counts = h.tick()
+    assert (counts["reminders_sent"], counts["reminders_cleared"]) == (0, 1)
+    assert sorted(h.kinds()) == [("confirmation", FAN), ("creator_notification", CREATOR)]
+    assert h.doc(booking_id)["next_reminder_at"] is None
