@@ -197,3 +197,23 @@ def test_no_reminder_goes_once_the_session_has_started() -> None:
     assert (counts["reminders_sent"], counts["reminders_cleared"]) == (0, 1)
     assert sorted(h.kinds()) == [("confirmation", FAN), ("creator_notification", CREATOR)]
     assert h.doc(booking_id)["next_reminder_at"] is None
+
+
+def test_one_tick_serves_every_booking_it_finds_and_counts_each() -> None:
+    """A booking whose confirmation is still owed is skipped, not the end of the run; counts add up."""
+    h = NotifyHarness()
+    h.clock.advance(timedelta(minutes=30))  # 08:30: the 09:00 and 09:30 sessions' 1 h reminders are due
+    waiting = h.new_booking(at(9))  # within its grace: its confirmation goes first, so its reminder waits
+    ready = h.new_booking(at(9, 30))
+    h.settle_link(ready)
+    h.link_event(ready)  # its confirmation goes now, with the link
+    h.clock.advance(timedelta(seconds=1))
+    counts = h.tick()
+    assert (counts["reminders_deferred"], counts["reminders_sent"]) == (1, 1)
+    assert [s.to for s in h.sent("reminder")] == [FAN, CREATOR]
+
+    h.clock.advance(GRACE)
+    counts = h.tick()
+    assert (counts["owed_settled"], counts["reminders_sent"]) == (1, 1)
+    assert len(h.sent("reminder")) == 4
+    assert {s.message["X-Flo-Booking-Id"] for s in h.sent("reminder")} == {waiting, ready}
