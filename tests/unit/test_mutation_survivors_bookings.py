@@ -11,7 +11,7 @@ import pytest
 
 from shared.bookings.busy import CACHE_TTL
 from shared.providers.errors import ErrorKind, ProviderError
-from tests.unit.test_bookings_harness import Harness, at, error_of
+from tests.unit.test_bookings_harness import TUESDAY, Harness, at, error_of
 
 
 def nine_to_quarter_past() -> tuple[datetime, datetime]:
@@ -110,3 +110,16 @@ def test_a_session_between_one_and_twenty_four_hours_ahead_gets_only_the_one_hou
     offer_id = h.offer(creator)
     booking_id, _ = h.booked(offer_id, at(11))  # three hours after NOW
     assert h.doc(booking_id)["next_reminder_at"] == datetime(2026, 3, 2, 10, tzinfo=UTC)
+
+
+def test_the_busy_cache_keeps_each_range_apart() -> None:
+    """Planted bug: one cache entry for every range, so Tuesday's view is served Monday's busy times."""
+    h = Harness()
+    creator = h.creator()
+    offer_id = h.offer(creator)
+    h.connections.connect(creator.creator_id, "google")
+    assert at(9) in h.slot_starts(creator.creator_id, offer_id)
+    h.calendar.busy.append((datetime(2026, 3, 3, 9, tzinfo=UTC), datetime(2026, 3, 3, 10, tzinfo=UTC)))
+    tuesday = h.slot_starts(creator.creator_id, offer_id, TUESDAY, TUESDAY)
+    assert at(9, day=3) not in tuesday
+    assert at(10, day=3) in tuesday
