@@ -127,3 +127,21 @@ def test_unreachable_google_certificates_are_503_so_the_creator_can_retry(keys: 
     token = sign(keys[0], firebase_claims())
     error = refused(IdentityPlatformAuth(PROJECT, CertificateServer({}, status=500)), f"Bearer {token}")
     assert (error.status, error.code) == (503, "auth_unavailable")
+
+
+def test_without_a_transport_the_keys_are_fetched_with_google_auths_requests_transport(
+    keys: tuple[bytes, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Production builds no transport of its own: google-auth's requests transport fetches the keys."""
+    import google.auth.transport.requests
+
+    servers: list[CertificateServer] = []
+
+    def requests_transport() -> CertificateServer:
+        servers.append(CertificateServer({KEY_ID: keys[1]}))
+        return servers[-1]
+
+    monkeypatch.setattr(google.auth.transport.requests, "Request", requests_transport)
+    token = sign(keys[0], firebase_claims())
+    assert IdentityPlatformAuth(PROJECT).creator_id(request_with(f"Bearer {token}")) == UID
+    assert len(servers) == 1 and len(servers[0].urls) == 1
