@@ -9,9 +9,10 @@ export ZOOM_OPENAPI_DIR ?= $(if $(wildcard $(ZOOM_REF)/meetings-openapi.json),$(
 
 .PHONY: run test venv prereqs lint typecheck unit integration e2e coverage mutate demo bench
 
-# Branch coverage of shared/ and services/ across the tiers: unit starts the data afresh, the others add to it.
-COV_FRESH := --cov --cov-report=
-COV_ADD := --cov --cov-append --cov-report=
+# Branch coverage of shared/ and services/ across the tiers: unit starts the data afresh, the others add to it;
+# the floor applies to the three together (`make coverage`), not to one tier alone.
+COV_FRESH := --cov --cov-report= --cov-fail-under=0
+COV_ADD := --cov --cov-append --cov-report= --cov-fail-under=0
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is missing: install Python 3.11"; exit 1; }
