@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 ZOOM_REF := $(abspath ../shared/reference/zoom)
 export ZOOM_OPENAPI_DIR ?= $(if $(wildcard $(ZOOM_REF)/meetings-openapi.json),$(ZOOM_REF),)
 
-.PHONY: run test venv prereqs lint typecheck unit integration e2e coverage mutate demo bench
+.PHONY: run test venv prereqs browser lint typecheck unit integration e2e coverage mutate demo bench
 
 # Branch coverage of shared/ and services/ across the tiers: unit starts the data afresh, the others add to it;
 # the floor applies to the three together (`make coverage`), not to one tier alone.
@@ -26,6 +26,15 @@ venv: $(STAMP)
 prereqs: $(STAMP)
 	@$(PY) -m devstack.emulators --check
 	@command -v terraform >/dev/null || { echo "error: terraform is missing: install Terraform 1.5+ (https://developer.hashicorp.com/terraform/install)"; exit 1; }
+
+# The e2e browser tests drive Debian's Chromium (never a downloaded browser build).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium package for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "error: chromium is missing: install the Debian package chromium (apt-get install chromium)"; exit 1; fi; }
+	@command -v chromium >/dev/null || { echo "error: installing chromium failed: install the Debian package chromium"; exit 1; }
 
 run: prereqs
 	$(PY) -m devstack.stack
@@ -48,7 +57,7 @@ integration: prereqs
 	@test -n "$(ZOOM_OPENAPI_DIR)" || { echo "error: ZOOM_OPENAPI_DIR is unset and ../shared/reference/zoom is missing"; exit 1; }
 	$(VENV)/bin/pytest -q $(COV_ADD) tests/integration
 
-e2e: prereqs
+e2e: prereqs browser
 	$(VENV)/bin/pytest -q $(COV_ADD) tests/e2e
 
 test: prereqs lint typecheck unit integration e2e coverage

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
@@ -31,7 +32,10 @@ class Gateway:
     def __init__(self, topology: Topology, service_urls: Mapping[str, str]) -> None:
         self._topology = topology
         self._service_urls = dict(service_urls)
-        self._client = httpx.Client(timeout=60, follow_redirects=False)
+        # A load balancer keeps no cookies: each browser's own Cookie header goes through, and a Set-Cookie goes
+        # back to that browser only (a shared jar would hand one browser's session to every other).
+        no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+        self._client = httpx.Client(timeout=60, follow_redirects=False, cookies=no_cookies)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)

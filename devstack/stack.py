@@ -21,13 +21,14 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlencode
 
 import httpx
 
 from devstack.emulators import PrerequisiteError, free_port, start_emulator, stop_process, wait_http
 from devstack.gateway import Gateway, serve_gateway
 from devstack.pubsub_setup import ensure_topology
-from shared.topology import load_topology
+from shared.topology import Topology, load_topology
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_ID = "flo-local"
@@ -76,6 +77,79 @@ def _port_free(port: int) -> bool:
     return True
 
 
+Wait = tuple[str, "subprocess.Popen[bytes]"]
+"""A health URL to poll and the process that must answer it."""
+
+
+def _stack_env(base_url: str) -> dict[str, str]:
+    venv_bin = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "FLO_ENV": "local",
+        "FLO_BASE_URL": base_url,
+        "GOOGLE_CLOUD_PROJECT": PROJECT_ID,
+        "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}",
+        "PYTHONUNBUFFERED": "1",
+    }
+    for name, value in _dev_secrets().items():
+        env.setdefault(name, value)
+    return env
+
+
+def _spawn_sandbox(stack: Stack, env: dict[str, str]) -> list[Wait]:
+    """The provider sandbox, unless one is given or the real providers are wanted (sets PROVIDER_SANDBOX_URL)."""
+    if env.get("PROVIDER_SANDBOX_URL") or env.get("FLO_PROVIDERS") == "real":
+        return []
+    port = free_port()
+    env["PROVIDER_SANDBOX_URL"] = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "devstack.sandbox", "--host", "127.0.0.1", "--port", str(port)]
+    return [(env["PROVIDER_SANDBOX_URL"] + "/_sandbox/health", stack.spawn("sandbox", cmd, env))]
+
+
+def _spawn_mailsink(stack: Stack, env: dict[str, str]) -> tuple[list[Wait], str | None]:
+    """The mail sink, unless an SMTP server is given (sets SMTP_HOST/SMTP_PORT); its URL when started."""
+    if env.get("SMTP_HOST"):
+        return [], None
+    smtp_port, http_port = free_port(), free_port()
+    env.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_port))
+    mail_url = f"http://127.0.0.1:{http_port}"
+    cmd = [sys.executable, "-m", "devstack.mailsink", "--smtp-port", str(smtp_port), "--http-port", str(http_port)]
+    return [(mail_url + "/messages", stack.spawn("mailsink", cmd, env))], mail_url
+
+
+def _spawn_services(stack: Stack, topology: Topology, env: dict[str, str]) -> tuple[list[Wait], dict[str, str]]:
+    """Every service as its own functions-framework process; their URLs by name."""
+    venv_bin = Path(sys.executable).parent
+    waits: list[Wait] = []
+    service_urls: dict[str, str] = {}
+    for service in topology.services:
+        port = free_port()
+        service_urls[service] = f"http://127.0.0.1:{port}"
+        cmd = [
+            str(venv_bin / "functions-framework"),
+            "--target",
+            "handle",
+            "--source",
+            str(ROOT / "services" / service / "main.py"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+        waits.append((f"{service_urls[service]}/health", stack.spawn(service, cmd, {**env, "FLO_SERVICE": service})))
+    return waits, service_urls
+
+
+def _watch(stack: Stack, log_dir: Path) -> None:
+    """Block until a process of the stack dies (then stop everything) or the user interrupts."""
+    while True:
+        for name, process in stack.processes:
+            if process.poll() is not None:
+                print(f"error: {name} exited with code {process.returncode}; see {log_dir}/{name}.log", file=sys.stderr)
+                raise KeyboardInterrupt
+        time.sleep(0.5)
+
+
 def run(state_file: Path | None) -> int:
     started = time.monotonic()
     topology = load_topology()
@@ -89,17 +163,7 @@ def run(state_file: Path | None) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(log_dir)
     base_url = os.environ.get("FLO_BASE_URL") or f"http://127.0.0.1:{flo_port}"
-    venv_bin = str(Path(sys.executable).parent)
-    env = {
-        **os.environ,
-        "FLO_ENV": "local",
-        "FLO_BASE_URL": base_url,
-        "GOOGLE_CLOUD_PROJECT": PROJECT_ID,
-        "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}",
-        "PYTHONUNBUFFERED": "1",
-    }
-    for name, value in _dev_secrets().items():
-        env.setdefault(name, value)
+    env = _stack_env(base_url)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -107,6 +171,7 @@ def run(state_file: Path | None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)  # also when started in the background, where SIGINT is inherited ignored
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the gateway's per-request lines are noise here
+    server = None
     try:
         firestore = start_emulator("firestore", PROJECT_ID, log_path=log_dir / "firestore.log")
         stack.processes.append(("firestore-emulator", firestore.process))
@@ -116,62 +181,10 @@ def run(state_file: Path | None) -> int:
         env["PUBSUB_EMULATOR_HOST"] = pubsub.host_port
         os.environ["PUBSUB_EMULATOR_HOST"] = pubsub.host_port
 
-        waits: list[tuple[str, subprocess.Popen[bytes]]] = []
-        if not env.get("PROVIDER_SANDBOX_URL") and env.get("FLO_PROVIDERS") != "real":
-            port = free_port()
-            env["PROVIDER_SANDBOX_URL"] = f"http://127.0.0.1:{port}"
-            waits.append(
-                (
-                    env["PROVIDER_SANDBOX_URL"] + "/_sandbox/health",
-                    stack.spawn(
-                        "sandbox",
-                        [sys.executable, "-m", "devstack.sandbox", "--host", "127.0.0.1", "--port", str(port)],
-                        env,
-                    ),
-                )
-            )
-        mail_url = None
-        if not env.get("SMTP_HOST"):
-            smtp_port, http_port = free_port(), free_port()
-            env.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_port))
-            mail_url = f"http://127.0.0.1:{http_port}"
-            waits.append(
-                (
-                    mail_url + "/messages",
-                    stack.spawn(
-                        "mailsink",
-                        [
-                            sys.executable,
-                            "-m",
-                            "devstack.mailsink",
-                            "--smtp-port",
-                            str(smtp_port),
-                            "--http-port",
-                            str(http_port),
-                        ],
-                        env,
-                    ),
-                )
-            )
-        service_urls: dict[str, str] = {}
-        for service in topology.services:
-            port = free_port()
-            service_urls[service] = f"http://127.0.0.1:{port}"
-            cmd = [
-                str(Path(venv_bin) / "functions-framework"),
-                "--target",
-                "handle",
-                "--source",
-                str(ROOT / "services" / service / "main.py"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ]
-            waits.append(
-                (f"{service_urls[service]}/health", stack.spawn(service, cmd, {**env, "FLO_SERVICE": service}))
-            )
-        for url, process in waits:
+        waits = _spawn_sandbox(stack, env)
+        mail_waits, mail_url = _spawn_mailsink(stack, env)
+        service_waits, service_urls = _spawn_services(stack, topology, env)
+        for url, process in [*waits, *mail_waits, *service_waits]:
             wait_http(url, timeout=30, process=process)
         ensure_topology(PROJECT_ID, topology, service_urls.__getitem__)
         server = serve_gateway(Gateway(topology, service_urls), flo_port)
@@ -181,7 +194,9 @@ def run(state_file: Path | None) -> int:
                 args=(stack, service_urls[job.service] + job.path, job.local_interval_seconds),
                 daemon=True,
             ).start()
+        demo = _demo_creator(f"http://127.0.0.1:{flo_port}", base_url)
         state = {
+            "demo": demo,
             "base_url": base_url,
             "services": service_urls,
             "provider_sandbox_url": env.get("PROVIDER_SANDBOX_URL"),
@@ -195,27 +210,55 @@ def run(state_file: Path | None) -> int:
         }
         _print_summary(state, time.monotonic() - started)
         (state_file or ROOT / ".run" / "stack.json").write_text(json.dumps(state, indent=2))
-        while True:
-            for name, process in stack.processes:
-                if process.poll() is not None:
-                    print(
-                        f"error: {name} exited with code {process.returncode}; see {log_dir}/{name}.log",
-                        file=sys.stderr,
-                    )
-                    raise KeyboardInterrupt
-            time.sleep(0.5)
+        _watch(stack, log_dir)
     except KeyboardInterrupt:
         return 0
-    except (PrerequisiteError, TimeoutError, RuntimeError, OSError) as exc:
+    except (PrerequisiteError, TimeoutError, RuntimeError, OSError, httpx.HTTPError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.stop()
-        if "server" in locals():
+        if server is not None:
             server.shutdown()
         print("stopped every process of the local stack")
+    return 0
+
+
+DEMO_HOURS = {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+
+
+def _demo_creator(gateway_url: str, base_url: str) -> dict[str, str]:
+    """A ready-made creator (Pro plan, weekday hours, a free offer), so a newcomer can click through at once."""
+    with httpx.Client(base_url=gateway_url, timeout=30) as http:
+        made = http.post(
+            "/api/dev/creators",
+            json={
+                "email": "demo-creator@example.com",
+                "name": "Demo Creator",
+                "plan": "pro",
+                "timezone": "Europe/Berlin",
+            },
+        )
+        made.raise_for_status()
+        creator_id, token = made.json()["creator_id"], made.json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        http.put(
+            "/api/settings/availability",
+            headers=headers,
+            json={"timezone": "Europe/Berlin", "weekly_hours": DEMO_HOURS},
+        ).raise_for_status()
+        offer = http.post(
+            "/api/offers", headers=headers, json={"title": "Intro call", "duration_minutes": 30, "price_cents": 0}
+        )
+        offer.raise_for_status()
+    query = urlencode({"token": token, "next": "/dashboard/bookings"})
+    return {
+        "creator_id": creator_id,
+        "dashboard_url": f"{base_url}/dev/sign-in?{query}",
+        "booking_page_url": f"{base_url}/book/{creator_id}/{offer.json()['offer_id']}",
+    }
 
 
 def _scheduler_loop(stack: Stack, url: str, interval: float) -> None:
@@ -240,6 +283,11 @@ def _print_summary(state: Mapping[str, object], seconds: float) -> None:
     print(f"  Firestore emulator      {state['firestore_emulator']}")
     print(f"  Pub/Sub emulator        {state['pubsub_emulator']}")
     print(f"  logs                    {state['logs']}")
+    demo = state["demo"]
+    assert isinstance(demo, dict)
+    print("Click through as the demo creator (signs this browser in), then as a fan:")
+    print(f"  creator dashboard       {demo['dashboard_url']}")
+    print(f"  public booking page     {demo['booking_page_url']}")
     print("Ctrl-C stops everything.", flush=True)
 
 

@@ -1,25 +1,37 @@
-"""Who a creator request comes from: an Identity Platform ID token in production, a dev token locally."""
+"""Who a creator request comes from: an Identity Platform ID token in production, a dev token locally.
+
+The API reads the token from `Authorization: Bearer`; the pages read the same token from their session
+cookie (shared/pages), so both verify it the same way on every request.
+"""
 
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
+import httpx
+from google.auth import exceptions as google_auth_exceptions
+from google.auth import jwt
 from werkzeug.wrappers import Request
 
 from shared.bookings.model import token_hash
+from shared.oidc import CertSource, GoogleCertSource
 from shared.store.port import DocStore, put
 from shared.web import ApiError
 
-if TYPE_CHECKING:
-    from google.auth.transport import Request as Transport
-
 API_TOKENS = "api_tokens"
+SECURETOKEN_CERTS_URL = "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
+"""Where Identity Platform (Firebase Auth) publishes the certificates its ID tokens are signed with."""
 
 
 class CreatorAuth(Protocol):
     def creator_id(self, request: Request) -> str:
         """The authenticated creator's id, or ApiError 401."""
+        ...
+
+    def verify(self, token: str) -> str:
+        """The creator id a token stands for, or ApiError 401."""
         ...
 
 
@@ -43,41 +55,45 @@ class DevTokenAuth:
         return token
 
     def creator_id(self, request: Request) -> str:
-        found = self._store.get(API_TOKENS, token_hash(bearer(request)))
+        return self.verify(bearer(request))
+
+    def verify(self, token: str) -> str:
+        found = self._store.get(API_TOKENS, token_hash(token))
         if found is None:
             raise ApiError(401, "unauthenticated", "The token is not valid.")
         return str(found["creator_id"])
 
 
 class IdentityPlatformAuth:
-    """Production: verify the Identity Platform (Firebase) ID token; the creator id is its uid.
+    """Production: an Identity Platform (Firebase) ID token, checked against the project; the creator id is its uid.
 
-    ``transport`` fetches Google's signing certificates (google-auth's requests transport by default, built
-    for each request); tests hand in one that serves certificates of keys they made.
+    ``certs`` gives the certificates the tokens are signed with (by default Google's, fetched and cached by
+    GoogleCertSource); tests hand in certificates of keys they made.
     """
 
-    def __init__(self, project_id: str, transport: Transport | None = None) -> None:
+    def __init__(self, project_id: str, certs: CertSource | None = None, clock_skew_seconds: int = 10) -> None:
         self._project_id = project_id
-        self._transport = transport
+        self._issuer = f"https://securetoken.google.com/{project_id}"
+        self._certs = certs if certs is not None else GoogleCertSource(SECURETOKEN_CERTS_URL)
+        self._clock_skew_seconds = clock_skew_seconds
 
     def creator_id(self, request: Request) -> str:
-        from google.auth import exceptions
-        from google.oauth2 import id_token
+        return self.verify(bearer(request))
 
-        token = bearer(request)
-        transport = self._transport
-        if transport is None:
-            import google.auth.transport.requests
-
-            transport = google.auth.transport.requests.Request()
+    def verify(self, token: str) -> str:
         try:
-            claims = id_token.verify_firebase_token(  # type: ignore[no-untyped-call]
-                token, transport, audience=self._project_id
+            certs = self._certs()
+        except (httpx.HTTPError, ValueError):
+            raise ApiError(503, "auth_unavailable", "Sign-in cannot be checked right now; try again soon.") from None
+        try:
+            claims: Mapping[str, Any] = jwt.decode(  # type: ignore[no-untyped-call]  # untyped in google-auth
+                token, certs=certs, audience=self._project_id, clock_skew_in_seconds=self._clock_skew_seconds
             )
-        except exceptions.TransportError:
-            raise ApiError(503, "auth_unavailable", "Sign-in cannot be checked right now; try again.") from None
-        except ValueError:
+        except (google_auth_exceptions.GoogleAuthError, ValueError):
             raise ApiError(401, "unauthenticated", "The ID token is not valid.") from None
-        if not claims or not claims.get("sub"):
+        if claims.get("iss") != self._issuer:
+            raise ApiError(401, "unauthenticated", "The ID token was not issued for this project.")
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
             raise ApiError(401, "unauthenticated", "The ID token names no user.")
-        return str(claims["sub"])
+        return subject

@@ -17,6 +17,8 @@ from functools import cache
 from importlib import resources
 from itertools import pairwise
 
+from shared.errors import InvalidInputError
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # The booking lock reserves 5-minute cells, so every time and duration must fall on that grid
 # for a slot to map onto whole cells.
@@ -34,8 +36,12 @@ _FIRST_DATE = date(1970, 1, 1)
 _LAST_DATE = date(9999, 12, 30)
 
 
-class AvailabilityError(ValueError):
-    """Bad availability input; the message is written for the person who sent it."""
+class AvailabilityError(InvalidInputError, ValueError):
+    """Bad availability input; the message is written for the person who sent it (a ValueError, so
+    pydantic validators can raise it too)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("invalid_availability", message)
 
 
 @dataclass(frozen=True, order=True)

@@ -1,21 +1,45 @@
-"""The one place that builds clients (Firestore, Pub/Sub, HTTP, providers) and hands them to a service's app."""
+"""The one composition root: builds the clients (Firestore, Pub/Sub, HTTP, providers, SMTP) and every
+service's use cases from them. Tests build the same graph through the same functions, with fakes in `Adapters`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
+from urllib.parse import urlsplit
 
 import httplib2
 import httpx
 from werkzeug.wrappers import Request
 
+from shared.auth import CreatorAuth, DevTokenAuth, IdentityPlatformAuth
+from shared.bookings.busy import GoogleBusyTimes, NoCalendar
+from shared.bookings.catalog import Catalog
+from shared.bookings.notices import Notices
+from shared.bookings.outbox import Outbox
+from shared.bookings.payments import LocalPayments, PaymentConfirmations
+from shared.bookings.repository import BookingRepository, DocStoreBookingRepository
+from shared.bookings.service import BookingService, BusyTimes, Policy
+from shared.bookings.slots import SlotFinder
 from shared.bus.port import Publisher
 from shared.clock import Clock, SystemClock
-from shared.config import Settings
+from shared.config import ConfigError, Settings
+from shared.connections.connect import ConnectFlow
 from shared.connections.port import Connections
+from shared.connections.repository import DocStoreConnections
+from shared.connections.zoom_webhook import ZoomWebhook
 from shared.logs import configure_logging, register_secret
+from shared.mail import MailSender, SmtpSender
+from shared.mail.port import SMTP_TIMEOUT_SECONDS
+from shared.meetings.reconcile import MeetingReconciler
+from shared.notify.ledger import EmailLedger
+from shared.notify.owed import Notifier
+from shared.notify.reminders import SchedulerTick
+from shared.oauth_state import StateSigner
 from shared.oidc import CertSource
+from shared.pages.kit import PageKit
+from shared.providers._http import PROVIDER_TIMEOUT_SECONDS
 from shared.providers.google_calendar import GoogleCalendarClient
 from shared.providers.oauth import GoogleOAuth, ZoomOAuth
 from shared.providers.ports import CalendarProvider, OAuthProvider, VideoProvider
@@ -26,12 +50,23 @@ from shared.store.port import DocStore
 from shared.vault import Vault
 from shared.web import ApiError, LazyApp, Route, WebApp
 
-PROVIDER_TIMEOUT_SECONDS = 10.0
+
+@dataclass(frozen=True)
+class Adapters:
+    """Stand-ins for what talks to the outside world (tests hand in fakes); any left None is built for real."""
+
+    oauth: Mapping[str, OAuthProvider] | None = None
+    zoom: VideoProvider | None = None
+    calendar: CalendarProvider | None = None
+    connections: Connections | None = None
+    """What the workers use to call a creator's Zoom or Google (the connection repository unless replaced)."""
+    connection_repository: DocStoreConnections | None = None
+    mail: MailSender | None = None
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """What every service needs; tests build one from fakes instead. Provider clients are made on first use."""
+    """What every service needs; tests build one from fakes instead. Clients are made on first use."""
 
     service: str
     settings: Settings
@@ -39,6 +74,7 @@ class Runtime:
     publisher: Publisher
     clock: Clock
     secrets: SecretSource = field(repr=False)
+    adapters: Adapters = field(default_factory=Adapters)
 
     def secret(self, name: str) -> str:
         value = self.secrets.get(name)
@@ -58,7 +94,9 @@ class Runtime:
         return httpx.Client(timeout=PROVIDER_TIMEOUT_SECONDS)
 
     @cached_property
-    def oauth(self) -> dict[str, OAuthProvider]:
+    def oauth(self) -> Mapping[str, OAuthProvider]:
+        if self.adapters.oauth is not None:
+            return self.adapters.oauth
         urls = self.provider_urls
         return {
             "zoom": ZoomOAuth(
@@ -71,19 +109,197 @@ class Runtime:
 
     @cached_property
     def zoom(self) -> VideoProvider:
-        return ZoomClient(self.provider_urls.zoom_api, self.http, self.clock)
+        return self.adapters.zoom or ZoomClient(self.provider_urls.zoom_api, self.http, self.clock)
 
     @cached_property
     def calendar(self) -> CalendarProvider:
-        return GoogleCalendarClient(
+        return self.adapters.calendar or GoogleCalendarClient(
             self.provider_urls.google_calendar_api, lambda: httplib2.Http(timeout=PROVIDER_TIMEOUT_SECONDS), self.clock
         )
 
     @cached_property
-    def connections(self) -> Connections:
-        from shared.connections.store import FirestoreConnections
+    def connection_repository(self) -> DocStoreConnections:
+        return self.adapters.connection_repository or DocStoreConnections(
+            self.store, self.vault, self.oauth, self.clock
+        )
 
-        return FirestoreConnections(self.store, self.vault, self.oauth, self.clock)
+    @cached_property
+    def connections(self) -> Connections:
+        return self.adapters.connections or self.connection_repository
+
+    @cached_property
+    def mail(self) -> MailSender:
+        return self.adapters.mail or smtp_sender(self.settings)
+
+    @cached_property
+    def auth(self) -> CreatorAuth:
+        """Local dev tokens on the local stack, Identity Platform ID tokens everywhere else."""
+        if self.settings.local:
+            return DevTokenAuth(self.store)
+        return IdentityPlatformAuth(self.settings.project_id)
+
+    @cached_property
+    def bookings(self) -> BookingRepository:
+        return DocStoreBookingRepository(self.store)
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return Catalog(self.store, self.clock)
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        return Outbox(self.store, self.publisher)
+
+    @cached_property
+    def notices(self) -> Notices:
+        return Notices(self.store, self.clock)
+
+
+def page_kit(runtime: Runtime) -> PageKit:
+    """The pages' kit for a service: the same creator auth as its API; forms may go on to the providers' consent
+    pages (Connect), nowhere else."""
+    urls = runtime.provider_urls
+    origins = sorted(
+        {f"{urlsplit(u).scheme}://{urlsplit(u).netloc}" for u in (urls.zoom_authorize, urls.google_authorize)}
+    )
+    return PageKit(
+        base_url=runtime.settings.base_url,
+        local=runtime.settings.local,
+        auth=runtime.auth,
+        clock=runtime.clock,
+        form_origins=tuple(origins),
+    )
+
+
+def smtp_sender(settings: Settings) -> SmtpSender:
+    """SMTP from the environment; STARTTLS with credentials outside local (the mail sink speaks plain SMTP)."""
+    if not settings.smtp_host:
+        raise ConfigError("SMTP_HOST must be set for services that send email")
+    password = settings.environ.get("SMTP_PASSWORD") or None
+    if settings.smtp_username and not password:
+        raise ConfigError("SMTP_PASSWORD must be set when SMTP_USERNAME is")
+    register_secret(password)
+    username = settings.smtp_username
+    return SmtpSender(
+        settings.smtp_host,
+        settings.smtp_port,
+        username=username,
+        password=password if username else None,
+        use_starttls=bool(username) and not settings.local,
+        timeout=SMTP_TIMEOUT_SECONDS,
+    )
+
+
+# ---- every service's use cases ------------------------------------------------------------------------------
+
+
+def booking_policy(settings: Settings) -> Policy:
+    return Policy(
+        payment_hold=timedelta(minutes=settings.payment_hold_minutes),
+        link_deadline=timedelta(seconds=settings.link_deadline_seconds),
+        confirmation_grace=timedelta(seconds=settings.confirmation_grace_seconds),
+    )
+
+
+def booking_service(runtime: Runtime, busy: BusyTimes) -> BookingService:
+    return BookingService(
+        runtime.bookings,
+        runtime.catalog,
+        runtime.outbox,
+        runtime.clock,
+        busy,
+        booking_policy(runtime.settings),
+        runtime.vault,
+    )
+
+
+@dataclass(frozen=True)
+class BookingsUseCases:
+    bookings: BookingService
+    slots: SlotFinder
+    catalog: Catalog
+    notices: Notices
+    payments: LocalPayments
+    payment_confirmations: PaymentConfirmations
+    auth: CreatorAuth
+    base_url: str
+    local: bool
+
+
+def bookings_use_cases(runtime: Runtime) -> BookingsUseCases:
+    busy = GoogleBusyTimes(runtime.connections, runtime.calendar, runtime.clock)
+    bookings = booking_service(runtime, busy)
+    return BookingsUseCases(
+        bookings=bookings,
+        slots=SlotFinder(runtime.catalog, runtime.bookings, busy, runtime.clock),
+        catalog=runtime.catalog,
+        notices=runtime.notices,
+        payments=LocalPayments(runtime.bookings, runtime.publisher),
+        payment_confirmations=PaymentConfirmations(bookings, runtime.notices, runtime.publisher),
+        auth=runtime.auth,
+        base_url=runtime.settings.base_url,
+        local=runtime.settings.local,
+    )
+
+
+def meeting_reconciler(runtime: Runtime) -> MeetingReconciler:
+    return MeetingReconciler(
+        runtime.bookings,
+        runtime.store,
+        runtime.notices,
+        runtime.publisher,
+        runtime.clock,
+        runtime.connections,
+        runtime.zoom,
+        runtime.calendar,
+    )
+
+
+def notifier(runtime: Runtime) -> Notifier:
+    settings = runtime.settings
+    return Notifier(
+        runtime.bookings,
+        runtime.catalog,
+        EmailLedger(runtime.store, runtime.clock, runtime.mail),
+        runtime.notices,
+        runtime.clock,
+        runtime.vault,
+        settings.mail_from,
+        settings.base_url,
+    )
+
+
+def scheduler_tick(runtime: Runtime) -> SchedulerTick:
+    # The sweeps only cancel or expire bookings, so they never read a calendar.
+    service = booking_service(runtime, NoCalendar())
+    return SchedulerTick(runtime.bookings, runtime.outbox, service, notifier(runtime), runtime.clock)
+
+
+@dataclass(frozen=True)
+class ConnectUseCases:
+    flow: ConnectFlow
+    zoom_webhook: ZoomWebhook
+    catalog: Catalog
+    auth: CreatorAuth
+    base_url: str
+    local: bool
+
+
+def connect_use_cases(runtime: Runtime) -> ConnectUseCases:
+    flow = ConnectFlow(
+        base_url=runtime.settings.base_url,
+        store=runtime.store,
+        clock=runtime.clock,
+        vault=runtime.vault,
+        oauth=runtime.oauth,
+        zoom=runtime.zoom,
+        connections=runtime.connection_repository,
+        signer=StateSigner(runtime.secret("OAUTH_STATE_SECRET")),
+    )
+    webhook = ZoomWebhook(runtime.secret("ZOOM_WEBHOOK_SECRET"), runtime.connection_repository, runtime.clock)
+    return ConnectUseCases(
+        flow, webhook, runtime.catalog, runtime.auth, runtime.settings.base_url, runtime.settings.local
+    )
 
 
 MACHINE_PREFIXES = ("/pubsub/", "/tasks/")

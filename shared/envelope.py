@@ -1,4 +1,6 @@
-"""The Pub/Sub push envelope, parsed once for every worker: malformed ones are a 400 and one log line."""
+"""The Pub/Sub push envelope, parsed once for every worker, with one rule for all of them: a malformed
+envelope is a 400 and one log line; a message not for this worker (no booking_id, another event type)
+is acknowledged with a 204 and otherwise ignored."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request
 
-from shared.web import ApiError
+from shared.errors import InvalidInputError, NotForUs
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ def parse_push(request: Request) -> PushMessage:
             raise ValueError("message.attributes must be an object")
     except (ValueError, binascii.Error) as exc:
         log.warning("malformed push envelope", extra={"message_id": message_id, "reason": str(exc)})
-        raise ApiError(400, "malformed_envelope", f"Malformed Pub/Sub push envelope: {exc}") from None
+        raise InvalidInputError("malformed_envelope", f"Malformed Pub/Sub push envelope: {exc}") from None
     return PushMessage(
         message_id=message_id,
         subscription=str(envelope.get("subscription", "")),
@@ -57,9 +59,10 @@ def parse_push(request: Request) -> PushMessage:
     )
 
 
-def encode_push(data: dict[str, Any], message_id: str, subscription: str = "test") -> dict[str, Any]:
-    """The envelope Pub/Sub would push for `data` (tests and the benchmark use it)."""
-    return {
-        "message": {"data": base64.b64encode(json.dumps(data).encode()).decode(), "messageId": message_id},
-        "subscription": subscription,
-    }
+def booking_id_of(request: Request, *event_types: str) -> str:
+    """The booking a pushed event is about; NotForUs without one, or when it is not one of `event_types`."""
+    data = parse_push(request).data
+    booking_id = data.get("booking_id")
+    if not isinstance(booking_id, str) or not booking_id or (event_types and data.get("type") not in event_types):
+        raise NotForUs
+    return booking_id

@@ -16,6 +16,8 @@ _SECRET_FIELD = re.compile(
     r"(\"?\s*[:=]\s*\"?)([^\"&\s,}]+)"
 )
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+_MANAGE_PATH = re.compile(r"(/manage/)[^/\s\"?#]+")
+"""A fan's manage link is their key to the booking: its token never reaches a log line, whatever logged the path."""
 _REDACTED = "[redacted]"
 
 
@@ -38,6 +40,7 @@ class _SecretRegistry:
             if value in text:
                 text = text.replace(value, _REDACTED)
         text = _BEARER.sub(lambda m: f"{m.group(1)} {_REDACTED}", text)
+        text = _MANAGE_PATH.sub(lambda m: f"{m.group(1)}{_REDACTED}", text)
         return _SECRET_FIELD.sub(lambda m: f"{m.group(1)}{m.group(2)}{_REDACTED}", text)
 
 

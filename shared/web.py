@@ -13,6 +13,15 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from shared.errors import (
+    ConflictError,
+    DomainError,
+    InvalidInputError,
+    NotAuthenticatedError,
+    NotForUs,
+    NotFoundError,
+    NotPermittedError,
+)
 from shared.logs import trace_id
 
 log = logging.getLogger(__name__)
@@ -29,6 +38,20 @@ class ApiError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+_STATUS_OF: tuple[tuple[type[DomainError], int], ...] = (
+    (InvalidInputError, 400),
+    (NotAuthenticatedError, 401),
+    (NotPermittedError, 403),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+)
+"""The one place a domain error becomes an HTTP status."""
+
+
+def status_of(error: DomainError) -> int:
+    return next((status for kind, status in _STATUS_OF if isinstance(error, kind)), 400)
 
 
 @dataclass(frozen=True)
@@ -102,6 +125,10 @@ class WebApp:
             return self._handlers[endpoint](request, **args)
         except ApiError as exc:
             return error_response(exc.status, exc.code, exc.message)
+        except DomainError as exc:
+            return error_response(status_of(exc), exc.code, exc.message)
+        except NotForUs:
+            return Response(status=204)
         except HTTPException as exc:
             status = exc.code or 500
             return error_response(status, (exc.name or "error").lower().replace(" ", "_"), exc.description or "")

@@ -36,7 +36,7 @@ locals {
   # Service => topics it publishes to in production. bookings also publishes payment-events, but
   # only through the local dev route that stands in for Flo Payments, so it gets no grant here.
   topic_publishers = {
-    bookings  = ["booking-events"]
+    bookings  = ["booking-events", "refund-requests"]
     meetings  = ["link-events"]
     reminders = ["booking-events"]
   }

@@ -2,308 +2,148 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Annotated, Literal
-
-from pydantic import AfterValidator, AwareDatetime, BaseModel, EmailStr, Field, field_validator
 from werkzeug.wrappers import Request, Response
 
-from shared.auth import CreatorAuth, DevTokenAuth, IdentityPlatformAuth
-from shared.availability import (
-    AvailabilityError,
-    Interval,
-    compute_slots,
-    format_slot,
-    parse_weekly_hours,
-    validate_duration,
-    validate_window,
-    window_bounds,
+from services.bookings.pages import page_routes
+from services.bookings.schemas import (
+    AvailabilityIn,
+    BookIn,
+    DevCreatorIn,
+    OfferIn,
+    RescheduleIn,
+    booked_view,
+    booking_view,
+    notice_view,
+    slots_view,
 )
-from shared.bookings.model import BOOKINGS, CREATORS, NOTICES, booking_view, hours_from_doc, hours_to_doc
-from shared.bookings.service import (
-    BookingError,
-    BookingService,
-    BusyTimes,
-    new_offer,
-    require_bookings_plan,
-)
-from shared.bookings.wiring import booking_service_for
-from shared.bootstrap import Runtime, service_app
-from shared.envelope import parse_push
-from shared.store.port import NotFound, Where, put, update
-from shared.web import ApiError, Route, WebApp, json_response, parse_body, route
+from shared.auth import DevTokenAuth
+from shared.bookings.payments import PAYMENT_SUCCEEDED
+from shared.bootstrap import BookingsUseCases, Runtime, bookings_use_cases, page_kit, service_app
+from shared.envelope import booking_id_of
+from shared.errors import NotFoundError
+from shared.pages.kit import static_routes
+from shared.pages.signin import sign_in_routes
+from shared.web import ApiError, Route, WebApp, json_response, parse_body
 
-PAYMENT_EVENTS = "payment-events"
+SCOPES = ("upcoming", "past")
 
 
-def _bookable_year(value: datetime) -> datetime:
-    """A start near year 1 or 9999 would overflow date arithmetic (a 500); no slot is ever that far off."""
-    if not 1971 <= value.year <= 9998:
-        raise ValueError("start must be a time between the years 1971 and 9998")
-    return value
+class BookingRoutes:
+    """Thin handlers: each parses the request, calls one use case and answers with its view."""
 
+    def __init__(self, uses: BookingsUseCases) -> None:
+        self._uses = uses
+        self._bookings = uses.bookings
+        self._auth = uses.auth
 
-BookableStart = Annotated[AwareDatetime, AfterValidator(_bookable_year)]
+    def slots(self, request: Request, creator_id: str, offer_id: str) -> Response:
+        first, last = request.args.get("from", ""), request.args.get("to", "")
+        return json_response(slots_view(self._uses.slots.open_slots(creator_id, offer_id, first, last)))
 
-
-class FanIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    email: EmailStr
-    timezone: str | None = None
-
-
-class BookIn(BaseModel):
-    offer_id: str = Field(min_length=1)
-    start: BookableStart
-    fan: FanIn
-
-
-class RescheduleIn(BaseModel):
-    start: BookableStart
-
-
-class AvailabilityIn(BaseModel):
-    timezone: str
-    weekly_hours: dict[str, list[tuple[str, str]]]
-
-
-class OfferIn(BaseModel):
-    title: str = Field(min_length=1, max_length=150)
-    duration_minutes: int
-    price_cents: int = Field(ge=0)
-
-
-class DevCreatorIn(BaseModel):
-    email: EmailStr
-    name: str = Field(min_length=1)
-    plan: Literal["free", "creator", "pro", "studio"]
-    timezone: str = "UTC"
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        parse_weekly_hours(value, {})  # an AvailabilityError is a ValueError: a 400 naming the timezone
-        return value
-
-
-def _availability_errors(fn: Callable[..., Response]) -> Callable[..., Response]:
-    def wrapped(request: Request, **kwargs: str) -> Response:
-        try:
-            return fn(request, **kwargs)
-        except AvailabilityError as exc:
-            raise ApiError(400, "invalid_availability", str(exc)) from None
-
-    return wrapped
-
-
-def build_routes(runtime: Runtime, bookings: BookingService, busy: BusyTimes, auth: CreatorAuth) -> list[Route]:
-    store, clock, settings = runtime.store, runtime.clock, runtime.settings
-
-    def creator_of(request: Request) -> str:
-        return auth.creator_id(request)
-
-    @route("/api/public/creators/<creator_id>/offers/<offer_id>/slots")
-    @_availability_errors
-    def slots(request: Request, creator_id: str, offer_id: str) -> Response:
-        offer, creator = bookings.load_offer(offer_id)
-        if offer["creator_id"] != creator_id:
-            raise ApiError(404, "offer_not_found", f"No offer {offer_id!r} for creator {creator_id!r}.")
-        require_bookings_plan(creator)
-        first, last = validate_window(request.args.get("from", ""), request.args.get("to", ""))
-        hours = parse_weekly_hours(creator.get("timezone", "UTC"), hours_from_doc(creator.get("weekly_hours", {})))
-        low, high = window_bounds(hours, first, last)
-        found = busy.busy(creator_id, low, high)
-        taken = store.query(BOOKINGS, [Where("creator_id", "==", creator_id), Where("start", "<", high)])
-        now = clock.now()
-        blockers = [*found.intervals]
-        for _, doc in taken:
-            held = doc["status"] == "pending_payment" and doc.get("hold_expires_at") and doc["hold_expires_at"] > now
-            if (doc["status"] == "confirmed" or held) and doc["end"] > low:
-                blockers.append(Interval(doc["start"], doc["end"]))
-        free = compute_slots(
-            hours, timedelta(minutes=int(offer["duration_minutes"])), first, last, now, tuple(blockers)
-        )
-        body: dict[str, object] = {"timezone": hours.zone.key, "slots": [format_slot(s, hours.zone) for s in free]}
-        if not found.checked:
-            body["calendar_checked"] = False
-            body["notice"] = "The creator's calendar busy times could not be checked."
-        return json_response(body)
-
-    @route("/api/public/bookings", "POST")
-    @_availability_errors
-    def book(request: Request) -> Response:
+    def book(self, request: Request) -> Response:
         body = parse_body(request, BookIn)
-        result = bookings.book(body.offer_id, body.start, body.fan.model_dump())
-        return json_response(
-            {
-                "booking_id": result.booking_id,
-                "status": result.status,
-                "manage_url": f"{settings.base_url}/manage/{result.manage_token}",
-            },
-            201,
-        )
+        booked = self._bookings.book(body.offer_id, body.start, body.fan.to_fan())
+        return json_response(booked_view(booked, self._uses.base_url), 201)
 
-    @route("/api/manage/<token>")
-    @_availability_errors
-    def manage(request: Request, token: str) -> Response:
-        booking_id, doc = bookings.by_manage_token(token)
-        return json_response(booking_view(booking_id, doc))
+    def manage(self, request: Request, token: str) -> Response:
+        return json_response(booking_view(*self._bookings.by_manage_token(token)))
 
-    @route("/api/manage/<token>/reschedule", "POST")
-    @_availability_errors
-    def reschedule(request: Request, token: str) -> Response:
+    def reschedule(self, request: Request, token: str) -> Response:
         body = parse_body(request, RescheduleIn)
-        booking_id, _ = bookings.by_manage_token(token)
-        return json_response(booking_view(booking_id, bookings.reschedule(booking_id, body.start)))
+        booking_id, _ = self._bookings.by_manage_token(token)
+        return json_response(booking_view(booking_id, self._bookings.reschedule(booking_id, body.start)))
 
-    @route("/api/manage/<token>/cancel", "POST")
-    @_availability_errors
-    def fan_cancel(request: Request, token: str) -> Response:
-        booking_id, _ = bookings.by_manage_token(token)
-        return json_response(booking_view(booking_id, bookings.cancel(booking_id, by="fan")))
+    def fan_cancel(self, request: Request, token: str) -> Response:
+        booking_id, _ = self._bookings.by_manage_token(token)
+        return json_response(booking_view(booking_id, self._bookings.cancel(booking_id, by="fan")))
 
-    @route("/api/settings/availability", "PUT")
-    @_availability_errors
-    def availability(request: Request) -> Response:
-        creator_id = creator_of(request)
+    def availability(self, request: Request) -> Response:
+        creator_id = self._auth.creator_id(request)
         body = parse_body(request, AvailabilityIn)
-        weekly = {day: [list(r) for r in ranges] for day, ranges in body.weekly_hours.items()}
-        parse_weekly_hours(body.timezone, weekly)
-        try:
-            store.commit(
-                [update(CREATORS, creator_id, {"timezone": body.timezone, "weekly_hours": hours_to_doc(weekly)})]
-            )
-        except NotFound:
-            raise ApiError(404, "creator_not_found", "There is no creator profile for this account.") from None
-        return json_response({"timezone": body.timezone, "weekly_hours": weekly})
+        self._uses.catalog.set_hours(creator_id, body.timezone, body.weekly())
+        return json_response({"timezone": body.timezone, "weekly_hours": body.weekly()})
 
-    @route("/api/offers", "POST")
-    @_availability_errors
-    def offers(request: Request) -> Response:
-        creator_id = creator_of(request)
+    def offers(self, request: Request) -> Response:
+        creator_id = self._auth.creator_id(request)
         body = parse_body(request, OfferIn)
-        validate_duration(body.duration_minutes)
-        creator = store.get(CREATORS, creator_id) or {}
-        require_bookings_plan(creator)
-        offer_id = new_offer(store, creator_id, body.title, body.duration_minutes, body.price_cents, clock.now())
+        offer_id = self._uses.catalog.add_offer(creator_id, body.title, body.duration_minutes, body.price_cents)
         return json_response({"offer_id": offer_id}, 201)
 
-    @route("/api/bookings")
-    def list_bookings(request: Request) -> Response:
-        creator_id = creator_of(request)
+    def list_bookings(self, request: Request) -> Response:
+        creator_id = self._auth.creator_id(request)
         scope = request.args.get("scope", "upcoming")
-        if scope not in ("upcoming", "past"):
+        if scope not in SCOPES:
             raise ApiError(400, "invalid_scope", "scope must be 'upcoming' or 'past'.")
-        now = clock.now()
-        rows = store.query(BOOKINGS, [Where("creator_id", "==", creator_id)], order_by="start")
-        chosen = [(i, d) for i, d in rows if (d["end"] > now) == (scope == "upcoming")]
-        return json_response({"bookings": [booking_view(i, d) for i, d in chosen]})
+        rows = self._bookings.listing(creator_id, upcoming=scope == "upcoming")
+        return json_response({"bookings": [booking_view(i, b) for i, b in rows]})
 
-    @route("/api/bookings/<booking_id>/cancel", "POST")
-    @_availability_errors
-    def creator_cancel(request: Request, booking_id: str) -> Response:
-        creator_id = creator_of(request)
-        if bookings.get(booking_id)["creator_id"] != creator_id:
-            raise ApiError(404, "booking_not_found", f"No booking {booking_id!r}.")
-        return json_response(booking_view(booking_id, bookings.cancel(booking_id, by="creator")))
+    def creator_cancel(self, request: Request, booking_id: str) -> Response:
+        creator_id = self._auth.creator_id(request)
+        return json_response(booking_view(booking_id, self._bookings.cancel_by_creator(creator_id, booking_id)))
 
-    @route("/api/notices")
-    def notices(request: Request) -> Response:
-        creator_id = creator_of(request)
-        rows = store.query(NOTICES, [Where("creator_id", "==", creator_id), Where("dismissed", "==", False)])
-        items = [
-            {
-                "id": i,
-                **{k: d.get(k) for k in ("kind", "booking_id", "meeting_id", "message")},
-                "created_at": d["created_at"].isoformat(),
-            }
-            for i, d in sorted(rows, key=lambda r: r[1]["created_at"])
-        ]
-        return json_response({"notices": items})
+    def notices(self, request: Request) -> Response:
+        creator_id = self._auth.creator_id(request)
+        return json_response({"notices": [notice_view(n) for n in self._uses.notices.open_for(creator_id)]})
 
-    @route("/api/notices/<notice_id>/dismiss", "POST")
-    def dismiss(request: Request, notice_id: str) -> Response:
-        creator_id = creator_of(request)
-        notice = store.get(NOTICES, notice_id)
-        if notice is None or notice["creator_id"] != creator_id:
-            raise ApiError(404, "notice_not_found", f"No notice {notice_id!r}.")
-        store.commit([update(NOTICES, notice_id, {"dismissed": True})])
+    def dismiss(self, request: Request, notice_id: str) -> Response:
+        self._uses.notices.dismiss(self._auth.creator_id(request), notice_id)
         return json_response({"id": notice_id, "dismissed": True})
 
-    @route("/pubsub/payment-events", "POST")
-    @_availability_errors
-    def payment_events(request: Request) -> Response:
-        message = parse_push(request)
-        booking_id = message.data.get("booking_id")
-        if message.data.get("type") != "payment.succeeded" or not isinstance(booking_id, str):
-            return json_response({"ignored": True})
+    def payment_events(self, request: Request) -> Response:
+        booking_id = booking_id_of(request, PAYMENT_SUCCEEDED)
         try:
-            bookings.confirm_payment(booking_id)
-        except BookingError as exc:
-            if exc.status != 404:
-                raise
+            booking = self._uses.payment_confirmations.succeeded(booking_id)
+        except NotFoundError:
             return json_response({"ignored": "unknown booking"})
+        if booking.change == "slot_lost":
+            return json_response({"refund_requested": booking_id})
         return json_response({"confirmed": booking_id})
 
+
+class DevRoutes:
+    """FLO_ENV=local only: these routes do not exist in production."""
+
+    def __init__(self, uses: BookingsUseCases, auth: DevTokenAuth) -> None:
+        self._uses = uses
+        self._auth = auth
+
+    def dev_creator(self, request: Request) -> Response:
+        body = parse_body(request, DevCreatorIn)
+        creator_id = self._uses.catalog.add_creator(body.email, body.name, body.plan, body.timezone)
+        return json_response({"creator_id": creator_id, "token": self._auth.issue(creator_id)}, 201)
+
+    def dev_payment(self, request: Request, booking_id: str) -> Response:
+        self._uses.payments.succeed(booking_id)
+        return json_response({"published": True, "booking_id": booking_id}, 202)
+
+
+def build_routes(uses: BookingsUseCases) -> list[Route]:
+    r = BookingRoutes(uses)
     routes = [
-        slots,
-        book,
-        manage,
-        reschedule,
-        fan_cancel,
-        availability,
-        offers,
-        list_bookings,
-        creator_cancel,
-        notices,
-        dismiss,
-        payment_events,
+        Route("/api/public/creators/<creator_id>/offers/<offer_id>/slots", ("GET",), r.slots),
+        Route("/api/public/bookings", ("POST",), r.book),
+        Route("/api/manage/<token>", ("GET",), r.manage),
+        Route("/api/manage/<token>/reschedule", ("POST",), r.reschedule),
+        Route("/api/manage/<token>/cancel", ("POST",), r.fan_cancel),
+        Route("/api/settings/availability", ("PUT",), r.availability),
+        Route("/api/offers", ("POST",), r.offers),
+        Route("/api/bookings", ("GET",), r.list_bookings),
+        Route("/api/bookings/<booking_id>/cancel", ("POST",), r.creator_cancel),
+        Route("/api/notices", ("GET",), r.notices),
+        Route("/api/notices/<notice_id>/dismiss", ("POST",), r.dismiss),
+        Route("/pubsub/payment-events", ("POST",), r.payment_events),
     ]
-    if settings.local and isinstance(auth, DevTokenAuth):
-        routes += _dev_routes(runtime, auth)
+    if uses.local and isinstance(uses.auth, DevTokenAuth):
+        dev = DevRoutes(uses, uses.auth)
+        routes += [
+            Route("/api/dev/creators", ("POST",), dev.dev_creator),
+            Route("/api/dev/payments/<booking_id>/succeed", ("POST",), dev.dev_payment),
+        ]
     return routes
 
 
-def _dev_routes(runtime: Runtime, auth: DevTokenAuth) -> list[Route]:
-    """FLO_ENV=local only: these routes do not exist in production."""
-    store = runtime.store
-
-    @route("/api/dev/creators", "POST")
-    def dev_creator(request: Request) -> Response:
-        body = parse_body(request, DevCreatorIn)
-        creator_id = uuid.uuid4().hex[:12]
-        store.commit(
-            [
-                put(
-                    CREATORS,
-                    creator_id,
-                    {
-                        "email": body.email,
-                        "name": body.name,
-                        "plan": body.plan,
-                        "timezone": body.timezone,
-                        "weekly_hours": {},
-                        "created_at": runtime.clock.now(),
-                    },
-                )
-            ]
-        )
-        return json_response({"creator_id": creator_id, "token": auth.issue(creator_id)}, 201)
-
-    @route("/api/dev/payments/<booking_id>/succeed", "POST")
-    def dev_payment(request: Request, booking_id: str) -> Response:
-        if store.get(BOOKINGS, booking_id) is None:
-            raise ApiError(404, "booking_not_found", f"No booking {booking_id!r}.")
-        runtime.publisher.publish(PAYMENT_EVENTS, {"type": "payment.succeeded", "booking_id": booking_id})
-        return json_response({"published": True, "booking_id": booking_id}, 202)
-
-    return [dev_creator, dev_payment]
-
-
 def build_app(runtime: Runtime) -> WebApp:
-    settings = runtime.settings
-    bookings, busy = booking_service_for(runtime)
-    auth: CreatorAuth = DevTokenAuth(runtime.store) if settings.local else IdentityPlatformAuth(settings.project_id)
-    return service_app(runtime, build_routes(runtime, bookings, busy, auth))
+    uses = bookings_use_cases(runtime)
+    kit = page_kit(runtime)
+    pages = [*page_routes(kit, uses), *sign_in_routes(kit, runtime.settings.environ), *static_routes(kit)]
+    return service_app(runtime, [*build_routes(uses), *pages])

@@ -6,8 +6,8 @@ import logging
 
 from werkzeug.wrappers import Request, Response
 
-from shared.bootstrap import Runtime, service_app
-from shared.envelope import parse_push
+from shared.bootstrap import Runtime, meeting_reconciler, service_app
+from shared.envelope import booking_id_of
 from shared.meetings.reconcile import MeetingReconciler, RetryLater
 from shared.web import Route, WebApp, error_response, json_response, route
 
@@ -17,22 +17,16 @@ log = logging.getLogger(__name__)
 def build_routes(reconciler: MeetingReconciler) -> list[Route]:
     @route("/pubsub/booking-events", "POST")
     def booking_events(request: Request) -> Response:
-        message = parse_push(request)
-        booking_id = message.data.get("booking_id")
-        if not isinstance(booking_id, str):
-            return json_response({"ignored": "no booking_id"})
+        booking_id = booking_id_of(request)
         try:
             reconciler.reconcile(booking_id)
         except RetryLater as exc:
             log.info("retrying later", extra={"booking_id": booking_id, "reason": str(exc)})
-            return error_response(503, "retry_later", "The link is not settled yet; redeliver later.")
+            return error_response(503, "retry_later", "The link is not decided yet; redeliver later.")
         return json_response({"reconciled": booking_id})
 
     return [booking_events]
 
 
 def build_app(runtime: Runtime) -> WebApp:
-    reconciler = MeetingReconciler(
-        runtime.store, runtime.publisher, runtime.clock, runtime.connections, runtime.zoom, runtime.calendar
-    )
-    return service_app(runtime, build_routes(reconciler))
+    return service_app(runtime, build_routes(meeting_reconciler(runtime)))

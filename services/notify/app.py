@@ -1,4 +1,4 @@
-"""The notify service: booking and link events push here, and each one settles the booking's emails."""
+"""The notify service: booking and link events push here, and each one sends what the booking is owed."""
 
 from __future__ import annotations
 
@@ -6,42 +6,38 @@ import logging
 
 from werkzeug.wrappers import Request, Response
 
-from shared.bootstrap import Runtime, service_app
-from shared.envelope import parse_push
+from shared.bootstrap import Runtime, notifier, service_app
+from shared.envelope import booking_id_of
 from shared.mail import MailSendError
-from shared.notify import Notifier, notifier_for
-from shared.web import ApiError, Route, WebApp, json_response, route
+from shared.notify import Notifier
+from shared.web import Route, WebApp, error_response, json_response, route
 
 log = logging.getLogger(__name__)
 
 
-def build_routes(notifier: Notifier) -> list[Route]:
-    def settle_from_push(request: Request) -> Response:
+def build_routes(owed: Notifier) -> list[Route]:
+    def send_owed_from_push(request: Request) -> Response:
         """Both topics only say which booking to look at; what is owed is read from the booking itself."""
-        message = parse_push(request)
-        booking_id = message.data.get("booking_id")
-        if not isinstance(booking_id, str) or not booking_id:
-            raise ApiError(400, "malformed_event", "The event has no booking_id.")
+        booking_id = booking_id_of(request)
         try:
-            outcome = notifier.settle(booking_id)
-        except MailSendError as exc:
-            # Not 2xx, so Pub/Sub redelivers; the claim was released, so the retry can send it.
-            status = 503 if exc.transient else 500
-            code = "mail_unavailable" if exc.transient else "mail_rejected"
-            return json_response({"error": {"code": code, "message": "The email was not accepted."}}, status)
-        log.info("booking emails settled", extra={"booking_id": booking_id, "outcome": outcome.value})
+            outcome = owed.send_owed(booking_id)
+        except MailSendError:
+            # Only a transient failure gets here (one that can never go is recorded as failed): not 2xx,
+            # so Pub/Sub redelivers, and the claim was released so the retry can send it.
+            return error_response(503, "mail_unavailable", "The email was not accepted.")
+        log.info("booking emails sent", extra={"booking_id": booking_id, "outcome": outcome.value})
         return json_response({"booking_id": booking_id, "outcome": outcome.value})
 
     @route("/pubsub/booking-events", "POST")
     def booking_events(request: Request) -> Response:
-        return settle_from_push(request)
+        return send_owed_from_push(request)
 
     @route("/pubsub/link-events", "POST")
     def link_events(request: Request) -> Response:
-        return settle_from_push(request)
+        return send_owed_from_push(request)
 
     return [booking_events, link_events]
 
 
 def build_app(runtime: Runtime) -> WebApp:
-    return service_app(runtime, build_routes(notifier_for(runtime)))
+    return service_app(runtime, build_routes(notifier(runtime)))

@@ -55,3 +55,11 @@ class GoogleBusyTimes:
         with self._lock:
             self._cache[key] = (now, merged)
         return Busy(merged, checked=True)
+
+
+class NoCalendar:
+    """For callers that only cancel or expire bookings (the sweeps): they never check a slot, so they
+    need neither Google credentials nor the connections."""
+
+    def busy(self, creator_id: str, start: datetime, end: datetime, *, fresh: bool = False) -> Busy:
+        return Busy((), checked=True)

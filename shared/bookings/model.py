@@ -1,14 +1,12 @@
-"""Booking documents and what the dashboard derives from them."""
+"""What bookings are stored with: collection names, slot cells, token hashes, creators' hours, reminder times."""
 
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
-Status = Literal["pending_payment", "confirmed", "cancelled"]
-LinkStatus = Literal["pending", "ready", "unavailable"]
 PLANS_WITH_BOOKINGS = frozenset({"creator", "pro", "studio"})
 CELL_SECONDS = 300
 """Bookings claim 5-minute cells, so two overlapping bookings always collide on at least one document."""
@@ -19,7 +17,6 @@ CELLS = "slot_cells"
 OUTBOX = "outbox"
 CREATORS = "creators"
 OFFERS = "offers"
-NOTICES = "notices"
 HOLD_RELEASES = "hold_releases"
 """Markers making one request the one that releases an expired payment hold it found in its way."""
 
@@ -73,24 +70,3 @@ def next_reminder(
             return None
         return kind, due
     return None
-
-
-def booking_view(booking_id: str, doc: dict[str, Any]) -> dict[str, Any]:
-    """The dashboard's booking, with the chips and flags the product tables describe."""
-    url = doc.get("meeting_url")
-    status = doc["status"]
-    return {
-        "id": booking_id,
-        "status": status,
-        "start": doc["start"].isoformat(),
-        "end": doc["end"].isoformat(),
-        "timezone": doc["timezone"],
-        "offer_id": doc["offer_id"],
-        "offer_title": doc.get("offer_title"),
-        "fan": {"name": doc["fan"]["name"], "email": doc["fan"]["email"]},
-        "meeting_url": url,
-        "video_provider": doc.get("video_provider"),
-        "zoom_chip": is_zoom_url(url),
-        "join_available": status == "confirmed" and bool(url),
-        "link_status": doc.get("link_status", "pending"),
-    }

@@ -4,38 +4,52 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from functools import partial
 
+from shared.bookings.batch import guarded
 from shared.bookings.model import OUTBOX
 from shared.bus.port import Publisher
-from shared.store.port import DocStore, Where, create, delete
+from shared.store.port import Doc, DocStore, Where, Write, create, delete, paged
 
 log = logging.getLogger(__name__)
 BOOKING_EVENTS = "booking-events"
 
 
-def outbox_write(booking_id: str, revision: int, now: datetime) -> Any:
-    """The write to add to the booking's own commit."""
+def outbox_write(booking_id: str, revision: int, now: datetime) -> Write:
+    """The write the booking repository adds to the commit of every new revision."""
     return create(
         OUTBOX, f"{booking_id}-{revision}", {"booking_id": booking_id, "revision": revision, "created_at": now}
     )
 
 
-def publish_change(store: DocStore, publisher: Publisher, booking_id: str, revision: int) -> None:
-    """Publish after the commit; on failure the outbox entry stays for the sweep to send."""
-    try:
-        publisher.publish(BOOKING_EVENTS, {"type": "booking.changed", "booking_id": booking_id, "revision": revision})
-    except Exception:
-        log.warning("publish failed; the outbox sweep will retry", extra={"booking_id": booking_id}, exc_info=True)
-        return
-    store.commit([delete(OUTBOX, f"{booking_id}-{revision}")])
+class Outbox:
+    """Publishes a booking's revision after its commit, and sweeps up what a crash or an outage left."""
 
+    def __init__(self, store: DocStore, publisher: Publisher) -> None:
+        self._store = store
+        self._publisher = publisher
 
-def sweep_outbox(
-    store: DocStore, publisher: Publisher, now: datetime, min_age: timedelta = timedelta(seconds=5)
-) -> int:
-    """Publish every entry older than min_age (younger ones are still being published by their request)."""
-    pending = store.query(OUTBOX, [Where("created_at", "<=", now - min_age)], order_by="created_at", limit=200)
-    for _, entry in pending:
-        publish_change(store, publisher, entry["booking_id"], int(entry["revision"]))
-    return len(pending)
+    def publish(self, booking_id: str, revision: int) -> None:
+        """Publish after the commit; on failure the outbox entry stays for the sweep to send."""
+        try:
+            self._publisher.publish(
+                BOOKING_EVENTS, {"type": "booking.changed", "booking_id": booking_id, "revision": revision}
+            )
+        except Exception:
+            log.warning("publish failed; the outbox sweep will retry", extra={"booking_id": booking_id}, exc_info=True)
+            return
+        self._store.commit([delete(OUTBOX, f"{booking_id}-{revision}")])
+
+    def sweep(self, now: datetime, min_age: timedelta = timedelta(seconds=5)) -> int:
+        """Publish every entry older than min_age (younger ones are still being published by their request),
+        oldest first, a page at a time; an entry that cannot be published now stays for the next tick."""
+        swept = 0
+        for entry_id, entry in paged(
+            self._store, OUTBOX, [Where("created_at", "<=", now - min_age)], "created_at", 200
+        ):
+            guarded(entry_id, partial(self._publish_entry, entry), "publishing an outbox entry")
+            swept += 1
+        return swept
+
+    def _publish_entry(self, entry: Doc) -> None:
+        self.publish(str(entry["booking_id"]), int(entry["revision"]))

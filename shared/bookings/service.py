@@ -2,43 +2,46 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from functools import partial
+from typing import Protocol
 
-from shared.availability import AvailabilityError, Interval, compute_slots, parse_weekly_hours
-from shared.bookings.model import (
-    BOOKINGS,
-    CELLS,
-    CREATORS,
-    HOLD_RELEASES,
-    OFFERS,
-    PLANS_WITH_BOOKINGS,
-    cell_ids,
-    hours_from_doc,
-    next_reminder,
-    token_hash,
-)
-from shared.bookings.outbox import outbox_write, publish_change
-from shared.bus.port import Publisher
+from shared.availability import AvailabilityError, Interval, compute_slots
+from shared.bookings.batch import guarded
+from shared.bookings.booking import Booking, CancelledBy, Fan, Status
+from shared.bookings.catalog import Catalog, require_bookings_plan, weekly_hours_of
+from shared.bookings.model import cell_ids, next_reminder, token_hash
+from shared.bookings.outbox import Outbox
+from shared.bookings.repository import BookingRepository, Row, SlotTaken
 from shared.clock import Clock
-from shared.store.port import Conflict, Doc, DocStore, Txn, Where, Write, create, delete, put, update
+from shared.errors import ConflictError, NotFoundError
+from shared.store.port import Doc
 from shared.vault import Vault
-from shared.web import ApiError
 
 log = logging.getLogger(__name__)
 
 
 LINK_NUDGE_INTERVAL = timedelta(seconds=60)
 """How long after its deadline a still-pending link gets its booking event published again."""
+EXPIRED_HOLDS_BATCH = 200
 
 
-class BookingError(ApiError):
-    """A booking request that cannot be honoured; status and code are what the API answers."""
+class SlotTakenError(ConflictError):
+    def __init__(self) -> None:
+        super().__init__("slot_taken", "That time is no longer free.")
+
+
+class BookingChangedError(ConflictError):
+    def __init__(self) -> None:
+        super().__init__("booking_changed", "The booking changed meanwhile; reload and try again.")
+
+
+def booking_not_found(booking_id: str) -> NotFoundError:
+    return NotFoundError("booking_not_found", f"No booking {booking_id!r}.")
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ class Policy:
 @dataclass(frozen=True)
 class Booked:
     booking_id: str
-    status: str
+    status: Status
     manage_token: str
 
 
@@ -73,276 +76,239 @@ def manage_aad(booking_id: str) -> str:
     return f"manage:{booking_id}"
 
 
-def require_bookings_plan(creator: Doc) -> None:
-    if creator.get("plan") not in PLANS_WITH_BOOKINGS:
-        raise BookingError(403, "plan_required", "Book a Session needs the Creator, Pro or Studio plan.")
-
-
 class BookingService:
     def __init__(
-        self, store: DocStore, publisher: Publisher, clock: Clock, busy: BusyTimes, policy: Policy, vault: Vault
+        self,
+        bookings: BookingRepository,
+        catalog: Catalog,
+        outbox: Outbox,
+        clock: Clock,
+        busy: BusyTimes,
+        policy: Policy,
+        vault: Vault,
     ) -> None:
-        self._vault = vault
-        self._store = store
-        self._publisher = publisher
+        self._bookings = bookings
+        self._catalog = catalog
+        self._outbox = outbox
         self._clock = clock
         self._busy = busy
         self._policy = policy
+        self._vault = vault
 
     # ---- reading -------------------------------------------------------------------------------------------
 
-    def load_offer(self, offer_id: str) -> tuple[Doc, Doc]:
-        offer = self._store.get(OFFERS, offer_id)
-        creator = self._store.get(CREATORS, offer["creator_id"]) if offer else None
-        if offer is None or creator is None:
-            raise BookingError(404, "offer_not_found", f"No offer {offer_id!r}.")
-        return offer, creator
+    def by_manage_token(self, token: str) -> Row:
+        found = self._bookings.with_manage_token(token)
+        if found is None:
+            raise NotFoundError("booking_not_found", "This manage link is not valid.")
+        return found
 
-    def by_manage_token(self, token: str) -> tuple[str, Doc]:
-        rows = self._store.query(BOOKINGS, [Where("manage_token_hash", "==", token_hash(token))], limit=1)
-        if not rows:
-            raise BookingError(404, "booking_not_found", "This manage link is not valid.")
-        return rows[0]
+    def get(self, booking_id: str) -> Booking:
+        booking = self._bookings.get(booking_id)
+        if booking is None:
+            raise booking_not_found(booking_id)
+        return booking
 
-    def get(self, booking_id: str) -> Doc:
-        doc = self._store.get(BOOKINGS, booking_id)
-        if doc is None:
-            raise BookingError(404, "booking_not_found", f"No booking {booking_id!r}.")
-        return doc
+    def listing(self, creator_id: str, *, upcoming: bool) -> list[Row]:
+        """The creator's dashboard list: upcoming (not yet ended) or past, by start time."""
+        now = self._clock.now()
+        return [(i, b) for i, b in self._bookings.of_creator(creator_id) if (b.end > now) == upcoming]
 
     # ---- writing -------------------------------------------------------------------------------------------
 
-    def book(self, offer_id: str, start: datetime, fan: dict[str, Any]) -> Booked:
-        offer, creator = self.load_offer(offer_id)
+    def book(self, offer_id: str, start: datetime, fan: Fan) -> Booked:
+        offer, creator = self._catalog.offer(offer_id)
         require_bookings_plan(creator)
         now = self._clock.now()
-        end = start + timedelta(minutes=int(offer["duration_minutes"]))
+        duration = int(offer["duration_minutes"])
+        end = start + timedelta(minutes=duration)
         self._require_free_slot(offer["creator_id"], creator, start, end, now)
         booking_id = uuid.uuid4().hex
         manage_token = secrets.token_urlsafe(32)
         paid = int(offer["price_cents"]) > 0
-        doc: Doc = {
-            "creator_id": offer["creator_id"],
-            "offer_id": offer_id,
-            "offer_title": offer["title"],
-            "duration_minutes": int(offer["duration_minutes"]),
-            "price_cents": int(offer["price_cents"]),
-            "start": start,
-            "end": end,
-            "timezone": creator["timezone"],
-            "fan": fan,
-            "status": "pending_payment" if paid else "confirmed",
-            "revision": 1,
-            "change": "created" if paid else "confirmed",
-            "manage_token_hash": token_hash(manage_token),
-            "manage_token_sealed": self._vault.encrypt(manage_token, manage_aad(booking_id)).to_dict(),
-            "cells": cell_ids(offer["creator_id"], start, end),
-            "created_at": now,
-            "updated_at": now,
-            "link_status": "pending",
-            "meeting_url": None,
-            "video_provider": None,
-        }
-        if paid:
-            doc["hold_expires_at"] = now + self._policy.payment_hold
-        else:
-            doc.update(self._confirmed_fields(start, now))
-        writes = [create(BOOKINGS, booking_id, doc), outbox_write(booking_id, 1, now)]
-        writes += [create(CELLS, cell, {"booking_id": booking_id}) for cell in doc["cells"]]
-        self._commit_claiming(writes, doc["cells"], now)
-        publish_change(self._store, self._publisher, booking_id, 1)
-        return Booked(booking_id, doc["status"], manage_token)
+        booking = Booking(
+            creator_id=offer["creator_id"],
+            offer_id=offer_id,
+            offer_title=offer["title"],
+            duration_minutes=duration,
+            price_cents=int(offer["price_cents"]),
+            start=start,
+            end=end,
+            timezone=creator["timezone"],
+            fan=fan,
+            status="pending_payment" if paid else "confirmed",
+            revision=1,
+            change="created" if paid else "confirmed",
+            manage_token_hash=token_hash(manage_token),
+            manage_token_sealed=self._vault.encrypt(manage_token, manage_aad(booking_id)).to_dict(),
+            cells=tuple(cell_ids(offer["creator_id"], start, end)),
+            created_at=now,
+            updated_at=now,
+        )
+        booking = (
+            replace(booking, hold_expires_at=now + self._policy.payment_hold) if paid else self._confirmed(booking, now)
+        )
+        self._add_claiming(booking_id, booking, now)
+        self._outbox.publish(booking_id, 1)
+        return Booked(booking_id, booking.status, manage_token)
 
-    def confirm_payment(self, booking_id: str) -> None:
-        """Payment succeeded: confirm the held booking (idempotent; a late payment re-claims a free slot)."""
+    def confirm_payment(self, booking_id: str) -> Booking:
+        """Payment succeeded: confirm the held booking (idempotent; a late payment re-claims a free slot).
+
+        A late payment whose slot someone else took meanwhile is not left silently cancelled: the
+        booking records the lost slot (change slot_lost), which owes the fan a slot_lost email; the
+        caller asks for the refund. Returns the booking as now stored.
+        """
         now = self._clock.now()
-        doc = self.get(booking_id)
-        if doc["status"] == "confirmed":
-            return
-        if doc["status"] == "cancelled" and doc.get("cancel_reason") != "payment_timeout":
+        seen = self.get(booking_id)
+        if seen.confirmed or seen.change == "slot_lost":
+            return seen
+        if seen.cancelled and seen.cancel_reason != "payment_timeout":
             log.warning("payment for a cancelled booking; left cancelled", extra={"booking_id": booking_id})
-            return
-        revision = int(doc["revision"]) + 1
-        fields = {
-            "status": "confirmed",
-            "change": "confirmed",
-            "revision": revision,
-            "updated_at": now,
-            "hold_expires_at": None,
-            **self._confirmed_fields(doc["start"], now),
-        }
-        writes: list[Write] = [update(BOOKINGS, booking_id, fields), outbox_write(booking_id, revision, now)]
-        if doc["status"] == "cancelled":
-            writes += [create(CELLS, cell, {"booking_id": booking_id}) for cell in doc["cells"]]
+            return seen
+        changed = replace(seen, status="confirmed", change="confirmed", hold_expires_at=None)
         try:
-            self._transact_if_revision(booking_id, int(doc["revision"]), writes)
-        except Conflict:
+            self._write(booking_id, seen, self._next_revision(self._confirmed(changed, now), now))
+        except SlotTaken:
             log.warning("late payment: the slot was taken meanwhile", extra={"booking_id": booking_id})
-            return
-        publish_change(self._store, self._publisher, booking_id, revision)
+            self._write(booking_id, seen, self._next_revision(replace(seen, change="slot_lost", mail_due_at=now), now))
+        return self.get(booking_id)
 
-    def reschedule(self, booking_id: str, start: datetime) -> Doc:
+    def reschedule(self, booking_id: str, start: datetime) -> Booking:
         now = self._clock.now()
-        doc = self.get(booking_id)
-        if doc["status"] != "confirmed":
-            raise BookingError(
-                409, "not_reschedulable", f"A {doc['status'].replace('_', ' ')} booking cannot be moved."
-            )
-        if start == doc["start"]:
-            return doc
-        creator = self._store.get(CREATORS, doc["creator_id"]) or {}
-        end = start + timedelta(minutes=int(doc["duration_minutes"]))
-        self._require_free_slot(doc["creator_id"], creator, start, end, now)
-        cells = cell_ids(doc["creator_id"], start, end)
-        revision = int(doc["revision"]) + 1
-        fields = {
-            "start": start,
-            "end": end,
-            "cells": cells,
-            "revision": revision,
-            "change": "rescheduled",
-            "updated_at": now,
-            "meeting_url": None,
-            "video_provider": None,
-            "link_status": "pending",
-            **self._confirmed_fields(start, now),
-        }
-        writes: list[Write] = [update(BOOKINGS, booking_id, fields), outbox_write(booking_id, revision, now)]
-        writes += [delete(CELLS, c) for c in doc["cells"] if c not in cells]
-        writes += [create(CELLS, c, {"booking_id": booking_id}) for c in cells if c not in doc["cells"]]
+        seen = self.get(booking_id)
+        if not seen.confirmed:
+            raise ConflictError("not_reschedulable", f"A {seen.status.replace('_', ' ')} booking cannot be moved.")
+        if start == seen.start:
+            return seen
+        creator = self._catalog.creator(seen.creator_id) or {}
+        end = start + timedelta(minutes=seen.duration_minutes)
+        self._require_free_slot(seen.creator_id, creator, start, end, now)
+        moved = replace(
+            seen,
+            start=start,
+            end=end,
+            cells=tuple(cell_ids(seen.creator_id, start, end)),
+            change="rescheduled",
+            meeting_url=None,
+            video_provider=None,
+            link_status="pending",
+        )
         try:
-            self._transact_if_revision(booking_id, int(doc["revision"]), writes)
-        except Conflict:
-            raise BookingError(409, "slot_taken", "That time is no longer free.") from None
-        publish_change(self._store, self._publisher, booking_id, revision)
+            self._write(booking_id, seen, self._next_revision(self._confirmed(moved, now), now))
+        except SlotTaken:
+            raise SlotTakenError from None
         return self.get(booking_id)
 
-    def cancel(self, booking_id: str, by: str, reason: str = "cancelled") -> Doc:
+    def cancel(self, booking_id: str, by: CancelledBy, reason: str = "cancelled") -> Booking:
         now = self._clock.now()
-        doc = self.get(booking_id)
-        if doc["status"] == "cancelled":
-            return doc
-        revision = int(doc["revision"]) + 1
-        fields = {
-            "status": "cancelled",
-            "change": "cancelled",
-            "revision": revision,
-            "updated_at": now,
-            "cancelled_by": by,
-            "cancel_reason": reason,
-            "meeting_url": None,
-            "video_provider": None,
-            "next_reminder_at": None,
-            "hold_expires_at": None,
-            "link_nudge_at": None,
-            "mail_due_at": now if doc["status"] == "confirmed" else None,
-        }
-        writes: list[Write] = [update(BOOKINGS, booking_id, fields), outbox_write(booking_id, revision, now)]
-        writes += [delete(CELLS, c) for c in doc["cells"]]
-        self._transact_if_revision(booking_id, int(doc["revision"]), writes)
-        publish_change(self._store, self._publisher, booking_id, revision)
+        seen = self.get(booking_id)
+        if seen.cancelled:
+            return seen
+        self._write(booking_id, seen, self._next_revision(self._cancelled(seen, by, reason, now), now))
         return self.get(booking_id)
+
+    def cancel_by_creator(self, creator_id: str, booking_id: str) -> Booking:
+        """The creator cancels one of their own bookings; someone else's is as good as missing."""
+        if self.get(booking_id).creator_id != creator_id:
+            raise booking_not_found(booking_id)
+        return self.cancel(booking_id, by="creator")
 
     def release_expired_holds(self) -> int:
-        """Pending-payment holds past their time give their slot back."""
+        """Pending-payment holds past their time give their slot back, all of them, oldest first. Returns how
+        many were released; one that cannot be released now is logged and left for the next tick."""
         now = self._clock.now()
-        expired = self._store.query(BOOKINGS, [Where("hold_expires_at", "<=", now)], limit=200)
-        for booking_id, doc in expired:
-            if doc["status"] == "pending_payment":
-                self.cancel(booking_id, by="system", reason="payment_timeout")
-        return len(expired)
+        released = 0
+        for booking_id, booking in self._bookings.holds_expired_by(now, EXPIRED_HOLDS_BATCH):
+            expire = partial(self._expire_hold, booking_id, booking, now)
+            released += bool(guarded(booking_id, expire, "releasing an expired hold"))
+        return released
 
     # ---- helpers -------------------------------------------------------------------------------------------
 
-    def _confirmed_fields(self, start: datetime, now: datetime) -> Doc:
-        reminder = next_reminder(start, now)
-        return {
-            "confirmed_at": now,
-            "link_deadline_at": now + self._policy.link_deadline,
-            "link_nudge_at": now + self._policy.link_deadline + LINK_NUDGE_INTERVAL,
-            "mail_due_at": now + self._policy.confirmation_grace,
-            "next_reminder_at": reminder[1] if reminder else None,
-            "reminders_sent": [],
-        }
+    def _expire_hold(self, booking_id: str, seen: Booking, now: datetime) -> bool:
+        """Cancel the hold `seen` found expired, only if the booking is still that one: a payment confirmed
+        in between (a new revision) keeps its slot. True if this call released it."""
+        if not seen.hold_expired(now):
+            return False
+        expired = self._next_revision(self._cancelled(seen, "system", "payment_timeout", now), now)
+        if self._bookings.update_if(booking_id, seen, expired) is None:
+            return False
+        self._outbox.publish(booking_id, expired.revision)
+        return True
+
+    @staticmethod
+    def _cancelled(seen: Booking, by: CancelledBy, reason: str, now: datetime) -> Booking:
+        return replace(
+            seen,
+            status="cancelled",
+            change="cancelled",
+            cancelled_by=by,
+            cancel_reason=reason,
+            meeting_url=None,
+            video_provider=None,
+            next_reminder_at=None,
+            hold_expires_at=None,
+            link_nudge_at=None,
+            mail_due_at=now if seen.confirmed else None,
+        )
+
+    def _next_revision(self, booking: Booking, now: datetime) -> Booking:
+        return replace(booking, revision=booking.revision + 1, updated_at=now)
+
+    def _confirmed(self, booking: Booking, now: datetime) -> Booking:
+        """The booking as confirmed at `now`: its link, emails and reminders are owed afresh."""
+        reminder = next_reminder(booking.start, now)
+        return replace(
+            booking,
+            confirmed_at=now,
+            link_deadline_at=now + self._policy.link_deadline,
+            link_nudge_at=now + self._policy.link_deadline + LINK_NUDGE_INTERVAL,
+            mail_due_at=now + self._policy.confirmation_grace,
+            next_reminder_at=reminder[1] if reminder else None,
+            reminders_sent=(),
+        )
+
+    def _write(self, booking_id: str, seen: Booking, changes: Booking) -> None:
+        """Write the change decided from `seen` (else: try again, 409), then publish the new revision."""
+        if self._bookings.update_if(booking_id, seen, changes) is None:
+            raise BookingChangedError
+        self._outbox.publish(booking_id, changes.revision)
 
     def _require_free_slot(self, creator_id: str, creator: Doc, start: datetime, end: datetime, now: datetime) -> None:
         """The slot must still be one the fan could pick: within hours, not past, not busy in Google."""
         try:
-            hours = parse_weekly_hours(creator.get("timezone", "UTC"), hours_from_doc(creator.get("weekly_hours", {})))
+            hours = weekly_hours_of(creator)
         except AvailabilityError:
-            raise BookingError(409, "slot_unavailable", "The creator has no bookable hours set.") from None
+            raise ConflictError("slot_unavailable", "The creator has no bookable hours set.") from None
         local_day = start.astimezone(hours.zone).date()
         busy = self._busy.busy(creator_id, start, end, fresh=True).intervals
         slots = compute_slots(hours, end - start, local_day, local_day, now, busy)
         if not any(slot.start == start for slot in slots):
-            raise BookingError(409, "slot_unavailable", "That time is not an available slot any more.")
+            raise ConflictError("slot_unavailable", "That time is not an available slot any more.")
 
-    def _commit_claiming(self, writes: list[Write], cells: list[str], now: datetime) -> None:
-        """Commit the booking with its cells; a cell held by an expired payment hold is freed once, then retried."""
+    def _add_claiming(self, booking_id: str, booking: Booking, now: datetime) -> None:
+        """Add the booking with its cells; a cell held by an expired payment hold is freed once, then retried."""
         try:
-            self._store.commit(writes)
+            self._bookings.add(booking_id, booking)
             return
-        except Conflict:
+        except SlotTaken:
             pass
-        holders = {(self._store.get(CELLS, c) or {}).get("booking_id") for c in cells} - {None}
         released = False
-        for holder in holders:
-            doc = self._store.get(BOOKINGS, str(holder))
-            if (
-                doc
-                and doc["status"] == "pending_payment"
-                and doc.get("hold_expires_at")
-                and doc["hold_expires_at"] <= now
-            ):
-                # One request releases a hold: many fans racing for the same expired hold would otherwise all
-                # run a transaction on one document, and Firestore aborts such contended transactions.
-                try:
-                    self._store.commit(
-                        [create(HOLD_RELEASES, f"{holder}-{doc['revision']}", {"booking_id": holder, "at": now})]
-                    )
-                except Conflict:
-                    continue  # another request is releasing it, and then takes the slot
-                # If it changed meanwhile (the sweep released it, or a payment confirmed it), the retry tells.
-                with contextlib.suppress(BookingError):
-                    self.cancel(str(holder), by="system", reason="payment_timeout")
-                released = True
+        for holder_id in self._bookings.cell_holders(booking.cells):
+            holder = self._bookings.get(holder_id)
+            if holder is None or not holder.hold_expired(now):
+                continue
+            # One request releases a hold: many fans racing for the same expired hold would otherwise all
+            # run a transaction on one document, and Firestore aborts such contended transactions.
+            if not self._bookings.claim_hold_release(holder_id, holder, now):
+                continue  # another request is releasing it, and then takes the slot
+            # Refused if it changed meanwhile (the sweep released it, or a payment confirmed it): the retry tells.
+            self._expire_hold(holder_id, holder, now)
+            released = True
+        if not released:
+            raise SlotTakenError
         try:
-            if not released:
-                raise Conflict("slot held")
-            self._store.commit(writes)
-        except Conflict:
-            raise BookingError(409, "slot_taken", "That time is no longer free.") from None
-
-    def _transact_if_revision(self, booking_id: str, revision: int, writes: list[Write]) -> None:
-        """Apply writes only if nobody changed the booking since it was read (else: try again, 409)."""
-
-        def run(txn: Txn) -> None:
-            current = txn.get(BOOKINGS, booking_id)
-            if current is None or int(current["revision"]) != revision:
-                raise BookingError(409, "booking_changed", "The booking changed meanwhile; reload and try again.")
-            for write in writes:
-                txn.write(write)
-
-        self._store.transaction(run)
-
-
-def new_offer(
-    store: DocStore, creator_id: str, title: str, duration_minutes: int, price_cents: int, now: datetime
-) -> str:
-    offer_id = uuid.uuid4().hex[:12]
-    store.commit(
-        [
-            put(
-                OFFERS,
-                offer_id,
-                {
-                    "creator_id": creator_id,
-                    "title": title,
-                    "duration_minutes": duration_minutes,
-                    "price_cents": price_cents,
-                    "created_at": now,
-                },
-            )
-        ]
-    )
-    return offer_id
+            self._bookings.add(booking_id, booking)
+        except SlotTaken:
+            raise SlotTakenError from None

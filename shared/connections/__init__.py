@@ -1,1 +1,1 @@
-"""Creators' provider connections: status for tiles and workers, and calls made with a valid access token."""
+"""Creators' provider connections: the connect flow, Zoom's webhook, and calls made with a valid access token."""

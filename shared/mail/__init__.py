@@ -1,8 +1,8 @@
 """Booking emails: rendering (HTML, text, ICS) and delivery over SMTP."""
 
-from shared.mail.fake import FakeMailSender, MailSender
 from shared.mail.ics import build_ics, ics_uid
 from shared.mail.model import EmailBooking
+from shared.mail.port import MailSender
 from shared.mail.render import RECIPIENTS, EmailKind, Recipient, render
 from shared.mail.smtp import MailSendError, SmtpSender
 
@@ -10,7 +10,6 @@ __all__ = [
     "RECIPIENTS",
     "EmailBooking",
     "EmailKind",
-    "FakeMailSender",
     "MailSendError",
     "MailSender",
     "Recipient",

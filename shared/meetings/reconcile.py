@@ -1,39 +1,74 @@
 """Reconcile, don't replay: load the booking as it is now and drive Zoom and Google toward it.
 
-Every outside object is recorded on the booking before or right after it is made (an intent marker
-goes into the Zoom agenda before the create call), so a retry after a crash finds the meeting it made
-instead of making a second one. Duplicate, late and out-of-order events are just more reconciles.
+Every outside object is recorded on the booking before or right after it is made: one stable marker
+per booking goes into every Zoom agenda (recorded as the booking's intent before the create call), so a
+retry after a crash or a lost answer adopts the meeting instead of making a second one, and extras are
+deleted. The intent is cleared only once Zoom lists the recorded meeting; this assumes Zoom's listing
+catches up in the order meetings were made, so an earlier one carrying the marker shows by then too.
+Google event ids are derived from the booking, so a cancel deletes the event whether or not its
+creation was recorded. A link once decided for a revision stays (a redelivery never swaps it); only a
+new revision owes a new one. Duplicate, late and out-of-order events are just more reconciles.
+
+One worker at a time reconciles a booking (a lease sized from the work it covers), and every write it
+makes is fenced by that lease and conditional on the revision and status it was decided from.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from shared.bookings.model import BOOKINGS, NOTICES
+from shared.bookings.booking import Booking, GoogleEventRef, LinkProvider, LinkStatus, ZoomMeetingRef
+from shared.bookings.notices import Notices
+from shared.bookings.repository import BookingRepository
 from shared.bus.port import Publisher
 from shared.clock import Clock
 from shared.connections.port import Connections, NotConnectedError
+from shared.connections.repository import REFRESH_LEASE, REFRESH_MAX_POLLS, REFRESH_POLL_SECONDS
+from shared.providers._http import PROVIDER_CALL_WORST_SECONDS
 from shared.providers.errors import ErrorKind, Provider, ProviderError
 from shared.providers.google_calendar import event_id_for
-from shared.providers.models import EventSpec, MeetingSpec
+from shared.providers.models import EventSpec, MeetingSpec, ZoomMeeting
 from shared.providers.ports import CalendarProvider, VideoProvider
-from shared.store.lease import release_lease, take_lease
-from shared.store.port import Conflict, Doc, DocStore, Txn, create, update
+from shared.store.lease import Lease, LeaseLost, release_lease, take_lease
+from shared.store.port import DocStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 LINK_EVENTS = "link-events"
-LEASE_TTL = timedelta(seconds=120)
+TOKEN_WAIT = timedelta(seconds=max(REFRESH_LEASE.total_seconds(), REFRESH_POLL_SECONDS * REFRESH_MAX_POLLS))
+"""The longest a token can take: waiting out another instance's refresh (45 s), or refreshing under the lease."""
+PROVIDER_CALLS = 8
+"""The provider calls of the longest ordinary reconcile: list, delete an extra, delete a moved meeting, create,
+list again (Zoom); insert then patch (Google); and one call refused for its token, retried after a refresh."""
+LEASE_TTL = 2 * TOKEN_WAIT + timedelta(seconds=PROVIDER_CALLS * PROVIDER_CALL_WORST_SECONDS + 30)
+"""Outlasts the worst reconcile: a token wait per provider (2 x 45 s) + 8 calls at the worst call time
+(8 x 30 s) + 30 s for the store = 360 s. A live worker keeps its lease; a crashed one blocks for 6 minutes,
+well inside the link deadline's redeliveries."""
 DELETE_RETRY_WINDOW = timedelta(minutes=15)
 """How long after a cancel or reschedule a failing delete is retried before the creator is told (within the
 subscription's ~20 minutes of redeliveries, so the notice is written before Pub/Sub dead-letters the event)."""
-ZOOM_DELETE_FAILED = "We could not remove a Zoom meeting for a cancelled session"
+
+
+def zoom_marker(booking_id: str) -> str:
+    """The first line of the agenda of every Zoom meeting made for the booking, the same on every attempt."""
+    return f"flo-booking {booking_id}"
+
+
+def _carries(meeting: ZoomMeeting, marker: str) -> bool:
+    first_line = meeting.agenda.split("\n", 1)[0]
+    return first_line == marker or first_line.startswith(f"{marker} ")  # earlier markers added an attempt id
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One reconcile: the booking it is for and the lease that fences its writes."""
+
+    booking_id: str
+    lease: Lease
 
 
 class RetryLater(Exception):
@@ -50,14 +85,18 @@ class _Fallback:
 class MeetingReconciler:
     def __init__(
         self,
-        store: DocStore,
+        bookings: BookingRepository,
+        leases: DocStore,
+        notices: Notices,
         publisher: Publisher,
         clock: Clock,
         connections: Connections,
         zoom: VideoProvider,
         calendar: CalendarProvider,
     ) -> None:
-        self._store = store
+        self._bookings = bookings
+        self._leases = leases
+        self._notices = notices
         self._publisher = publisher
         self._clock = clock
         self._connections = connections
@@ -65,179 +104,183 @@ class MeetingReconciler:
         self._calendar = calendar
 
     def reconcile(self, booking_id: str) -> None:
-        lease = f"meetings-{booking_id}"
-        holder = take_lease(self._store, lease, self._clock.now(), LEASE_TTL)
-        if holder is None:
+        lease = take_lease(self._leases, f"meetings-{booking_id}", self._clock.now(), LEASE_TTL)
+        if lease is None:
             raise RetryLater("another worker is reconciling this booking")
         try:
-            booking = self._store.get(BOOKINGS, booking_id)
-            if booking is None or booking["status"] == "pending_payment":
+            booking = self._bookings.get(booking_id)
+            if booking is None or booking.pending_payment:
                 return
-            self._reconcile(booking_id, booking)
+            self._reconcile(_Run(booking_id, lease), booking)
+        except _Superseded:
+            log.info(
+                "booking changed during the reconcile; its new revision's event follows",
+                extra={"booking_id": booking_id},
+            )
+        except LeaseLost:
+            raise RetryLater("the reconcile outlasted its lease; another worker took over") from None
         finally:
-            release_lease(self._store, lease, holder)
+            release_lease(self._leases, lease)
 
     # ---- the steps -----------------------------------------------------------------------------------------
 
-    def _reconcile(self, booking_id: str, booking: Doc) -> None:
-        creator_id = booking["creator_id"]
-        revision = int(booking["revision"])
-        confirmed = booking["status"] == "confirmed"
-        zoom_url = self._reconcile_zoom(booking_id, booking, confirmed)
-        meet_url = self._reconcile_google(booking_id, booking, confirmed, zoom_url)
-        if not confirmed:
+    def _write(self, run: _Run, seen: Booking, changes: Booking) -> Booking:
+        """Record what this reconcile made, fenced by its lease, only if the booking is still the revision
+        and status it was decided from (else the new revision's event reconciles the booking as it is now)."""
+        written = self._bookings.update_if(run.booking_id, seen, changes, fence=run.lease)
+        if written is None:
+            raise _Superseded
+        return written
+
+    def _reconcile(self, run: _Run, booking: Booking) -> None:
+        revision = booking.revision
+        settled = booking.link_decided
+        booking, zoom_url = self._reconcile_zoom(run, booking)
+        booking, meet_url = self._reconcile_google(run, booking, zoom_url)
+        if not booking.confirmed:
             return
-        url, provider = (zoom_url, "zoom") if zoom_url else (meet_url, "google_meet") if meet_url else (None, None)
-        status = "ready" if url else "unavailable"
-
-        def settle(txn: Txn) -> bool:
-            current = txn.get(BOOKINGS, booking_id)
-            if current is None or int(current["revision"]) != revision:
-                return False
-            txn.write(
-                update(
-                    BOOKINGS,
-                    booking_id,
-                    {
-                        "meeting_url": url,
-                        "video_provider": provider,
-                        "link_status": status,
-                        "link_revision": revision,
-                        "link_nudge_at": None,
-                    },
-                )
-            )
-            return current.get("link_published_revision") != revision
-
-        if self._store.transaction(settle):
+        provider: LinkProvider | None = "zoom" if zoom_url else "google_meet" if meet_url else None
+        url = zoom_url or meet_url
+        status: LinkStatus = "ready" if url else "unavailable"
+        if settled:  # a redelivery never changes a decided link: only a new revision owes a new one
+            provider, url, status = booking.video_provider, booking.meeting_url, booking.link_status
+        link = replace(
+            booking,
+            meeting_url=url,
+            video_provider=provider,
+            link_status=status,
+            link_revision=revision,
+            link_nudge_at=None,
+        )
+        recorded = self._write(run, booking, link)
+        if recorded.link_published_revision != revision:
             kind = "link.ready" if url else "link.unavailable"
-            self._publisher.publish(LINK_EVENTS, {"type": kind, "booking_id": booking_id, "revision": revision})
-            self._store.commit([update(BOOKINGS, booking_id, {"link_published_revision": revision})])
-            log.info("link settled", extra={"booking_id": booking_id, "creator_id": creator_id, "link_status": status})
-
-    def _reconcile_zoom(self, booking_id: str, booking: Doc, confirmed: bool) -> str | None:
-        creator_id = booking["creator_id"]
-        revision = int(booking["revision"])
-        state: Doc | None = booking.get("zoom")
-        intent: str | None = booking.get("zoom_intent")
-        want = confirmed and booking.get("zoom_failed_revision") != revision
-        try:
-            if intent and state is None:
-                state = self._adopt(booking_id, creator_id, intent)
-            if state and (not confirmed or state["start"] != booking["start"]):
-                self._delete_meeting(booking_id, booking, state)
-                state = None
-            if want and state is None and self._connections.status(creator_id, "zoom") == "connected":
-                state = self._create_meeting(booking_id, booking)
-        except _GiveUp as give_up:
-            log.warning("no Zoom link for this revision", extra={"booking_id": booking_id, "reason": give_up.reason})
-            self._store.commit(
-                [update(BOOKINGS, booking_id, {"zoom_failed_revision": revision, "zoom_failed_reason": give_up.reason})]
+            self._publisher.publish(LINK_EVENTS, {"type": kind, "booking_id": run.booking_id, "revision": revision})
+            recorded = self._write(run, recorded, replace(recorded, link_published_revision=revision))
+            log.info(
+                "link recorded",
+                extra={"booking_id": run.booking_id, "creator_id": booking.creator_id, "link_status": status},
             )
-            return None
-        return str(state["join_url"]) if state else None
+        if recorded.zoom is not None and recorded.zoom_intent:
+            raise RetryLater("Zoom does not list the meeting yet; checking again for extras")
 
-    def _adopt(self, booking_id: str, creator_id: str, marker: str) -> Doc | None:
-        """A create may have happened before the crash: find it by the marker written into its agenda."""
-        meetings = self._call(creator_id, "zoom", self._zoom.list_meetings, self._deadline_of(booking_id))
-        found = next((m for m in meetings if m.agenda.startswith(marker)), None)
-        state = {"meeting_id": found.id, "join_url": found.join_url, "start": found.start_time} if found else None
-        self._store.commit([update(BOOKINGS, booking_id, {"zoom": state, "zoom_intent": None})])
-        return state
+    def _reconcile_zoom(self, run: _Run, booking: Booking) -> tuple[Booking, str | None]:
+        """The booking with its Zoom meeting made, moved or deleted as it says, and the join URL it now has."""
+        revision = booking.revision
+        want = booking.confirmed and not booking.link_decided and booking.zoom_failed_revision != revision
+        try:
+            if booking.zoom_intent:
+                booking = self._settle_marked(run, booking)
+            if booking.zoom and (not booking.confirmed or booking.zoom.start != booking.start):
+                booking = self._delete_meeting(run, booking, booking.zoom.meeting_id)
+            if want and booking.zoom is None and self._connections.status(booking.creator_id, "zoom") == "connected":
+                booking = self._settle_marked(run, self._create_meeting(run, booking))
+        except _GiveUp as give_up:
+            log.warning(
+                "no Zoom link for this revision", extra={"booking_id": run.booking_id, "reason": give_up.reason}
+            )
+            failed = replace(booking, zoom_failed_revision=revision, zoom_failed_reason=give_up.reason)
+            return self._write(run, booking, failed), None
+        return booking, booking.zoom.join_url if booking.zoom and booking.confirmed else None
 
-    def _create_meeting(self, booking_id: str, booking: Doc) -> Doc:
-        marker = f"flo-booking {booking_id} {uuid.uuid4().hex[:8]}"
-        self._store.commit([update(BOOKINGS, booking_id, {"zoom_intent": marker})])
+    def _settle_marked(self, run: _Run, booking: Booking) -> Booking:
+        """Every meeting Zoom lists with the booking's marker: adopt one if none is recorded and the link is
+        still open (a create whose answer was lost), delete the others, and clear the intent only once Zoom
+        lists the recorded one."""
+        marker = zoom_marker(run.booking_id)
+        deadline = booking.link_deadline_at if booking.confirmed else self._cleanup_deadline(booking)
+        listed = self._call(booking.creator_id, "zoom", self._zoom.list_meetings, deadline) or []
+        marked = [m for m in listed if _carries(m, marker)]
+        kept = booking.zoom
+        if kept is None and booking.confirmed and not booking.link_decided and marked:
+            found = next((m for m in marked if m.start_time == booking.start), marked[0])
+            kept = ZoomMeetingRef(found.id, found.join_url, found.start_time)
+        for extra in marked:
+            if kept is None or extra.id != kept.meeting_id:
+                self._delete_zoom(run, booking, extra.id)
+        # Cleared only on what Zoom showed: the recorded meeting listed, or (none kept) every marked one deleted.
+        shown = any(m.id == kept.meeting_id for m in marked) if kept is not None else bool(marked)
+        return self._write(run, booking, replace(booking, zoom=kept, zoom_intent=None if shown else marker))
+
+    def _create_meeting(self, run: _Run, booking: Booking) -> Booking:
+        marker = zoom_marker(run.booking_id)
+        booking = self._write(run, booking, replace(booking, zoom_intent=marker))
         spec = MeetingSpec(
-            topic=f"{booking['offer_title']} with {booking['fan']['name']}"[:200],
+            topic=f"{booking.offer_title} with {booking.fan.name}"[:200],
             agenda=f"{marker}\nBooked with Flo. Manage this session from your Flo dashboard.",
-            start=booking["start"],
-            duration_minutes=int(booking["duration_minutes"]),
-            timezone=booking["timezone"],
+            start=booking.start,
+            duration_minutes=booking.duration_minutes,
+            timezone=booking.timezone,
         )
         meeting = self._call(
-            booking["creator_id"], "zoom", lambda t: self._zoom.create_meeting(t, spec), booking.get("link_deadline_at")
+            booking.creator_id, "zoom", lambda t: self._zoom.create_meeting(t, spec), booking.link_deadline_at
         )
-        state = {"meeting_id": meeting.id, "join_url": meeting.join_url, "start": booking["start"]}
-        self._store.commit([update(BOOKINGS, booking_id, {"zoom": state, "zoom_intent": None})])
-        return state
+        made = ZoomMeetingRef(meeting.id, meeting.join_url, booking.start)
+        try:
+            return self._write(run, booking, replace(booking, zoom=made))
+        except LeaseLost:
+            # Another worker owns the booking now and may have made its own: this one would be an untracked extra.
+            self._delete_zoom(run, booking, meeting.id)
+            raise
 
-    def _delete_meeting(self, booking_id: str, booking: Doc, state: Doc) -> None:
-        meeting_id = int(state["meeting_id"])
+    def _delete_meeting(self, run: _Run, booking: Booking, meeting_id: int) -> Booking:
+        self._delete_zoom(run, booking, meeting_id)
+        return self._write(run, booking, replace(booking, zoom=None))
+
+    def _delete_zoom(self, run: _Run, booking: Booking, meeting_id: int) -> None:
+        """Delete one of the booking's meetings (gone already is done); one that cannot be is a notice."""
         try:
             self._call(
-                booking["creator_id"],
+                booking.creator_id,
                 "zoom",
                 lambda t: self._zoom.delete_meeting(t, meeting_id),
                 self._cleanup_deadline(booking),
             )
         except _GiveUp as give_up:
-            self._notice_delete_failed(booking_id, booking, meeting_id, give_up.reason)
-        self._store.commit([update(BOOKINGS, booking_id, {"zoom": None})])
+            log.warning(
+                "Zoom meeting left behind",
+                extra={"booking_id": run.booking_id, "meeting_id": meeting_id, "reason": give_up.reason},
+            )
+            self._notices.zoom_delete_failed(booking.creator_id, run.booking_id, meeting_id)
 
-    def _notice_delete_failed(self, booking_id: str, booking: Doc, meeting_id: int, reason: str) -> None:
-        log.warning(
-            "Zoom meeting left behind", extra={"booking_id": booking_id, "meeting_id": meeting_id, "reason": reason}
-        )
-        notice = {
-            "creator_id": booking["creator_id"],
-            "kind": "zoom_delete_failed",
-            "booking_id": booking_id,
-            "meeting_id": str(meeting_id),
-            "message": ZOOM_DELETE_FAILED,
-            "created_at": self._clock.now(),
-            "dismissed": False,
-        }
-        with contextlib.suppress(Conflict):
-            self._store.commit([create(NOTICES, f"zoom-delete-{meeting_id}", notice)])
-
-    def _reconcile_google(self, booking_id: str, booking: Doc, confirmed: bool, zoom_url: str | None) -> str | None:
-        creator_id = booking["creator_id"]
-        event: Doc | None = booking.get("google_event")
-        connected = self._connections.status(creator_id, "google") == "connected"
+    def _reconcile_google(self, run: _Run, booking: Booking, zoom_url: str | None) -> tuple[Booking, str | None]:
+        """The booking with its Google event made, moved or deleted as it says, and the Meet URL to use if any."""
+        creator_id = booking.creator_id
+        event = booking.google_event
         try:
-            if not confirmed:
-                if event:
-                    eid = event["event_id"]
-                    deadline = self._cleanup_deadline(booking)
-                    self._call(creator_id, "google", lambda t: self._calendar.delete_event(t, eid), deadline)
-                    self._store.commit([update(BOOKINGS, booking_id, {"google_event": None})])
-                return None
-            if not connected:
-                return None
-            spec = self._event_spec(booking_id, booking, zoom_url)
-            deadline = booking.get("link_deadline_at")
+            if not booking.confirmed:
+                return self._delete_event(run, booking), None
+            if self._connections.status(creator_id, "google") != "connected":
+                return booking, None
+            spec = self._event_spec(run.booking_id, booking, zoom_url)
+            link_deadline = booking.link_deadline_at
             if event is None:
-                made = self._call(creator_id, "google", lambda t: self._insert_or_patch(t, spec), deadline)
-            elif event["start"] != booking["start"] or event.get("zoom_url") != zoom_url:
-                made = self._call(creator_id, "google", lambda t: self._calendar.patch_event(t, spec), deadline)
+                made = self._call(creator_id, "google", lambda t: self._insert_or_patch(t, spec), link_deadline)
+            elif event.start != booking.start or event.zoom_url != zoom_url:
+                made = self._call(creator_id, "google", lambda t: self._calendar.patch_event(t, spec), link_deadline)
             else:
-                return None if zoom_url else event.get("meet_url")
+                return booking, None if zoom_url else event.meet_url
             if made is None:
                 # The creator deleted the event in Google Calendar (patch answered not found): none to move.
-                self._store.commit([update(BOOKINGS, booking_id, {"google_event": None})])
-                return None
+                return self._write(run, booking, replace(booking, google_event=None)), None
             meet = None if zoom_url else made.hangout_link
-            self._store.commit(
-                [
-                    update(
-                        BOOKINGS,
-                        booking_id,
-                        {
-                            "google_event": {
-                                "event_id": spec.event_id,
-                                "start": booking["start"],
-                                "zoom_url": zoom_url,
-                                "meet_url": meet,
-                            }
-                        },
-                    )
-                ]
-            )
-            return meet
+            recorded = GoogleEventRef(event_id=spec.event_id, start=booking.start, zoom_url=zoom_url, meet_url=meet)
+            return self._write(run, booking, replace(booking, google_event=recorded)), meet
         except _GiveUp as give_up:
-            log.warning("no Google event for this revision", extra={"booking_id": booking_id, "reason": give_up.reason})
-            return None
+            log.warning(
+                "no Google event for this revision", extra={"booking_id": run.booking_id, "reason": give_up.reason}
+            )
+            return booking, None
+
+    def _delete_event(self, run: _Run, booking: Booking) -> Booking:
+        """A cancelled booking's event goes, recorded or not: its id is derived from the booking, so an insert
+        whose answer was lost is deleted too (not found is done)."""
+        if booking.google_event is None and self._connections.status(booking.creator_id, "google") != "connected":
+            return booking
+        event_id = event_id_for(run.booking_id)
+        deadline = self._cleanup_deadline(booking)
+        self._call(booking.creator_id, "google", lambda t: self._calendar.delete_event(t, event_id), deadline)
+        return self._write(run, booking, replace(booking, google_event=None))
 
     def _insert_or_patch(self, token: str, spec: EventSpec) -> Any:
         try:
@@ -248,33 +291,27 @@ class MeetingReconciler:
             return self._calendar.patch_event(token, spec)
 
     @staticmethod
-    def _event_spec(booking_id: str, booking: Doc, zoom_url: str | None) -> EventSpec:
-        fan = booking["fan"]
-        lines = [f"{booking['offer_title']} with {fan['name']} ({fan['email']}), booked with Flo."]
+    def _event_spec(booking_id: str, booking: Booking, zoom_url: str | None) -> EventSpec:
+        fan = booking.fan
+        lines = [f"{booking.offer_title} with {fan.name} ({fan.email}), booked with Flo."]
         if zoom_url:
             lines.append(f"Join with Zoom: {zoom_url}")
         return EventSpec(
             event_id=event_id_for(booking_id),
-            summary=f"{booking['offer_title']} with {fan['name']}",
+            summary=f"{booking.offer_title} with {fan.name}",
             description="\n".join(lines),
             location=zoom_url,
-            start=booking["start"],
-            end=booking["end"],
-            timezone=booking["timezone"],
+            start=booking.start,
+            end=booking.end,
+            timezone=booking.timezone,
             with_meet=zoom_url is None,
         )
 
     # ---- provider calls and failure policy -----------------------------------------------------------------
 
     @staticmethod
-    def _cleanup_deadline(booking: Doc) -> datetime | None:
-        changed: datetime | None = booking.get("updated_at")
-        return changed + DELETE_RETRY_WINDOW if changed is not None else None
-
-    def _deadline_of(self, booking_id: str) -> datetime | None:
-        doc = self._store.get(BOOKINGS, booking_id) or {}
-        deadline: datetime | None = doc.get("link_deadline_at")
-        return deadline
+    def _cleanup_deadline(booking: Booking) -> datetime:
+        return booking.updated_at + DELETE_RETRY_WINDOW
 
     def _call(self, creator_id: str, provider: Provider, fn: Callable[[str], T], deadline: datetime | None) -> T:
         """One provider call under the failure policy: revoked gives up at once, transient and rate-limited
@@ -294,6 +331,10 @@ class MeetingReconciler:
                 if deadline is None and exc.kind is ErrorKind.TRANSIENT:
                     raise RetryLater(str(exc)) from None
             raise _GiveUp(f"{exc.provider} {exc.kind.value}") from None
+
+
+class _Superseded(Exception):
+    """The booking moved on to a new revision meanwhile: that revision's own event reconciles it."""
 
 
 class _GiveUp(Exception):

@@ -2,5 +2,5 @@
 
 Modules: `ports` (OAuthProvider, VideoProvider, CalendarProvider), `models` (the values they
 exchange), `errors` (ProviderError and its kinds), `oauth`, `zoom`, `google_calendar` (adapters),
-`zoom_webhook`, `urls` (where the providers live) and `fakes` (in-memory twins for tests).
+`zoom_webhook` and `urls` (where the providers live); their in-memory twins live in tests/fakes.
 """

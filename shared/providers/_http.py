@@ -16,6 +16,11 @@ from shared.providers.errors import (
     transport_failure,
 )
 
+PROVIDER_TIMEOUT_SECONDS = 10.0
+"""httpx's timeout, applied to each phase of a call: connect, send and read may each take this long."""
+PROVIDER_CALL_WORST_SECONDS = 3 * PROVIDER_TIMEOUT_SECONDS
+"""The longest one provider call can take before it fails: connect + send + read, each at the timeout."""
+
 _CLASSIFY = {"zoom": classify_zoom, "google": classify_google}
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import Browser
 
 from devstack.stack_process import start_stack
+from tests.e2e.browser import chromium
 from tests.e2e.flo import Flo, StackInfo
 
 E2E_ENV = {
@@ -33,3 +35,9 @@ def flo(stack: StackInfo) -> Iterator[Flo]:
         yield client
     finally:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with chromium() as running:
+        yield running

@@ -11,6 +11,7 @@ from devstack.emulators import start_emulator
 from devstack.sandbox import SandboxServer, serve_in_thread
 from devstack.sandbox.client import SandboxControl
 from shared.store.firestore import FirestoreDocStore
+from tests.fakes.emulator import wipe_firestore_emulator
 
 PROJECT_ID = "flo-test"
 
@@ -42,7 +43,7 @@ def emulators() -> Iterator[dict[str, str]]:
 def firestore_store(emulators: dict[str, str]) -> FirestoreDocStore:
     """A Firestore store on the emulator, emptied before each test."""
     store = FirestoreDocStore(PROJECT_ID)
-    store.clear()
+    wipe_firestore_emulator(PROJECT_ID)
     return store
 
 

@@ -12,28 +12,26 @@ from typing import Any
 
 from werkzeug.test import Client
 
+from shared.bookings.booking import Fan
+from shared.bookings.busy import NoCalendar
+from shared.bookings.catalog import new_offer
 from shared.bookings.model import BOOKINGS, CELLS, CREATORS, OUTBOX, hours_to_doc
-from shared.bookings.service import Booked, BookingError, BookingService, Busy, Policy, new_offer
-from shared.bus.fake import FakePublisher
-from shared.clock import FakeClock
+from shared.bookings.service import Booked, BookingService
+from shared.bootstrap import booking_service
+from shared.errors import DomainError
 from shared.store.firestore import FirestoreDocStore
 from shared.store.port import put
-from shared.vault import Vault
-from tests.unit.test_bookings_harness import KEYS, MORNINGS, NOW, Harness, at
+from shared.web import status_of
+from tests.fakes.bus import FakePublisher
+from tests.fakes.clock import FakeClock
+from tests.unit.test_bookings_harness import MORNINGS, NOW, Harness, at, runtime_for
 
 ATTEMPTS = 50
-POLICY = Policy(
-    payment_hold=timedelta(minutes=15), link_deadline=timedelta(seconds=900), confirmation_grace=timedelta(seconds=8)
-)
-
-
-class NoBusy:
-    def busy(self, creator_id: str, start: datetime, end: datetime, *, fresh: bool = False) -> Busy:
-        return Busy((), checked=True)
 
 
 def _service(store: FirestoreDocStore, publisher: FakePublisher, clock: FakeClock | None = None) -> BookingService:
-    return BookingService(store, publisher, clock or FakeClock(NOW), NoBusy(), POLICY, Vault(KEYS))
+    """The booking service as the composition root builds it, on the emulator, with an always-free calendar."""
+    return booking_service(runtime_for(store, publisher, clock or FakeClock(NOW)), NoCalendar())
 
 
 def _creator(store: FirestoreDocStore, creator_id: str = "c1") -> str:
@@ -54,27 +52,27 @@ def _creator(store: FirestoreDocStore, creator_id: str = "c1") -> str:
     return creator_id
 
 
-def _race(attempts: list[Callable[[], Booked]]) -> tuple[list[Booked], list[BookingError]]:
+def _race(attempts: list[Callable[[], Booked]]) -> tuple[list[Booked], list[DomainError]]:
     """Run every attempt at once (a barrier releases all threads together); unexpected errors fail the test."""
     barrier = threading.Barrier(len(attempts))
 
-    def run(attempt: Callable[[], Booked]) -> Booked | BookingError:
+    def run(attempt: Callable[[], Booked]) -> Booked | DomainError:
         barrier.wait()
         try:
             return attempt()
-        except BookingError as exc:
+        except DomainError as exc:
             return exc
 
     with ThreadPoolExecutor(max_workers=len(attempts)) as pool:
         outcomes = list(pool.map(run, attempts))
     wins = [o for o in outcomes if isinstance(o, Booked)]
-    losses = [o for o in outcomes if isinstance(o, BookingError)]
+    losses = [o for o in outcomes if isinstance(o, DomainError)]
     assert len(wins) + len(losses) == len(attempts)
     return wins, losses
 
 
-def _fan(n: int) -> dict[str, str]:
-    return {"name": f"Fan {n}", "email": f"fan{n}@example.com"}
+def _fan(n: int) -> Fan:
+    return Fan(name=f"Fan {n}", email=f"fan{n}@example.com")
 
 
 def test_fifty_fans_racing_for_one_slot_through_the_route_make_exactly_one_booking(
@@ -90,7 +88,8 @@ def test_fifty_fans_racing_for_one_slot_through_the_route_make_exactly_one_booki
 
     def attempt(n: int) -> tuple[int, dict[str, Any]]:
         client = Client(h.app)  # one client a thread
-        body = {"offer_id": offer_id, "start": start, "fan": _fan(n)}
+        fan = _fan(n)
+        body = {"offer_id": offer_id, "start": start, "fan": {"name": fan.name, "email": fan.email}}
         barrier.wait()
         response = client.post("/api/public/bookings", json=body)
         return response.status_code, response.get_json()
@@ -125,7 +124,7 @@ def test_fifty_fans_racing_for_one_slot_make_exactly_one_booking(firestore_store
 
     assert len(wins) == 1
     assert len(losses) == ATTEMPTS - 1
-    assert {(e.status, e.code) for e in losses} == {(409, "slot_taken")}
+    assert {(status_of(e), e.code) for e in losses} == {(409, "slot_taken")}
     assert [booking_id for booking_id, _ in store.query(BOOKINGS)] == [wins[0].booking_id]
     assert {cell["booking_id"] for _, cell in store.query(CELLS)} == {wins[0].booking_id}
 
@@ -140,7 +139,7 @@ def test_fifty_fans_racing_for_a_paid_slot_make_exactly_one_hold(firestore_store
     wins, losses = _race([partial(service.book, offer_id, start, _fan(n)) for n in range(ATTEMPTS)])
 
     assert [w.status for w in wins] == ["pending_payment"]
-    assert {(e.status, e.code) for e in losses} == {(409, "slot_taken")}
+    assert {(status_of(e), e.code) for e in losses} == {(409, "slot_taken")}
     assert [booking_id for booking_id, _ in store.query(BOOKINGS)] == [wins[0].booking_id]
 
 
@@ -162,7 +161,7 @@ def test_overlapping_slots_of_a_30_and_a_60_minute_offer_cannot_both_be_booked(
 
     assert len(wins) == 1
     assert len(losses) == ATTEMPTS - 1
-    assert {e.status for e in losses} == {409}
+    assert {status_of(e) for e in losses} == {409}
     [(booking_id, doc)] = store.query(BOOKINGS)
     assert booking_id == wins[0].booking_id
     assert {cell["booking_id"] for _, cell in store.query(CELLS)} == {booking_id}
@@ -189,7 +188,7 @@ def test_a_reschedule_and_new_bookings_racing_for_one_slot_leave_one_holder(
     wins, losses = _race(attempts)
 
     assert len(wins) == 1
-    assert {e.status for e in losses} == {409}
+    assert {status_of(e) for e in losses} == {409}
     holders = {cell["booking_id"] for cell_id, cell in store.query(CELLS) if cell_id.startswith(creator_id)}
     at_target = [i for i, d in store.query(BOOKINGS) if d["start"] == target and d["status"] == "confirmed"]
     assert at_target == [wins[0].booking_id]
@@ -213,7 +212,7 @@ def test_fans_racing_for_a_slot_held_by_an_expired_payment_make_exactly_one_book
     wins, losses = _race([partial(service.book, offer_id, start, _fan(n)) for n in range(1, 21)])
 
     assert len(wins) == 1
-    assert {e.status for e in losses} == {409}
+    assert {status_of(e) for e in losses} == {409}
     statuses = {booking_id: doc["status"] for booking_id, doc in store.query(BOOKINGS)}
     assert statuses == {held.booking_id: "cancelled", wins[0].booking_id: "pending_payment"}
     assert {cell["booking_id"] for _, cell in store.query(CELLS)} == {wins[0].booking_id}

@@ -24,17 +24,19 @@ from devstack.sandbox.client import Provider, SandboxControl, authorize
 from services.connect.app import FAILED, build_app
 from shared.auth import DevTokenAuth
 from shared.bootstrap import Runtime
-from shared.bus.fake import FakePublisher
-from shared.clock import FakeClock
 from shared.config import Settings
-from shared.connections.store import FirestoreConnections, RefreshPolicy
+from shared.connections.repository import REFRESH_LEASE, DocStoreConnections, RefreshPolicy
 from shared.logs import configure_logging
+from shared.providers.errors import ErrorKind, ProviderError
+from shared.providers.models import TokenSet
 from shared.providers.oauth import GOOGLE_SCOPES, ZoomOAuth
 from shared.providers.urls import ProviderUrls
 from shared.providers.zoom import ZoomClient
 from shared.secrets import EnvSecretSource
 from shared.store.firestore import FirestoreDocStore
 from shared.web import WebApp
+from tests.fakes.bus import FakePublisher
+from tests.fakes.clock import FakeClock
 from tests.integration.conftest import PROJECT_ID
 
 pytestmark = pytest.mark.integration
@@ -118,7 +120,7 @@ class Flo:
     def connection(self, provider: str) -> dict[str, Any] | None:
         return self.runtime.store.get("connections", f"{CREATOR}_{provider}")
 
-    def use_zoom(self, connections: FirestoreConnections | None = None) -> str:
+    def use_zoom(self, connections: DocStoreConnections | None = None) -> str:
         """What a worker does: call Zoom with the creator's token (here: who am I)."""
         zoom = self.runtime.zoom
         return (connections or self.runtime.connections).with_token(CREATOR, "zoom", lambda t: zoom.get_me(t).id)
@@ -286,7 +288,7 @@ def test_twenty_instances_finding_an_expired_token_refresh_once(flo: Flo, sandbo
     def instance() -> None:
         with httpx.Client(timeout=10.0) as http:
             oauth = ZoomOAuth(urls, SECRETS["ZOOM_CLIENT_ID"], SECRETS["ZOOM_CLIENT_SECRET"], http, flo.clock)
-            connections = FirestoreConnections(
+            connections = DocStoreConnections(
                 FirestoreDocStore(PROJECT_ID),
                 flo.runtime.vault,
                 {"zoom": oauth},
@@ -313,6 +315,51 @@ def test_twenty_instances_finding_an_expired_token_refresh_once(flo: Flo, sandbo
     assert len({c["token_id"] for c in me_calls}) == 1
     assert flo.tile("zoom")["status"] == "connected"
     assert flo.runtime.store.get("leases", f"refresh-{CREATOR}-zoom") is None
+
+
+class _StallingZoomOAuth(ZoomOAuth):
+    """A worker whose first refresh freezes past its lease (meanwhile `during` runs), then goes on."""
+
+    during: Callable[[], None] | None = None
+
+    def refresh(self, refresh_token: str) -> TokenSet:
+        if self.during is not None:
+            during, self.during = self.during, None
+            during()
+        return super().refresh(refresh_token)
+
+
+def test_a_worker_frozen_past_its_refresh_lease_does_not_mark_the_connection_broken(
+    flo: Flo, sandbox_server: SandboxServer
+) -> None:
+    flo.connect("zoom", ZOOM_HOST)
+    flo.clock.advance(timedelta(hours=2))
+    urls = ProviderUrls.from_env({"PROVIDER_SANDBOX_URL": sandbox_server.url})
+    with httpx.Client(timeout=10.0) as http:
+
+        def instance(oauth: ZoomOAuth) -> DocStoreConnections:
+            """Another process: its own Firestore client and OAuth client, the same clock."""
+            store = FirestoreDocStore(PROJECT_ID)
+            return DocStoreConnections(store, flo.runtime.vault, {"zoom": oauth}, flo.clock, RefreshPolicy())
+
+        frozen_oauth = _StallingZoomOAuth(
+            urls, SECRETS["ZOOM_CLIENT_ID"], SECRETS["ZOOM_CLIENT_SECRET"], http, flo.clock
+        )
+        other = instance(ZoomOAuth(urls, SECRETS["ZOOM_CLIENT_ID"], SECRETS["ZOOM_CLIENT_SECRET"], http, flo.clock))
+
+        def another_worker_takes_over() -> None:
+            flo.clock.advance(REFRESH_LEASE + timedelta(seconds=1))
+            flo.use_zoom(other)  # refreshes: Zoom rotates the refresh token the frozen worker holds
+
+        frozen_oauth.during = another_worker_takes_over
+        with pytest.raises(ProviderError) as refused:
+            flo.use_zoom(instance(frozen_oauth))  # its refresh token was rotated away: invalid_grant
+    assert refused.value.kind is ErrorKind.TRANSIENT  # fenced out: retried later with the new token
+    assert len(token_calls(flo.control, "zoom")) == 3  # the code exchange, the takeover's refresh, the refused one
+    doc = flo.connection("zoom")
+    assert doc is not None and (doc["status"], doc["token_version"]) == ("connected", 2)
+    assert flo.tile("zoom")["status"] == "connected"
+    assert flo.use_zoom()
 
 
 # ---- Zoom webhook --------------------------------------------------------------------------------------------

@@ -3,16 +3,19 @@ committed change reach the topic even when publishing fails or the process dies 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from shared.bookings.model import BOOKINGS, CELLS, OUTBOX
-from shared.bookings.outbox import sweep_outbox
-from shared.bookings.service import BookingError
-from shared.envelope import encode_push
-from shared.store.fake import FakeDocStore
+from shared.bookings.booking import Fan
+from shared.bookings.model import BOOKINGS, CELLS, HOLD_RELEASES, OUTBOX
+from shared.bookings.outbox import Outbox
+from shared.errors import ConflictError, NotFoundError
+from shared.web import status_of
+from tests.fakes.pubsub import encode_push
+from tests.fakes.store import FakeDocStore
 from tests.unit.test_bookings_harness import Harness, at, error_of
 
 PAYMENTS = "/pubsub/payment-events"
@@ -79,10 +82,11 @@ def test_a_payment_for_an_unknown_booking_is_acked() -> None:
     ],
 )
 def test_other_payment_events_are_acked_and_ignored(data: dict[str, Any]) -> None:
+    """Not for us (another type, no booking_id): 204, the one push rule of every worker."""
     h = Harness()
     _, _, booking_id, _ = _paid_booking(h)
     response = h.client.post(PAYMENTS, json=encode_push(data, "m9"))
-    assert response.status_code == 200
+    assert response.status_code == 204
     assert h.doc(booking_id)["status"] == "pending_payment"
 
 
@@ -180,6 +184,45 @@ def test_a_live_hold_is_not_released_by_another_booking() -> None:
     assert h.doc(booking_id)["status"] == "pending_payment"
 
 
+def _pay_right_after(h: Harness, booking_id: str, step: str, hit: Callable[..., bool]) -> None:
+    """Deliver the payment the moment the store step `step` ("query" or "commit") matching `hit` returns,
+    so it lands between what a hold release read and what it writes."""
+    store = h.store
+    original = getattr(store, step)
+
+    def then_pay(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        if hit(*args):
+            setattr(store, step, original)
+            assert _pay(h, booking_id).status_code == 200
+        return result
+
+    setattr(store, step, then_pay)
+
+
+def test_a_payment_landing_after_the_sweep_read_the_hold_keeps_the_booking() -> None:
+    h = Harness()
+    _, offer_id, booking_id, _ = _paid_booking(h)
+    h.clock.advance(timedelta(minutes=16))
+    _pay_right_after(h, booking_id, "query", lambda collection, *_: collection == BOOKINGS)
+    assert h.service.release_expired_holds() == 0
+    doc = h.doc(booking_id)
+    assert (doc["status"], doc["cancel_reason"], doc["revision"]) == ("confirmed", None, 2)
+    assert {c["booking_id"] for _, c in h.store.query(CELLS)} == {booking_id}
+    assert h.book(offer_id, at(9), email="next@example.com").status_code == 409
+
+
+def test_a_payment_landing_while_another_fan_claims_the_expired_hold_keeps_the_booking() -> None:
+    h = Harness()
+    _, offer_id, booking_id, _ = _paid_booking(h)
+    h.clock.advance(timedelta(minutes=16))
+    _pay_right_after(h, booking_id, "commit", lambda writes: any(w.collection == HOLD_RELEASES for w in writes))
+    response = h.book(offer_id, at(9), email="next@example.com")
+    assert response.status_code == 409, response.get_data(as_text=True)
+    assert h.doc(booking_id)["status"] == "confirmed"
+    assert {c["booking_id"] for _, c in h.store.query(CELLS)} == {booking_id}
+
+
 # ---- booking events and the outbox -------------------------------------------------------------------------
 
 
@@ -246,13 +289,13 @@ def test_a_failed_publish_leaves_the_outbox_entry_for_the_sweep() -> None:
         {"booking_id": booking_id, "revision": 1, "created_at": h.clock.now()}
     ]
     # A young entry may still be being published by its own request: the sweep leaves it.
-    assert sweep_outbox(h.store, h.publisher, h.clock.now()) == 0
+    assert h.runtime.outbox.sweep(h.clock.now()) == 0
     assert h.events() == []
     h.clock.advance(timedelta(seconds=30))
-    assert sweep_outbox(h.store, h.publisher, h.clock.now()) == 1
+    assert h.runtime.outbox.sweep(h.clock.now()) == 1
     assert h.events() == [{"type": "booking.changed", "booking_id": booking_id, "revision": 1}]
     assert h.store.query(OUTBOX) == []
-    assert sweep_outbox(h.store, h.publisher, h.clock.now()) == 0
+    assert h.runtime.outbox.sweep(h.clock.now()) == 0
     assert len(h.events()) == 1
 
 
@@ -264,9 +307,9 @@ def test_a_sweep_that_fails_again_keeps_the_entry() -> None:
     booking_id, _ = h.booked(offer_id, at(9))
     h.clock.advance(timedelta(minutes=1))
     h.publisher.fail_next = RuntimeError("still down")
-    sweep_outbox(h.store, h.publisher, h.clock.now())
+    h.runtime.outbox.sweep(h.clock.now())
     assert len(h.store.query(OUTBOX)) == 1
-    sweep_outbox(h.store, h.publisher, h.clock.now())
+    h.runtime.outbox.sweep(h.clock.now())
     assert h.events() == [{"type": "booking.changed", "booking_id": booking_id, "revision": 1}]
     assert h.store.query(OUTBOX) == []
 
@@ -284,7 +327,7 @@ def test_a_crash_between_commit_and_publish_loses_no_event(monkeypatch: pytest.M
     creator = h.creator()
     offer_id = h.offer(creator)
     booking_id, token = h.booked(offer_id, at(9))
-    monkeypatch.setattr("shared.bookings.service.publish_change", die)
+    monkeypatch.setattr(Outbox, "publish", die)
     with pytest.raises(Crash):
         h.service.reschedule(booking_id, h.doc(booking_id)["start"] + timedelta(hours=1))
     with pytest.raises(Crash):
@@ -293,7 +336,7 @@ def test_a_crash_between_commit_and_publish_loses_no_event(monkeypatch: pytest.M
     assert h.doc(booking_id)["revision"] == 3
     assert h.events() == [{"type": "booking.changed", "booking_id": booking_id, "revision": 1}]
     h.clock.advance(timedelta(seconds=10))
-    assert sweep_outbox(h.store, h.publisher, h.clock.now()) == 2
+    assert h.runtime.outbox.sweep(h.clock.now()) == 2
     assert h.events()[1:] == [
         {"type": "booking.changed", "booking_id": booking_id, "revision": 2},
         {"type": "booking.changed", "booking_id": booking_id, "revision": 3},
@@ -316,14 +359,14 @@ def test_a_failed_commit_publishes_nothing_and_leaves_no_outbox_entry() -> None:
     assert h.book(offer_id, at(9)).status_code == 201
 
 
-def test_the_service_raises_booking_errors_with_the_api_status() -> None:
+def test_the_service_raises_domain_errors_that_map_to_the_api_status() -> None:
     h = Harness()
     creator = h.creator()
     offer_id = h.offer(creator)
     start = h.doc(h.booked(offer_id, at(9))[0])["start"]
-    with pytest.raises(BookingError) as caught:
-        h.service.book(offer_id, start, {"name": "F", "email": "f@example.com"})
-    assert (caught.value.status, caught.value.code) == (409, "slot_taken")
-    with pytest.raises(BookingError) as missing:
+    with pytest.raises(ConflictError) as caught:
+        h.service.book(offer_id, start, Fan(name="F", email="f@example.com"))
+    assert (status_of(caught.value), caught.value.code) == (409, "slot_taken")
+    with pytest.raises(NotFoundError) as missing:
         h.service.get("nope")
-    assert missing.value.status == 404
+    assert status_of(missing.value) == 404

@@ -1,4 +1,4 @@
-"""The bookings service wired to fakes and driven through its HTTP routes, shared by the bookings tests.
+"""The bookings service wired by the composition root with fakes, driven through its HTTP routes.
 
 A creator is made through the dev route (the only way a local creator gets a token), so every
 test goes through the same doors a fan or a creator would use.
@@ -13,21 +13,18 @@ from typing import Any
 
 from werkzeug.test import Client, TestResponse
 
-from services.bookings.app import build_routes
-from shared.auth import DevTokenAuth
-from shared.bookings.busy import GoogleBusyTimes
+from services.bookings.app import build_app
 from shared.bookings.model import BOOKINGS
-from shared.bookings.service import BookingService, Policy
-from shared.bootstrap import Runtime
-from shared.bus.fake import FakePublisher
-from shared.clock import FakeClock
+from shared.bookings.service import Policy
+from shared.bootstrap import Adapters, Runtime, booking_policy, bookings_use_cases
 from shared.config import Settings
-from shared.connections.fake import FakeConnections
-from shared.providers.fakes import FakeGoogleCalendar
 from shared.secrets import EnvSecretSource
-from shared.store.fake import FakeDocStore
 from shared.store.port import DocStore
-from shared.web import WebApp
+from tests.fakes.bus import FakePublisher
+from tests.fakes.clock import FakeClock
+from tests.fakes.connections import FakeConnections
+from tests.fakes.providers import FakeGoogleCalendar
+from tests.fakes.store import FakeDocStore
 
 BASE_URL = "http://flo.test"
 ENV = {"FLO_ENV": "local", "FLO_BASE_URL": BASE_URL, "GOOGLE_CLOUD_PROJECT": "flo-test"}
@@ -57,7 +54,9 @@ class Creator:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-def runtime_for(store: DocStore, publisher: FakePublisher, clock: FakeClock) -> Runtime:
+def runtime_for(
+    store: DocStore, publisher: FakePublisher, clock: FakeClock, adapters: Adapters | None = None
+) -> Runtime:
     return Runtime(
         service="bookings",
         settings=Settings.from_env(ENV),
@@ -65,6 +64,7 @@ def runtime_for(store: DocStore, publisher: FakePublisher, clock: FakeClock) -> 
         publisher=publisher,
         clock=clock,
         secrets=EnvSecretSource({"TOKEN_ENCRYPTION_KEYS": KEYS}),
+        adapters=adapters or Adapters(),
     )
 
 
@@ -77,10 +77,13 @@ class Harness:
         self.clock = FakeClock(now)
         self.connections = FakeConnections()
         self.calendar = FakeGoogleCalendar()
-        self.runtime = runtime_for(self.store, self.publisher, self.clock)
-        self.busy = GoogleBusyTimes(self.connections, self.calendar, self.clock)
-        self.service = BookingService(self.store, self.publisher, self.clock, self.busy, POLICY, self.runtime.vault)
-        self.app = WebApp("bookings", build_routes(self.runtime, self.service, self.busy, DevTokenAuth(self.store)))
+        self.runtime = runtime_for(
+            self.store, self.publisher, self.clock, Adapters(connections=self.connections, calendar=self.calendar)
+        )
+        assert booking_policy(self.runtime.settings) == POLICY
+        self.uses = bookings_use_cases(self.runtime)
+        self.service = self.uses.bookings
+        self.app = build_app(self.runtime)
         self.client = Client(self.app)
 
     # ---- creators and offers --------------------------------------------------------------------------

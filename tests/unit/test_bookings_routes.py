@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from services.bookings.app import build_routes
-from shared.auth import DevTokenAuth
-from shared.bookings.model import BOOKINGS, CELLS, CREATORS, NOTICES
+from shared.bookings.model import BOOKINGS, CELLS, CREATORS
+from shared.bookings.notices import NOTICES
+from shared.bootstrap import bookings_use_cases
 from shared.config import Settings
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.store.port import delete, put, update
@@ -705,6 +706,6 @@ def test_the_dev_routes_do_not_exist_outside_local() -> None:
     h = Harness()
     production = {**h.runtime.settings.environ, "FLO_ENV": "production", "OIDC_SERVICE_ACCOUNTS": "a@b.iam"}
     runtime = replace(h.runtime, settings=Settings.from_env(production))
-    rules = {r.rule for r in build_routes(runtime, h.service, h.busy, DevTokenAuth(h.store))}
+    rules = {r.rule for r in build_routes(bookings_use_cases(runtime))}
     assert "/api/public/bookings" in rules
     assert not any(rule.startswith("/api/dev/") for rule in rules)

@@ -2,35 +2,63 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
 
 from shared.bookings.model import BOOKINGS
 from shared.bookings.sweeps import nudge_stuck_links
-from shared.bus.fake import FakePublisher
-from shared.store.fake import FakeDocStore
-from shared.store.port import put
+from shared.store.port import update
+from tests.unit.test_bookings_harness import Harness, at
 
-NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+NOW = Harness().clock.now()
 
 
-def _booking(status: str, link_status: str, nudge_at: datetime) -> dict[str, object]:
-    return {"status": status, "link_status": link_status, "revision": 3, "link_nudge_at": nudge_at}
+def _booking(h: Harness, offer_id: str, start: str, status: str, link_status: str, nudge_at: datetime) -> str:
+    """A real booking, then set to the state the sweep must judge."""
+    booking_id, _ = h.booked(offer_id, start)
+    fields = {"status": status, "link_status": link_status, "revision": 3, "link_nudge_at": nudge_at}
+    h.store.commit([update(BOOKINGS, booking_id, fields)])
+    return booking_id
 
 
 def test_only_confirmed_pending_links_past_their_time_are_republished() -> None:
-    store, publisher = FakeDocStore(), FakePublisher()
-    store.commit(
-        [
-            put(BOOKINGS, "stuck", _booking("confirmed", "pending", NOW - timedelta(seconds=1))),
-            put(BOOKINGS, "early", _booking("confirmed", "pending", NOW + timedelta(minutes=5))),
-            put(BOOKINGS, "settled", _booking("confirmed", "ready", NOW - timedelta(seconds=1))),
-            put(BOOKINGS, "gone", _booking("cancelled", "pending", NOW - timedelta(seconds=1))),
-        ]
-    )
-    assert nudge_stuck_links(store, publisher, NOW) == 1
-    assert publisher.on("booking-events") == [{"type": "booking.changed", "booking_id": "stuck", "revision": 3}]
-    stuck = store.get(BOOKINGS, "stuck")
-    assert stuck is not None and stuck["link_nudge_at"] > NOW, "the next nudge waits an interval"
-    assert (store.get(BOOKINGS, "settled") or {})["link_nudge_at"] is None
-    assert (store.get(BOOKINGS, "gone") or {})["link_nudge_at"] is None
-    assert nudge_stuck_links(store, publisher, NOW) == 0, "no second nudge within the interval"
+    h = Harness()
+    offer_id = h.offer(h.creator())
+    stuck = _booking(h, offer_id, at(9), "confirmed", "pending", NOW - timedelta(seconds=1))
+    _booking(h, offer_id, at(10), "confirmed", "pending", NOW + timedelta(minutes=5))
+    settled = _booking(h, offer_id, at(11), "confirmed", "ready", NOW - timedelta(seconds=1))
+    gone = _booking(h, offer_id, at(11, 30), "cancelled", "pending", NOW - timedelta(seconds=1))
+    h.publisher.published.clear()
+    bookings, outbox = h.runtime.bookings, h.runtime.outbox
+    assert nudge_stuck_links(bookings, outbox, NOW) == 1
+    assert h.publisher.on("booking-events") == [{"type": "booking.changed", "booking_id": stuck, "revision": 3}]
+    assert h.doc(stuck)["link_nudge_at"] > NOW, "the next nudge waits an interval"
+    assert h.doc(settled)["link_nudge_at"] is None
+    assert h.doc(gone)["link_nudge_at"] is None
+    assert nudge_stuck_links(bookings, outbox, NOW) == 0, "no second nudge within the interval"
+
+
+def test_a_link_decided_after_the_sweep_read_it_is_neither_nudged_nor_rearmed(monkeypatch: pytest.MonkeyPatch) -> None:
+    h = Harness()
+    stuck = _booking(h, h.offer(h.creator()), at(9), "confirmed", "pending", NOW - timedelta(seconds=1))
+    h.publisher.published.clear()
+    store, read = h.store, h.store.query
+
+    def read_then_link_decided(*args: Any, **kwargs: Any) -> Any:
+        rows = read(*args, **kwargs)
+        monkeypatch.setattr(store, "query", read)  # the meetings worker records the link right after the sweep's read
+        decided = {
+            "link_status": "ready",
+            "link_revision": 3,
+            "meeting_url": "https://zoom.us/j/1",
+            "link_nudge_at": None,
+        }
+        store.commit([update(BOOKINGS, stuck, decided)])
+        return rows
+
+    monkeypatch.setattr(store, "query", read_then_link_decided)
+    assert nudge_stuck_links(h.runtime.bookings, h.runtime.outbox, NOW) == 0
+    assert h.publisher.on("booking-events") == []
+    assert h.doc(stuck)["link_nudge_at"] is None

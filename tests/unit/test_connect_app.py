@@ -6,9 +6,11 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from werkzeug.test import TestResponse
+from werkzeug.test import Client, EnvironBuilder, TestResponse
+from werkzeug.wrappers import Request, Response
 
-from services.connect.app import FAILED, _state_aad
+from services.connect.app import FAILED, bind_browser
+from shared.connections.connect import state_aad
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.providers.oauth import GOOGLE_SCOPES, pkce_challenge
 from shared.vault import Sealed, VaultError
@@ -44,9 +46,18 @@ def test_unknown_provider_is_a_json_404(h: Harness) -> None:
         assert response.get_json()["error"]["code"] == "unknown_provider"
 
 
-def test_tiles_start_not_connected(h: Harness) -> None:
+def test_tiles_start_not_connected_and_say_what_each_integration_does(h: Harness) -> None:
     empty = {"status": "not_connected", "account_email": None, "connected_at": None, "configure_url": None}
-    assert h.tiles() == {"zoom": empty, "google": empty}
+    zoom = {
+        "category": "Video",
+        "description": "Optional: use Zoom instead of Meet when both Zoom and Google Calendar are connected.",
+    }
+    tiles = h.tiles()
+    assert tiles["zoom"] == {**empty, **zoom}
+    assert tiles["google"] == {**empty, "category": "Calendar", "description": tiles["google"]["description"]}
+    assert all(word in tiles["google"]["description"] for word in ("Google Calendar", "Google Meet", "busy"))
+    h.connect("zoom")
+    assert {k: h.tiles()["zoom"][k] for k in zoom} == zoom
 
 
 def test_connect_url_carries_signed_state_and_s256_challenge_and_stores_the_nonce(h: Harness) -> None:
@@ -57,10 +68,10 @@ def test_connect_url_carries_signed_state_and_s256_challenge_and_stores_the_nonc
     assert stored["creator_id"] == CREATOR and stored["provider"] == "google"
     assert stored["expires_at"] == NOW + timedelta(minutes=10)
     sealed = Sealed.from_dict(stored["verifier"])
-    verifier = h.vault.decrypt(sealed, _state_aad(nonce, CREATOR, "google"))
+    verifier = h.vault.decrypt(sealed, state_aad(nonce, CREATOR, "google"))
     assert pkce_challenge(verifier) == query["code_challenge"][0]
     with pytest.raises(VaultError):
-        h.vault.decrypt(sealed, _state_aad(nonce, "creator-2", "google"))
+        h.vault.decrypt(sealed, state_aad(nonce, "creator-2", "google"))
 
 
 def test_zoom_connect_stores_sealed_tokens_and_shows_the_tile(h: Harness) -> None:
@@ -76,6 +87,8 @@ def test_zoom_connect_stores_sealed_tokens_and_shows_the_tile(h: Harness) -> Non
         "account_email": ZOOM_USER.email,
         "connected_at": NOW.isoformat(),
         "configure_url": "https://zoom.us/profile",
+        "category": "Video",
+        "description": "Optional: use Zoom instead of Meet when both Zoom and Google Calendar are connected.",
     }
 
 
@@ -223,3 +236,32 @@ def test_webhook_refuses_unsigned_or_stale_requests(h: Harness, secret: str, age
     assert response.status_code == 401
     assert response.get_json()["error"]["code"] == "bad_signature"
     assert h.tiles()["zoom"]["status"] == "connected"
+
+
+def test_a_callback_in_another_browser_is_refused_and_connects_nothing(h: Harness) -> None:
+    """A creator sending their authorize URL to someone else: that person's consent must not attach their account."""
+    state = h.start("zoom")
+    code = h.oauth["zoom"].consent(state)
+    other_browser = Client(h.client.application)
+
+    refused = other_browser.get("/oauth/zoom/callback", query_string={"code": code, "state": state})
+
+    assert settings_query(refused) == {"error": [FAILED]}
+    assert h.connection("zoom") is None
+    assert h.tiles()["zoom"]["status"] == "not_connected"
+
+
+def test_connect_keeps_the_browser_cookie_only_for_the_callbacks_and_the_state_lifetime(h: Harness) -> None:
+    response = h.client.post("/api/integrations/zoom/connect", headers=h.headers)
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("flo_oauth_browser=")
+    for attribute in ("HttpOnly", "Path=/oauth/", "SameSite=Lax", "Max-Age=600"):
+        assert attribute in cookie, cookie
+    assert "Secure" not in cookie  # the harness is the local stack, served over plain http
+
+
+def test_the_browser_cookie_is_secure_outside_local() -> None:
+    _, set_cookie = bind_browser(Request(EnvironBuilder().get_environ()), secure=True)
+    cookie = set_cookie(Response()).headers["Set-Cookie"]
+    for attribute in ("Secure", "HttpOnly", "Path=/oauth/", "SameSite=Lax", "Max-Age=600"):
+        assert attribute in cookie, cookie

@@ -1,4 +1,5 @@
-"""The connect service wired to fakes (store, clock, providers), shared by the connect unit tests."""
+"""The connect service wired by the composition root with fakes (store, clock, providers), shared by the
+connect unit tests."""
 
 from __future__ import annotations
 
@@ -13,17 +14,19 @@ from urllib.parse import parse_qs, urlsplit
 
 from werkzeug.test import Client, TestResponse
 
-from services.connect.app import ConnectDeps, build_routes
+from services.connect.app import build_app
 from shared.auth import DevTokenAuth
-from shared.clock import FakeClock
-from shared.connections.store import FirestoreConnections, RefreshPolicy
-from shared.oauth_state import StateSigner
-from shared.providers.fakes import FakeOAuthProvider, FakeZoom
+from shared.bootstrap import Adapters, Runtime
+from shared.config import Settings
+from shared.connections.repository import DocStoreConnections, RefreshPolicy
 from shared.providers.models import ZoomUser
 from shared.providers.oauth import GOOGLE_SCOPES
-from shared.store.fake import FakeDocStore
+from shared.secrets import EnvSecretSource
 from shared.vault import Vault
-from shared.web import WebApp
+from tests.fakes.bus import FakePublisher
+from tests.fakes.clock import FakeClock
+from tests.fakes.providers import FakeOAuthProvider, FakeZoom
+from tests.fakes.store import FakeDocStore
 
 BASE_URL = "http://flo.test"
 KEYS = "v1:" + base64.urlsafe_b64encode(bytes(range(32))).decode().rstrip("=")
@@ -67,25 +70,26 @@ class Harness:
         self.zoom = FakeZoom(ZOOM_USER)
         self.connections = self.instance(RefreshPolicy(max_polls=5))
         self.auth = DevTokenAuth(self.store)
-        deps = ConnectDeps(
-            base_url=BASE_URL,
+        self.runtime = Runtime(
+            service="connect",
+            settings=Settings.from_env(
+                {"FLO_ENV": "local", "FLO_BASE_URL": BASE_URL, "GOOGLE_CLOUD_PROJECT": "flo-test"}
+            ),
             store=self.store,
+            publisher=FakePublisher(),
             clock=self.clock,
-            vault=self.vault,
-            oauth=self.oauth,
-            zoom=self.zoom,
-            connections=self.connections,
-            signer=StateSigner("s" * 32),
-            auth=self.auth,
-            webhook_secret=WEBHOOK_SECRET,
+            secrets=EnvSecretSource(
+                {"TOKEN_ENCRYPTION_KEYS": KEYS, "OAUTH_STATE_SECRET": "s" * 32, "ZOOM_WEBHOOK_SECRET": WEBHOOK_SECRET}
+            ),
+            adapters=Adapters(oauth=self.oauth, zoom=self.zoom, connection_repository=self.connections),
         )
-        self.client = Client(WebApp("connect", build_routes(deps)))
+        self.client = Client(build_app(self.runtime))
         self.headers = {"Authorization": f"Bearer {self.auth.issue(CREATOR)}"}
 
-    def instance(self, policy: RefreshPolicy, sleep: Callable[[float], None] | None = None) -> FirestoreConnections:
-        """Another FirestoreConnections over the same store, as another instance of a service would be;
+    def instance(self, policy: RefreshPolicy, sleep: Callable[[float], None] | None = None) -> DocStoreConnections:
+        """Another DocStoreConnections over the same store, as another instance of a service would be;
         by default its waits are recorded, not slept."""
-        return FirestoreConnections(self.store, self.vault, self.oauth, self.clock, policy, sleep or self.sleeps.append)
+        return DocStoreConnections(self.store, self.vault, self.oauth, self.clock, policy, sleep or self.sleeps.append)
 
     def start(self, provider: str, headers: dict[str, str] | None = None) -> str:
         """Press Connect; the state from the authorize URL."""

@@ -1,19 +1,21 @@
-"""FirestoreConnections over the fake store: with_token's refresh rules, single-flight refresh, reconnect_required."""
+"""DocStoreConnections over the fake store: with_token's refresh rules, single-flight refresh, reconnect_required."""
 
 from __future__ import annotations
 
 import threading
 import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from shared.connections.port import NotConnectedError
-from shared.connections.store import RefreshPolicy
+from shared.connections.repository import REFRESH_LEASE, DocStoreConnections, RefreshPolicy
+from shared.providers._http import PROVIDER_CALL_WORST_SECONDS
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.providers.models import TokenSet
 from shared.store.port import create
-from tests.unit.test_connect_harness import CREATOR, NOW, Harness, settings_query
+from tests.unit.test_connect_harness import CREATOR, NOW, ZOOM_USER, Harness, settings_query
 
 LEASE = f"refresh-{CREATOR}-zoom"
 
@@ -26,7 +28,11 @@ def h() -> Harness:
 
 
 def current_access(h: Harness) -> str:
-    return h.connections.with_token(CREATOR, "zoom", lambda token: token)
+    return current_access_of(h.connections)
+
+
+def current_access_of(connections: DocStoreConnections) -> str:
+    return connections.with_token(CREATOR, "zoom", lambda token: token)
 
 
 def test_not_connected_and_reconnect_required_raise_not_connected(h: Harness) -> None:
@@ -217,3 +223,87 @@ def test_a_reconnect_during_a_refresh_wins(h: Harness, monkeypatch: pytest.Monke
 def test_deauthorize_ignores_unknown_zoom_users(h: Harness) -> None:
     assert h.connections.deauthorize_zoom("someone-else") == 0
     assert h.tiles()["zoom"]["status"] == "connected"
+
+
+def test_a_holder_whose_refresh_takes_the_worst_call_time_is_not_overtaken(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h.clock.advance(timedelta(hours=2))
+    real_refresh = h.oauth["zoom"].refresh
+    waiter = h.instance(RefreshPolicy(max_polls=3))
+    waited: list[ProviderError] = []
+
+    def slowest_refresh(token: str) -> TokenSet:
+        answer = real_refresh(token)  # Zoom has rotated the refresh token; the answer is still on its way
+        h.clock.advance(timedelta(seconds=PROVIDER_CALL_WORST_SECONDS))
+        with pytest.raises(ProviderError) as busy:
+            current_access_of(waiter)
+        waited.append(busy.value)
+        return answer
+
+    monkeypatch.setattr(h.oauth["zoom"], "refresh", slowest_refresh)
+    current_access(h)
+    assert [e.kind for e in waited] == [ErrorKind.TRANSIENT]
+    assert h.oauth["zoom"].calls.count("refresh") == 1
+    doc = h.connection("zoom")
+    assert doc is not None and (doc["status"], doc["token_version"]) == ("connected", 2)
+
+
+def test_a_holder_that_stalled_past_its_lease_neither_writes_nor_breaks_the_connection(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h.clock.advance(timedelta(hours=2))
+    real_refresh = h.oauth["zoom"].refresh
+    stalled = True
+
+    def stall_then_refresh(token: str) -> TokenSet:
+        nonlocal stalled
+        if stalled:  # the first holder freezes past its lease; another instance takes over and refreshes
+            stalled = False
+            h.clock.advance(REFRESH_LEASE + timedelta(seconds=1))
+            current_access_of(h.instance(RefreshPolicy(max_polls=3)))
+        return real_refresh(token)  # the stalled holder's refresh token was rotated away: invalid_grant
+
+    monkeypatch.setattr(h.oauth["zoom"], "refresh", stall_then_refresh)
+    with pytest.raises(ProviderError):
+        current_access(h)
+    doc = h.connection("zoom")
+    assert doc is not None and (doc["status"], doc["token_version"]) == ("connected", 2)
+    assert current_access(h)
+
+
+def test_a_revoked_answer_to_a_token_the_creator_replaced_meanwhile_keeps_the_new_connection(h: Harness) -> None:
+    fresh = TokenSet("reconnected-access", "reconnected-refresh", h.clock.now() + timedelta(hours=1), frozenset())
+
+    def creator_reconnects_while_the_call_fails(token: str) -> None:
+        h.connections.save(CREATOR, "zoom", fresh, "host@zoom.example")
+        raise ProviderError(ErrorKind.REVOKED, "zoom", 401, None, "invalid access token")
+
+    with pytest.raises(ProviderError):
+        h.connections.with_token(CREATOR, "zoom", creator_reconnects_while_the_call_fails)
+    assert h.tiles()["zoom"]["status"] == "connected"
+    assert current_access(h) == "reconnected-access"
+
+
+def test_the_refresh_lease_covers_the_worst_call_and_waiters_outlast_it() -> None:
+    policy = RefreshPolicy()
+    assert policy.lease_ttl > timedelta(seconds=PROVIDER_CALL_WORST_SECONDS)
+    assert policy.poll_seconds * policy.max_polls > policy.lease_ttl.total_seconds()
+
+
+def test_a_deauthorization_read_before_the_creator_reconnected_keeps_the_new_connection(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh = TokenSet("reconnected-access", "reconnected-refresh", h.clock.now() + timedelta(hours=1), frozenset())
+    read = h.store.query
+
+    def read_then_reconnect(*args: Any) -> Any:
+        rows = read(*args)
+        monkeypatch.setattr(h.store, "query", read)
+        h.connections.save(CREATOR, "zoom", fresh, "host@zoom.example", zoom_user_id=ZOOM_USER.id)
+        return rows
+
+    monkeypatch.setattr(h.store, "query", read_then_reconnect)
+    assert h.connections.deauthorize_zoom(ZOOM_USER.id) == 0
+    assert h.tiles()["zoom"]["status"] == "connected"
+    assert current_access(h) == "reconnected-access"

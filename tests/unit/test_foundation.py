@@ -11,10 +11,12 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
 from shared.config import ConfigError, Settings
-from shared.envelope import encode_push, parse_push
+from shared.envelope import parse_push
+from shared.errors import InvalidInputError
 from shared.logs import JsonFormatter, register_secret
 from shared.topology import load_topology
-from shared.web import ApiError, WebApp, json_response, route
+from shared.web import ApiError, WebApp, json_response, route, status_of
+from tests.fakes.pubsub import encode_push
 
 LOCAL = {"FLO_ENV": "local", "FLO_BASE_URL": "http://127.0.0.1:8080/", "GOOGLE_CLOUD_PROJECT": "p"}
 
@@ -63,9 +65,9 @@ def test_push_envelope_becomes_a_typed_message() -> None:
     ],
 )
 def test_malformed_envelopes_are_a_400_and_one_log_line(body: object, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING), pytest.raises(ApiError) as raised:
+    with caplog.at_level(logging.WARNING), pytest.raises(InvalidInputError) as raised:
         parse_push(_push_request(body))
-    assert raised.value.status == 400
+    assert status_of(raised.value) == 400
     assert len([r for r in caplog.records if r.getMessage() == "malformed push envelope"]) == 1
 
 

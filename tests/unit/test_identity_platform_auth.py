@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
+import httpx
 import pytest
-from google.auth import transport
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from shared.auth import IdentityPlatformAuth
+from shared.auth import SECURETOKEN_CERTS_URL, IdentityPlatformAuth
+from shared.oidc import GoogleCertSource
 from shared.web import ApiError
 from tests.oidc_tokens import KEY_ID, claims, key_and_cert, sign
 
@@ -20,43 +20,24 @@ UID = "creator-uid-42"
 ISSUER = f"https://securetoken.google.com/{PROJECT}"
 
 
-class _Response(transport.Response):
-    def __init__(self, status: int, data: bytes) -> None:
-        self._status = status
-        self._data = data
-
-    @property
-    def status(self) -> int:
-        return self._status
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"content-type": "application/json"}
-
-    @property
-    def data(self) -> bytes:
-        return self._data
-
-
-class CertificateServer(transport.Request):
-    """Plays Google's certificate endpoint for the token verifier: serves our certificates, or fails."""
+class CertificateServer:
+    """Plays Google's certificate endpoint over httpx: serves our certificates, or fails with ``status``."""
 
     def __init__(self, certs: dict[str, str], status: int = 200) -> None:
         self.certs = certs
         self.status = status
         self.urls: list[str] = []
 
-    def __call__(
-        self,
-        url: str,
-        method: str = "GET",
-        body: Any = None,
-        headers: Any = None,
-        timeout: Any = None,
-        **kwargs: Any,
-    ) -> _Response:
-        self.urls.append(url)
-        return _Response(self.status, json.dumps(self.certs).encode())
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.urls.append(str(request.url))
+        return httpx.Response(self.status, json=self.certs)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(transport=httpx.MockTransport(self))
+
+    def source(self) -> GoogleCertSource:
+        """Production's certificate source, fetching from this server."""
+        return GoogleCertSource(SECURETOKEN_CERTS_URL, client=self.client())
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +68,8 @@ def refused(auth: IdentityPlatformAuth, authorization: str) -> ApiError:
 def test_a_valid_id_token_names_the_creator(keys: tuple[bytes, str]) -> None:
     server = CertificateServer({KEY_ID: keys[1]})
     token = sign(keys[0], firebase_claims())
-    assert IdentityPlatformAuth(PROJECT, server).creator_id(request_with(f"Bearer {token}")) == UID
-    assert server.urls and server.urls[0].startswith("https://")
+    assert IdentityPlatformAuth(PROJECT, server.source()).creator_id(request_with(f"Bearer {token}")) == UID
+    assert server.urls == [SECURETOKEN_CERTS_URL]
 
 
 @pytest.mark.parametrize(
@@ -104,7 +85,7 @@ def test_a_valid_id_token_names_the_creator(keys: tuple[bytes, str]) -> None:
 )
 def test_tokens_not_for_this_project_or_user_are_401(keys: tuple[bytes, str], overrides: dict[str, Any]) -> None:
     token = sign(keys[0], firebase_claims(**overrides))
-    error = refused(IdentityPlatformAuth(PROJECT, CertificateServer({KEY_ID: keys[1]})), f"Bearer {token}")
+    error = refused(IdentityPlatformAuth(PROJECT, CertificateServer({KEY_ID: keys[1]}).source()), f"Bearer {token}")
     assert (error.status, error.code) == (401, "unauthenticated")
     assert token not in error.message
 
@@ -112,36 +93,34 @@ def test_tokens_not_for_this_project_or_user_are_401(keys: tuple[bytes, str], ov
 def test_a_token_signed_by_another_key_is_401(keys: tuple[bytes, str]) -> None:
     other_private, _ = key_and_cert()
     token = sign(other_private, firebase_claims())
-    error = refused(IdentityPlatformAuth(PROJECT, CertificateServer({KEY_ID: keys[1]})), f"Bearer {token}")
+    error = refused(IdentityPlatformAuth(PROJECT, CertificateServer({KEY_ID: keys[1]}).source()), f"Bearer {token}")
     assert error.status == 401
 
 
 @pytest.mark.parametrize("header", ["", "Bearer ", "Basic {token}", "{token}", "Bearer not.a.token"])
 def test_a_missing_or_misnamed_token_is_401(keys: tuple[bytes, str], header: str) -> None:
     token = sign(keys[0], firebase_claims())
-    error = refused(IdentityPlatformAuth(PROJECT, CertificateServer({KEY_ID: keys[1]})), header.format(token=token))
+    error = refused(
+        IdentityPlatformAuth(PROJECT, CertificateServer({KEY_ID: keys[1]}).source()), header.format(token=token)
+    )
     assert error.status == 401
 
 
 def test_unreachable_google_certificates_are_503_so_the_creator_can_retry(keys: tuple[bytes, str]) -> None:
     token = sign(keys[0], firebase_claims())
-    error = refused(IdentityPlatformAuth(PROJECT, CertificateServer({}, status=500)), f"Bearer {token}")
+    error = refused(IdentityPlatformAuth(PROJECT, CertificateServer({}, status=500).source()), f"Bearer {token}")
     assert (error.status, error.code) == (503, "auth_unavailable")
 
 
-def test_without_a_transport_the_keys_are_fetched_with_google_auths_requests_transport(
+def test_without_certificates_given_google_s_identity_platform_certificates_are_fetched(
     keys: tuple[bytes, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Production builds no transport of its own: google-auth's requests transport fetches the keys."""
-    import google.auth.transport.requests
-
-    servers: list[CertificateServer] = []
-
-    def requests_transport() -> CertificateServer:
-        servers.append(CertificateServer({KEY_ID: keys[1]}))
-        return servers[-1]
-
-    monkeypatch.setattr(google.auth.transport.requests, "Request", requests_transport)
+    """Production hands in no certificates: Identity Platform's are fetched from Google, once, on first use."""
+    server = CertificateServer({KEY_ID: keys[1]})
+    client = server.client()
+    monkeypatch.setattr(httpx, "Client", lambda **options: client)
+    auth = IdentityPlatformAuth(PROJECT)
+    assert server.urls == []  # nothing fetched when built
     token = sign(keys[0], firebase_claims())
-    assert IdentityPlatformAuth(PROJECT).creator_id(request_with(f"Bearer {token}")) == UID
-    assert len(servers) == 1 and len(servers[0].urls) == 1
+    assert auth.creator_id(request_with(f"Bearer {token}")) == UID
+    assert server.urls == [SECURETOKEN_CERTS_URL]

@@ -8,12 +8,12 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
 from shared.bootstrap import Runtime, service_app
-from shared.bus.fake import FakePublisher
-from shared.clock import FakeClock
 from shared.config import Settings
 from shared.secrets import EnvSecretSource
-from shared.store.fake import FakeDocStore
 from shared.web import json_response, route
+from tests.fakes.bus import FakePublisher
+from tests.fakes.clock import FakeClock
+from tests.fakes.store import FakeDocStore
 from tests.oidc_tokens import AUDIENCE, KEY_ID, PUSH_SA, claims, key_and_cert, sign
 
 PRODUCTION = {

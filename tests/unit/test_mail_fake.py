@@ -6,7 +6,8 @@ from email.message import EmailMessage
 
 import pytest
 
-from shared.mail import FakeMailSender, MailSender, MailSendError, SmtpSender
+from shared.mail import MailSender, MailSendError, SmtpSender
+from tests.fakes.mail import FakeMailSender
 
 
 def message(subject: str) -> EmailMessage:

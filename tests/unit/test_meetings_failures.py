@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from shared.meetings.reconcile import LEASE_TTL, RetryLater
 from shared.providers.errors import ErrorKind, ProviderError
-from shared.providers.fakes import FakeZoom
 from shared.providers.models import MeetingSpec, ZoomMeeting
-from shared.store.fake import FakeDocStore
 from shared.store.lease import LEASES
 from shared.store.port import put
+from tests.fakes.providers import FakeZoom
+from tests.fakes.store import FakeDocStore
 from tests.unit.test_meetings_harness import LINK_DEADLINE, MeetingsHarness, local
 
 DAILY_LIMIT = ProviderError(ErrorKind.RATE_LIMITED, "zoom", 429, 6 * 3600.0, "code 429: daily limit reached")
@@ -253,10 +253,9 @@ class CommitFailsAfterCreate(FakeZoom):
 def _crashing_harness(kind: str) -> MeetingsHarness:
     if kind == "process":
         return MeetingsHarness(zoom=CrashAfterCreate())
-    zoom = CommitFailsAfterCreate()
-    h = MeetingsHarness(zoom=zoom)
-    zoom.store = h.store
-    return h
+    zoom, store = CommitFailsAfterCreate(), FakeDocStore()
+    zoom.store = store
+    return MeetingsHarness(zoom=zoom, store=store)
 
 
 def test_a_crash_after_the_create_adopts_the_meeting_instead_of_making_another() -> None:

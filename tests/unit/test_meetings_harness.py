@@ -15,23 +15,27 @@ from zoneinfo import ZoneInfo
 
 from werkzeug.test import Client, TestResponse
 
-from services.meetings.app import build_routes
-from shared.bookings.model import BOOKINGS, CREATORS, NOTICES, hours_to_doc
+from services.meetings.app import build_app
+from shared.bookings.booking import Fan
+from shared.bookings.busy import NoCalendar
+from shared.bookings.catalog import new_offer
+from shared.bookings.model import BOOKINGS, CREATORS, hours_to_doc
+from shared.bookings.notices import NOTICES
 from shared.bookings.outbox import BOOKING_EVENTS
-from shared.bookings.service import BookingService, Busy, Policy, new_offer
-from shared.bus.fake import FakePublisher
-from shared.clock import FakeClock
-from shared.connections.fake import FakeConnections
-from shared.envelope import encode_push
-from shared.meetings.reconcile import LINK_EVENTS, MeetingReconciler
+from shared.bootstrap import Adapters, Runtime, booking_service, meeting_reconciler
+from shared.config import Settings
+from shared.meetings.reconcile import LINK_EVENTS
 from shared.providers.errors import Provider
-from shared.providers.fakes import FakeGoogleCalendar, FakeZoom
 from shared.providers.google_calendar import event_id_for
 from shared.providers.models import CalendarEvent, ZoomMeeting
-from shared.store.fake import FakeDocStore
-from shared.store.port import put
-from shared.vault import Vault
-from shared.web import WebApp
+from shared.secrets import EnvSecretSource
+from shared.store.port import DocStore, put
+from tests.fakes.bus import FakePublisher
+from tests.fakes.clock import FakeClock
+from tests.fakes.connections import FakeConnections
+from tests.fakes.providers import FakeGoogleCalendar, FakeZoom
+from tests.fakes.pubsub import encode_push
+from tests.fakes.store import FakeDocStore
 
 KEYS = "v1:" + base64.urlsafe_b64encode(bytes(range(32, 64))).decode().rstrip("=")
 TIMEZONE = "Europe/Berlin"
@@ -39,9 +43,12 @@ NOW = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
 """Monday 2 March 2026, 08:00 in Berlin: the creator's hours start at 09:00."""
 WORKDAYS = {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
 LINK_DEADLINE = timedelta(seconds=900)
-POLICY = Policy(
-    payment_hold=timedelta(minutes=15), link_deadline=LINK_DEADLINE, confirmation_grace=timedelta(seconds=8)
-)
+ENV = {
+    "FLO_ENV": "local",
+    "FLO_BASE_URL": "http://flo.test",
+    "GOOGLE_CLOUD_PROJECT": "flo-test",
+    "LINK_DEADLINE_SECONDS": str(int(LINK_DEADLINE.total_seconds())),
+}
 ROUTE = "/pubsub/booking-events"
 OFFER_TITLE = "Coaching"
 DURATION = 60
@@ -54,26 +61,30 @@ def local(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 3, day, hour, minute, tzinfo=ZoneInfo(TIMEZONE)).astimezone(UTC)
 
 
-class NoBusy:
-    """A calendar that is always free and always readable."""
-
-    def busy(self, creator_id: str, start: datetime, end: datetime, *, fresh: bool = False) -> Busy:
-        return Busy((), checked=True)
-
-
 class MeetingsHarness:
-    def __init__(self, zoom: FakeZoom | None = None, creator_id: str = "creator-1") -> None:
-        self.store = FakeDocStore()
+    def __init__(
+        self, zoom: FakeZoom | None = None, creator_id: str = "creator-1", store: DocStore | None = None
+    ) -> None:
+        self.store: DocStore = store if store is not None else FakeDocStore()
         self.publisher = FakePublisher()
         self.clock = FakeClock(NOW)
         self.connections = FakeConnections()
         self.zoom = zoom if zoom is not None else FakeZoom()
         self.calendar = FakeGoogleCalendar()
-        self.bookings = BookingService(self.store, self.publisher, self.clock, NoBusy(), POLICY, Vault(KEYS))
-        self.reconciler = MeetingReconciler(
-            self.store, self.publisher, self.clock, self.connections, self.zoom, self.calendar
+        self.runtime = Runtime(
+            service="meetings",
+            settings=Settings.from_env(ENV),
+            store=self.store,
+            publisher=self.publisher,
+            clock=self.clock,
+            secrets=EnvSecretSource({"TOKEN_ENCRYPTION_KEYS": KEYS}),
+            adapters=Adapters(connections=self.connections, zoom=self.zoom, calendar=self.calendar),
         )
-        self.client = Client(WebApp("meetings", build_routes(self.reconciler)))
+        # Bookings are made by the real booking service (with an always-free calendar), so the fields the
+        # reconciler reads are the ones production writes; the worker is wired as its service wires it.
+        self.bookings = booking_service(self.runtime, NoCalendar())
+        self.reconciler = meeting_reconciler(self.runtime)
+        self.client = Client(build_app(self.runtime))
         self._message_ids = itertools.count(1)
         self.creator_id = creator_id
         self.store.commit(
@@ -103,7 +114,7 @@ class MeetingsHarness:
 
     def book(self, start: datetime, paid: bool = False, fan: dict[str, str] | None = None) -> str:
         offer = self.paid_offer if paid else self.free_offer
-        return self.bookings.book(offer, start, dict(fan or FAN)).booking_id
+        return self.bookings.book(offer, start, Fan(**(fan or FAN))).booking_id
 
     # ---- delivery ----------------------------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from shared.meetings.reconcile import ZOOM_DELETE_FAILED
+from shared.bookings.booking import CancelledBy
+from shared.bookings.notices import ZOOM_DELETE_FAILED
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.store.lease import LEASES
 from tests.unit.test_meetings_harness import DURATION, FAN, OFFER_TITLE, TIMEZONE, MeetingsHarness, local
@@ -196,7 +197,7 @@ def test_a_google_only_reschedule_moves_the_event_and_keeps_meet() -> None:
 
 
 @pytest.mark.parametrize("by", ["fan", "creator"])
-def test_a_cancellation_deletes_the_meeting_and_the_event(by: str) -> None:
+def test_a_cancellation_deletes_the_meeting_and_the_event(by: CancelledBy) -> None:
     h = MeetingsHarness()
     h.connect("zoom", "google")
     booking_id = h.book(local(3, 10))

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from shared.providers.fakes import FakeZoom
+from shared.meetings.reconcile import zoom_marker
 from shared.providers.models import MeetingSpec, ZoomMeeting
 from shared.store.port import DocStore
+from tests.fakes.providers import FakeZoom
 from tests.unit.test_meetings_harness import MeetingsHarness, local
 
 
@@ -28,6 +29,33 @@ def _start_of(store: DocStore, booking_id: str) -> datetime:
     assert doc is not None
     start: datetime = doc["start"]
     return start
+
+
+def _assert_linked(h: MeetingsHarness, booking_id: str, meetings_by_id: dict[int, ZoomMeeting]) -> None:
+    """A confirmed booking has exactly its meeting and event, at its time, and the link recorded."""
+    doc = h.doc(booking_id)
+    meeting = meetings_by_id[doc["zoom"]["meeting_id"]]
+    assert meeting.start_time == doc["start"] == _start_of(h.store, booking_id)
+    assert meeting.agenda.split("\n")[0] == zoom_marker(booking_id)
+    assert doc["meeting_url"] == meeting.join_url
+    assert doc["video_provider"] == "zoom"
+    assert doc["link_status"] == "ready"
+    assert doc["link_revision"] == doc["revision"]
+    event = h.event_of(booking_id)
+    assert event is not None
+    assert event.status == "confirmed"
+    assert event.start == doc["start"]
+    assert event.location == meeting.join_url
+
+
+def _assert_unlinked(h: MeetingsHarness, booking_id: str, meetings: list[ZoomMeeting]) -> None:
+    """A cancelled or unpaid booking has no meeting and no live event."""
+    doc = h.doc(booking_id)
+    assert doc["meeting_url"] is None
+    assert doc.get("zoom") is None
+    assert not any(m.agenda.split("\n")[0] == zoom_marker(booking_id) for m in meetings)
+    event = h.event_of(booking_id)
+    assert event is None or event.status == "cancelled"
 
 
 @pytest.mark.parametrize("seed", [1, 7, 2026])
@@ -67,26 +95,9 @@ def test_duplicated_shuffled_events_leave_one_meeting_per_confirmed_booking(seed
     assert len(meetings) == len(confirmed)
     by_id = {m.id: m for m in meetings}
     for booking_id in confirmed:
-        doc = h.doc(booking_id)
-        meeting = by_id[doc["zoom"]["meeting_id"]]
-        assert meeting.start_time == doc["start"] == _start_of(h.store, booking_id)
-        assert meeting.agenda.startswith(f"flo-booking {booking_id} ")
-        assert doc["meeting_url"] == meeting.join_url
-        assert doc["video_provider"] == "zoom"
-        assert doc["link_status"] == "ready"
-        assert doc["link_revision"] == doc["revision"]
-        event = h.event_of(booking_id)
-        assert event is not None
-        assert event.status == "confirmed"
-        assert event.start == doc["start"]
-        assert event.location == meeting.join_url
+        _assert_linked(h, booking_id, by_id)
     for booking_id in [*cancelled, paid[2]]:
-        doc = h.doc(booking_id)
-        assert doc["meeting_url"] is None
-        assert doc.get("zoom") is None
-        assert not any(m.agenda.startswith(f"flo-booking {booking_id} ") for m in meetings)
-        event = h.event_of(booking_id)
-        assert event is None or event.status == "cancelled"
+        _assert_unlinked(h, booking_id, meetings)
     assert len(h.live_events()) == len(confirmed)
     assert h.notices() == []
 

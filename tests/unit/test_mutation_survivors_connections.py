@@ -10,13 +10,13 @@ from typing import TypeVar
 import pytest
 
 from services.connect.app import FAILED
-from shared.connections.store import FirestoreConnections, RefreshPolicy
+from shared.connections.repository import DocStoreConnections, RefreshPolicy
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.providers.models import TokenSet
 from shared.providers.oauth import GOOGLE_SCOPES
-from shared.store.fake import FakeDocStore
-from shared.store.lease import LEASES, release_lease, take_lease
-from shared.store.port import Doc, DocStore, Txn, Where, Write, create
+from shared.store.lease import LEASES, Lease, release_lease, take_lease
+from shared.store.port import Cursor, Doc, DocStore, Txn, Where, Write, create
+from tests.fakes.store import FakeDocStore
 from tests.unit.test_connect_harness import CREATOR, NOW, ZOOM_USER, Harness, settings_query, signed
 
 T = TypeVar("T")
@@ -42,9 +42,14 @@ class InterleavingStore:
         return self._inner.get(collection, doc_id)
 
     def query(
-        self, collection: str, where: Sequence[Where] = (), order_by: str | None = None, limit: int | None = None
+        self,
+        collection: str,
+        where: Sequence[Where] = (),
+        order_by: str | None = None,
+        limit: int | None = None,
+        start_after: Cursor | None = None,
     ) -> list[tuple[str, Doc]]:
-        return self._inner.query(collection, where, order_by, limit)
+        return self._inner.query(collection, where, order_by, limit, start_after)
 
     def commit(self, writes: Sequence[Write]) -> None:
         self._maybe("commit", writes)
@@ -53,9 +58,6 @@ class InterleavingStore:
     def transaction(self, fn: Callable[[Txn], T]) -> T:
         self._maybe("transaction")
         return self._inner.transaction(fn)
-
-    def clear(self) -> None:
-        self._inner.clear()
 
 
 def _creates_lease(writes: Sequence[Write]) -> bool:
@@ -70,13 +72,13 @@ def test_two_callers_taking_over_one_expired_lease_leave_one_holder() -> None:
     store = FakeDocStore()
     assert take_lease(store, "job", NOW, TTL) is not None
     later = NOW + TTL + timedelta(seconds=1)
-    other: list[str | None] = []
+    other: list[Lease | None] = []
     racing = InterleavingStore(store, "transaction", lambda: other.append(take_lease(store, "job", later, TTL)))
     mine = take_lease(racing, "job", later, TTL)  # saw the expired lease; the other caller takes it over first
     assert other[0] is not None
     assert mine is None
     lease = store.get(LEASES, "job")
-    assert lease is not None and lease["holder"] == other[0]
+    assert lease is not None and lease["holder"] == other[0].holder
 
 
 def test_a_slow_holder_releasing_after_a_takeover_leaves_the_new_holders_lease() -> None:
@@ -86,13 +88,13 @@ def test_a_slow_holder_releasing_after_a_takeover_leaves_the_new_holders_lease()
     later = NOW + TTL + timedelta(seconds=1)
     taker = take_lease(store, "job", later, TTL)
     assert slow is not None and taker is not None
-    release_lease(store, "job", slow)
+    release_lease(store, slow)
     assert take_lease(store, "job", later, TTL) is None
-    release_lease(store, "job", taker)
+    release_lease(store, taker)
     assert take_lease(store, "job", later, TTL) is not None
 
 
-# ---- connections/store.py --------------------------------------------------------------------------------
+# ---- connections/repository.py ------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -113,7 +115,7 @@ def test_a_refresh_finished_just_before_taking_the_lease_is_used_not_repeated(h:
         taken.append(first.with_token(CREATOR, "zoom", lambda token: token))
 
     racing = InterleavingStore(h.store, "lease create", first_instance_refreshes)
-    late = FirestoreConnections(racing, h.vault, h.oauth, h.clock, RefreshPolicy(max_polls=5), h.sleeps.append)
+    late = DocStoreConnections(racing, h.vault, h.oauth, h.clock, RefreshPolicy(max_polls=5), h.sleeps.append)
     assert late.with_token(CREATOR, "zoom", lambda token: token) == taken[0]
     assert h.oauth["zoom"].calls.count("refresh") == 1
     assert h.tiles()["zoom"]["status"] == "connected"
@@ -138,7 +140,7 @@ def test_a_revoked_call_after_a_deauthorization_keeps_the_first_reason_and_time(
     assert tile["reconnect_required_at"] == deauthorized_at.isoformat()
 
 
-# ---- services/connect/app.py and shared/auth.py ----------------------------------------------------------
+# ---- connections/connect.py and shared/auth.py -------------------------------------------------------------
 
 
 def issued_tokens(h: Harness, provider: str, monkeypatch: pytest.MonkeyPatch) -> list[TokenSet]:

@@ -8,11 +8,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
-from shared.clock import FakeClock
-from shared.mail import FakeMailSender, MailSendError
+from shared.mail import MailSendError
 from shared.notify import Delivery, EmailKey, EmailLedger
 from shared.notify.ledger import LEASE
-from shared.store.fake import FakeDocStore
+from tests.fakes.clock import FakeClock
+from tests.fakes.mail import FakeMailSender
+from tests.fakes.store import FakeDocStore
 from tests.unit.test_bookings_harness import at
 from tests.unit.test_notify_harness import CREATOR, FAN, ZOOM_URL, NotifyHarness, Sent
 

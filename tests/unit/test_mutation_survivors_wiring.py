@@ -12,11 +12,11 @@ from werkzeug.test import Client
 from services.connect.app import build_app
 from shared.auth import DevTokenAuth
 from shared.bootstrap import Runtime
-from shared.bus.fake import FakePublisher
-from shared.clock import FakeClock
 from shared.config import Settings
 from shared.secrets import EnvSecretSource
-from shared.store.fake import FakeDocStore
+from tests.fakes.bus import FakePublisher
+from tests.fakes.clock import FakeClock
+from tests.fakes.store import FakeDocStore
 from tests.unit.test_bookings_harness import BASE_URL, ENV, KEYS, NOW
 from tests.unit.test_connect_harness import signed
 

@@ -14,8 +14,8 @@ from services.notify.app import build_app as notify_app
 from services.reminders.app import build_app as reminders_app
 from shared.bootstrap import Runtime
 from shared.config import ConfigError, Settings
-from shared.envelope import encode_push
 from shared.secrets import EnvSecretSource
+from tests.fakes.pubsub import encode_push
 from tests.unit.test_bookings_harness import ENV, KEYS
 from tests.unit.test_notify_harness import CREATOR, FAN, NotifyHarness
 

@@ -1,4 +1,5 @@
-"""The notify worker and the reminder sweep on fakes, fed by bookings the real booking service made.
+"""The notify worker and the reminder sweep wired by the composition root with fakes, fed by bookings the
+real booking service made.
 
 Bookings come from the bookings harness so the fields notify reads are the ones the bookings
 service really writes; the meetings worker is played by ``settle_link``.
@@ -7,22 +8,23 @@ service really writes; the meetings worker is played by ``settle_link``.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from typing import Any
 
 from icalendar import Calendar
 from werkzeug.test import Client, TestResponse
 
-from services.notify.app import build_routes as notify_routes
-from services.reminders.app import build_routes as reminder_routes
+from services.notify.app import build_app as notify_app
+from services.reminders.app import build_app as reminders_app
 from shared.bookings.model import BOOKINGS
-from shared.envelope import encode_push
-from shared.mail import FakeMailSender
-from shared.notify import Notifier
+from shared.bootstrap import notifier
+from shared.config import Settings
+from shared.mail import MailSender
 from shared.store.port import update
-from shared.web import WebApp
-from tests.unit.test_bookings_harness import BASE_URL, Harness, at
+from tests.fakes.mail import FakeMailSender
+from tests.fakes.pubsub import encode_push
+from tests.unit.test_bookings_harness import Harness, at
 
 MAIL_FROM = "Flo <bookings@flo.test>"
 FAN = "fan@example.com"
@@ -67,11 +69,15 @@ class NotifyHarness(Harness):
     def __init__(self, sender: Any = None) -> None:
         super().__init__()
         self.mail = FakeMailSender()
-        self.notifier = Notifier(self.store, self.clock, sender or self.mail, self.runtime.vault, MAIL_FROM, BASE_URL)
-        self.notify = Client(WebApp("notify", notify_routes(self.notifier)))
-        self.reminders = Client(
-            WebApp("reminders", reminder_routes(self.store, self.clock, self.notifier, self.publisher, self.service))
+        mail: MailSender = sender or self.mail
+        self.runtime = replace(
+            self.runtime,
+            settings=Settings.from_env({**self.runtime.settings.environ, "MAIL_FROM": MAIL_FROM}),
+            adapters=replace(self.runtime.adapters, mail=mail),
         )
+        self.notifier = notifier(self.runtime)
+        self.notify = Client(notify_app(replace(self.runtime, service="notify")))
+        self.reminders = Client(reminders_app(replace(self.runtime, service="reminders")))
         self._message_ids = itertools.count(1)
         owner = self.creator()
         self.creator_id = owner.creator_id

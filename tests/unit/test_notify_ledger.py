@@ -8,11 +8,14 @@ from email.message import EmailMessage
 
 import pytest
 
-from shared.clock import FakeClock
-from shared.mail import FakeMailSender, MailSendError
+from shared.mail import MailSendError
+from shared.mail.port import SMTP_EXCHANGE_STEPS, SMTP_TIMEOUT_SECONDS
 from shared.notify import EMAILS, Delivery, EmailKey, EmailLedger
-from shared.store.fake import FakeDocStore
+from shared.notify.ledger import LEASE
 from shared.store.port import create
+from tests.fakes.clock import FakeClock
+from tests.fakes.mail import FakeMailSender
+from tests.fakes.store import FakeDocStore
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 KEY = EmailKey("b1", "confirmation", 2, "fan")
@@ -60,15 +63,43 @@ def test_a_failed_send_releases_the_claim_and_is_never_marked_sent() -> None:
     assert len(sender.sent) == 1
 
 
-def test_a_render_error_releases_the_claim_too() -> None:
-    led, store, _, _ = ledger()
+def test_a_render_error_is_recorded_as_failed_with_its_reason_and_never_built_again() -> None:
+    led, store, _, sender = ledger()
+    built: list[int] = []
 
     def broken() -> EmailMessage:
+        built.append(1)
         raise ValueError("cannot render")
 
-    with pytest.raises(ValueError, match="cannot render"):
-        led.deliver(KEY, broken, link_included=False)
-    assert store.get(EMAILS, KEY.doc_id) is None
+    assert led.deliver(KEY, broken, link_included=False) is Delivery.FAILED
+    record = store.get(EMAILS, KEY.doc_id)
+    assert record is not None
+    assert (record["state"], record["failed_in"], record["reason"]) == ("failed", "render", "ValueError: cannot render")
+    assert record["failed_at"] == NOW
+    assert led.deliver(KEY, broken, link_included=False) is Delivery.FAILED
+    assert led.deliver(KEY, message, link_included=False) is Delivery.FAILED, "a failed message stays failed"
+    assert built == [1]
+    assert sender.sent == []
+
+
+def test_a_permanent_smtp_refusal_is_recorded_as_failed_and_not_sent_again() -> None:
+    led, store, _, sender = ledger()
+    sender.fail_next(1, transient=False)
+    assert led.deliver(KEY, message, link_included=False) is Delivery.FAILED
+    record = store.get(EMAILS, KEY.doc_id)
+    assert record is not None
+    assert (record["state"], record["failed_in"], record["reason"]) == ("failed", "send", "fake send failure")
+    assert led.deliver(KEY, message, link_included=False) is Delivery.FAILED
+    assert sender.sent == []
+
+
+def test_a_failed_message_is_not_taken_over_after_its_lease() -> None:
+    led, _, clock, sender = ledger()
+    sender.fail_next(1, transient=False)
+    led.deliver(KEY, message, link_included=False)
+    clock.advance(LEASE * 3)
+    assert led.deliver(KEY, message, link_included=False) is Delivery.FAILED
+    assert sender.sent == []
 
 
 def live_claim(store: FakeDocStore, lease_until: datetime) -> None:
@@ -78,7 +109,7 @@ def live_claim(store: FakeDocStore, lease_until: datetime) -> None:
 
 def test_a_live_claim_is_left_alone_and_an_expired_one_is_taken_over() -> None:
     led, store, clock, sender = ledger()
-    live_claim(store, NOW + timedelta(seconds=60))
+    live_claim(store, NOW + LEASE)
     built: list[int] = []
 
     def counted() -> EmailMessage:
@@ -87,7 +118,7 @@ def test_a_live_claim_is_left_alone_and_an_expired_one_is_taken_over() -> None:
 
     assert led.deliver(KEY, counted, link_included=False) is Delivery.IN_FLIGHT
     assert built == []  # nothing is rendered for a message someone else sends
-    clock.advance(timedelta(seconds=60))
+    clock.advance(LEASE)
     assert led.deliver(KEY, counted, link_included=False) is Delivery.SENT
     assert len(sender.sent) == 1
     assert store.get(EMAILS, KEY.doc_id)["state"] == "sent"  # type: ignore[index]
@@ -116,7 +147,7 @@ def test_a_failing_sender_does_not_delete_a_claim_someone_took_over() -> None:
     thread = threading.Thread(target=run_slow)
     thread.start()
     assert entered.wait(10)
-    clock.advance(timedelta(seconds=61))
+    clock.advance(LEASE + timedelta(seconds=1))
     assert fast.deliver(KEY, message, link_included=False) is Delivery.SENT
     release.set()
     thread.join(10)
@@ -143,4 +174,20 @@ def test_two_concurrent_senders_send_once() -> None:
     release.set()
     thread.join(10)
     assert results == [Delivery.SENT]
+    assert len(sink.sent) == 1
+
+
+def test_a_send_taking_every_smtp_step_at_its_timeout_is_not_sent_twice() -> None:
+    store, clock, sink = FakeDocStore(), FakeClock(NOW), FakeMailSender()
+    second = EmailLedger(store, clock, sink)
+    overlapping: list[Delivery] = []
+
+    class Slowest:
+        def send(self, msg: EmailMessage) -> None:
+            clock.advance(timedelta(seconds=SMTP_TIMEOUT_SECONDS * SMTP_EXCHANGE_STEPS))
+            overlapping.append(second.deliver(KEY, message, link_included=False))
+            sink.send(msg)
+
+    assert EmailLedger(store, clock, Slowest()).deliver(KEY, message, link_included=False) is Delivery.SENT
+    assert overlapping == [Delivery.IN_FLIGHT]
     assert len(sink.sent) == 1

@@ -6,44 +6,45 @@ from shared.oauth_state import STATE_LIFETIME, StateError, StateSigner
 
 SECRET = "s" * 40
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+BROWSER = "the-starting-browser-cookie-value"
 
 
 def test_round_trip() -> None:
     signer = StateSigner(SECRET)
-    state, nonce = signer.issue("creator-1", "zoom", NOW)
-    payload = signer.verify(state, "zoom", NOW + timedelta(minutes=9))
+    state, nonce = signer.issue("creator-1", "zoom", NOW, BROWSER)
+    payload = signer.verify(state, "zoom", NOW + timedelta(minutes=9), BROWSER)
     assert payload.creator_id == "creator-1"
     assert payload.provider == "zoom"
     assert payload.nonce == nonce
     assert payload.expires_at == NOW + STATE_LIFETIME
-    assert signer.issue("creator-1", "zoom", NOW)[1] != nonce
+    assert signer.issue("creator-1", "zoom", NOW, BROWSER)[1] != nonce
 
 
 def reason(signer: StateSigner, state: str, provider: str = "zoom", now: datetime = NOW) -> str:
     with pytest.raises(StateError) as caught:
-        signer.verify(state, provider, now)
+        signer.verify(state, provider, now, BROWSER)
     return caught.value.reason
 
 
 def test_bad_signature() -> None:
     signer = StateSigner(SECRET)
-    state, _ = signer.issue("creator-1", "zoom", NOW)
+    state, _ = signer.issue("creator-1", "zoom", NOW, BROWSER)
     assert reason(StateSigner("t" * 40), state) == "bad_signature"
     body, _, signature = state.partition(".")
-    forged, _ = StateSigner("t" * 40).issue("attacker", "zoom", NOW)
+    forged, _ = StateSigner("t" * 40).issue("attacker", "zoom", NOW, BROWSER)
     assert reason(signer, forged.partition(".")[0] + "." + signature) == "bad_signature"
     assert reason(signer, body + "." + signature[:-2]) == "bad_signature"
 
 
 def test_wrong_provider() -> None:
     signer = StateSigner(SECRET)
-    state, _ = signer.issue("creator-1", "google", NOW)
+    state, _ = signer.issue("creator-1", "google", NOW, BROWSER)
     assert reason(signer, state, provider="zoom") == "wrong_provider"
 
 
 def test_expired_after_ten_minutes() -> None:
     signer = StateSigner(SECRET)
-    state, _ = signer.issue("creator-1", "zoom", NOW)
+    state, _ = signer.issue("creator-1", "zoom", NOW, BROWSER)
     assert reason(signer, state, now=NOW + timedelta(minutes=10)) == "expired"
 
 
@@ -62,3 +63,12 @@ def test_short_secret_refused_and_repr_hides_it() -> None:
     with pytest.raises(ValueError, match="32"):
         StateSigner("short")
     assert SECRET not in repr(StateSigner(SECRET))
+
+
+@pytest.mark.parametrize("browser", [None, "", "another-browser-cookie-value"])
+def test_a_state_comes_back_only_in_the_browser_that_started_it(browser: str | None) -> None:
+    signer = StateSigner(SECRET)
+    state, _ = signer.issue("creator-1", "zoom", NOW, BROWSER)
+    with pytest.raises(StateError) as caught:
+        signer.verify(state, "zoom", NOW, browser)
+    assert caught.value.reason == "other_browser"

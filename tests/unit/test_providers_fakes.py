@@ -2,12 +2,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.clock import FakeClock
 from shared.providers.errors import ErrorKind, ProviderError
-from shared.providers.fakes import FakeGoogleCalendar, FakeOAuthProvider, FakeZoom
 from shared.providers.models import EventSpec, MeetingSpec
 from shared.providers.oauth import pkce_pair
 from shared.providers.ports import CalendarProvider, OAuthProvider, VideoProvider
+from tests.fakes.clock import FakeClock
+from tests.fakes.providers import FakeGoogleCalendar, FakeOAuthProvider, FakeZoom
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 

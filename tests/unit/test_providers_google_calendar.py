@@ -7,10 +7,10 @@ from typing import Any
 import httplib2
 import pytest
 
-from shared.clock import FakeClock
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.providers.google_calendar import GoogleCalendarClient, event_id_for
 from shared.providers.models import EventSpec
+from tests.fakes.clock import FakeClock
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 START = datetime(2025, 6, 2, 15, 0, tzinfo=UTC)

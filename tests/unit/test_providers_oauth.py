@@ -7,10 +7,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from shared.clock import FakeClock
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.providers.oauth import GOOGLE_SCOPES, GoogleOAuth, ZoomOAuth, missing_scopes, pkce_pair
 from shared.providers.urls import ProviderUrls
+from tests.fakes.clock import FakeClock
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 URLS = ProviderUrls.from_env({"PROVIDER_SANDBOX_URL": "http://sandbox.test"})

@@ -5,10 +5,10 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.clock import FakeClock
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.providers.models import MeetingSpec
 from shared.providers.zoom import ZoomClient
+from tests.fakes.clock import FakeClock
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 MEETING = {

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 from shared.bookings.model import BOOKINGS
-from shared.mail import FakeMailSender
 from shared.notify import tick
 from shared.store.port import update
+from tests.fakes.mail import FakeMailSender
 from tests.unit.test_bookings_harness import at
 from tests.unit.test_notify_harness import CREATOR, FAN, ZOOM_URL, NotifyHarness
 
@@ -19,7 +19,7 @@ TUESDAY_9 = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
 def confirmed_for_tuesday(h: NotifyHarness) -> str:
     """Booked Monday 08:00 for Tuesday 09:00, its confirmation already sent."""
     booking_id = h.new_booking(at(9, day=3))
-    assert h.notifier.settle(booking_id, force=True).value == "settled"
+    assert h.notifier.send_owed(booking_id, force=True).value == "settled"
     h.mail.sent.clear()
     return booking_id
 
@@ -151,10 +151,10 @@ def test_two_overlapping_runs_send_each_reminder_once() -> None:
     sender.armed = True
     move_to(h, TUESDAY_9 - timedelta(hours=24))
     runs: list[dict[str, int]] = []
-    first = threading.Thread(target=lambda: runs.append(tick(h.store, h.notifier, h.clock.now())))
+    first = threading.Thread(target=lambda: runs.append(tick(h.runtime.bookings, h.notifier, h.clock.now())))
     first.start()
     assert entered.wait(10)
-    second = tick(h.store, h.notifier, h.clock.now())
+    second = tick(h.runtime.bookings, h.notifier, h.clock.now())
     release.set()
     first.join(10)
 

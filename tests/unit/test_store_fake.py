@@ -1,4 +1,4 @@
-from shared.store.fake import FakeDocStore
+from tests.fakes.store import FakeDocStore
 from tests.store_contract import check_store_contract
 
 

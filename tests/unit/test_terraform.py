@@ -34,7 +34,7 @@ EXPECTED_SECRET_READERS = {
     "SMTP_PASSWORD": {"notify", "reminders"},
 }
 EXPECTED_PUBLISHERS = {
-    "bookings": {"booking-events"},
+    "bookings": {"booking-events", "refund-requests"},
     "meetings": {"link-events"},
     "reminders": {"booking-events"},
 }

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from shared.store.port import Conflict, Doc, NotFound, Where, Write
+from shared.store.port import Conflict, Cursor, Doc, NotFound, Where, Write
 
 T = TypeVar("T")
 
@@ -57,7 +57,12 @@ class FakeDocStore:
             return copy.deepcopy(doc) if doc is not None else None
 
     def query(
-        self, collection: str, where: Sequence[Where] = (), order_by: str | None = None, limit: int | None = None
+        self,
+        collection: str,
+        where: Sequence[Where] = (),
+        order_by: str | None = None,
+        limit: int | None = None,
+        start_after: Cursor | None = None,
     ) -> list[tuple[str, Doc]]:
         with self._lock:
             rows = [
@@ -67,7 +72,9 @@ class FakeDocStore:
             ]
         if order_by:
             rows = [r for r in rows if r[1].get(order_by) is not None]
-            rows.sort(key=lambda r: r[1][order_by])
+            rows.sort(key=lambda r: (r[1][order_by], r[0]))
+            if start_after is not None:
+                rows = [r for r in rows if (r[1][order_by], r[0]) > start_after]
         return rows[:limit] if limit is not None else rows
 
     def commit(self, writes: Sequence[Write]) -> None:

@@ -1,10 +1,12 @@
-"""Creators' connections kept in Firestore with their tokens sealed by the Vault, refreshed single-flight.
+"""Creators' connections kept in the document store with their tokens sealed by the Vault, refreshed single-flight.
 
 Zoom rotates the refresh token on every refresh, so two instances refreshing at once would leave
 one holding a dead token and log the creator out. A lease document (created with `create`, so
 exactly one caller wins) makes one caller refresh while the others poll the connection until its
-`token_version` moves on. Plain creates and updates are used instead of contended transactions,
-which the emulator serialises slowly.
+`token_version` moves on. The lease outlives the holder's worst refresh call, and every write made
+under it is fenced (see shared/store/lease.py); each write is also conditional on the (generation,
+token_version) its tokens came from, so nothing stale lands on a connection that moved on. Waiters
+poll with plain reads, never contended transactions, which the emulator serialises slowly.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from typing import Literal, TypeVar
 
 from shared.clock import Clock
 from shared.connections.port import ConnectionStatus, NotConnectedError
+from shared.providers._http import PROVIDER_CALL_WORST_SECONDS
 from shared.providers.errors import ErrorKind, Provider, ProviderError, retry_once_after_refresh
 from shared.providers.models import TokenSet
 from shared.providers.ports import OAuthProvider
-from shared.store.lease import release_lease, take_lease
+from shared.store.lease import Lease, LeaseLost, release_lease, take_lease
 from shared.store.port import Doc, DocStore, Txn, Where, delete, put, update
 from shared.vault import Sealed, Vault, connection_aad
 
@@ -67,17 +70,25 @@ class _Record:
         return self.generation, self.token_version
 
 
+REFRESH_LEASE = timedelta(seconds=PROVIDER_CALL_WORST_SECONDS + 10)
+"""The holder's work: one token call (at worst PROVIDER_CALL_WORST_SECONDS = 3 x 10 s: connect, send, read)
+plus its reads and the fenced write (10 s of slack for the store) = 40 s. A live holder never outlasts it."""
+REFRESH_POLL_SECONDS = 0.05
+REFRESH_MAX_POLLS = int((REFRESH_LEASE.total_seconds() + 5) / REFRESH_POLL_SECONDS)
+"""Waiters poll 45 s: a holder finishes within the 40 s lease, and a crashed holder's lease is taken over."""
+
+
 @dataclass(frozen=True)
 class RefreshPolicy:
     """How long a lease lives (a crashed holder blocks others no longer) and how losers wait."""
 
     margin: timedelta = timedelta(minutes=5)
-    lease_ttl: timedelta = timedelta(seconds=30)
-    poll_seconds: float = 0.05
-    max_polls: int = 800  # 40 s of polling: longer than a lease, so a crashed holder's lease is taken over
+    lease_ttl: timedelta = REFRESH_LEASE
+    poll_seconds: float = REFRESH_POLL_SECONDS
+    max_polls: int = REFRESH_MAX_POLLS
 
 
-class FirestoreConnections:
+class DocStoreConnections:
     """The Connections port over a DocStore; also what the connect service uses to store and remove connections."""
 
     def __init__(
@@ -97,7 +108,7 @@ class FirestoreConnections:
         self._sleep = sleep
 
     def __repr__(self) -> str:
-        return f"FirestoreConnections({self._vault!r})"
+        return f"DocStoreConnections({self._vault!r})"
 
     # ---- reading ------------------------------------------------------------------------------------
 
@@ -194,13 +205,28 @@ class FirestoreConnections:
         self._store.commit([delete(CONNECTIONS, connection_id(creator_id, provider))])
         log.info("connection removed", extra={"creator_id": creator_id, "provider": provider})
 
-    def _mark_reconnect_required(self, creator_id: str, provider: Provider, reason: ReconnectReason) -> None:
-        """Drop the dead tokens and say why; a connection already marked keeps its first reason and time."""
-        doc = self._store.get(CONNECTIONS, connection_id(creator_id, provider))
-        if doc is None or doc["status"] != "connected":
-            return
-        self._store.commit([update(CONNECTIONS, connection_id(creator_id, provider), self._broken(reason))])
-        log.warning("connection needs reconnecting", extra={"creator_id": creator_id, "provider": provider})
+    def _mark_reconnect_required(
+        self, creator_id: str, provider: Provider, reason: ReconnectReason, seen: Stamp, lease: Lease | None = None
+    ) -> None:
+        """Drop the dead tokens and say why, only if the connection still holds the tokens that failed (the
+        `seen` stamp): a reconnect or another instance's refresh meanwhile means they are not the live ones.
+        Under a lease, also only while the lease is still ours. A connection already marked keeps its first
+        reason and time."""
+        doc_id = connection_id(creator_id, provider)
+
+        def mark_if_unchanged(txn: Txn) -> bool:
+            if lease is not None:
+                lease.check(txn.get)
+            current = txn.get(CONNECTIONS, doc_id)
+            if current is None or current["status"] != "connected":
+                return False
+            if (current["generation"], int(current["token_version"])) != seen:
+                return False
+            txn.write(update(CONNECTIONS, doc_id, self._broken(reason)))
+            return True
+
+        if self._store.transaction(mark_if_unchanged):
+            log.warning("connection needs reconnecting", extra={"creator_id": creator_id, "provider": provider})
 
     def _broken(self, reason: ReconnectReason) -> Doc:
         return {
@@ -211,33 +237,44 @@ class FirestoreConnections:
         }
 
     def deauthorize_zoom(self, zoom_user_id: str) -> int:
-        """Zoom says the creator removed the app: forget the tokens, show Reconnect required. Returns rows changed."""
+        """Zoom says the creator removed the app: forget the tokens, show Reconnect required. Returns rows changed.
+        Each row is changed only if it is still the grant that was read: a reconnect meanwhile is a new grant."""
         rows = self._store.query(
             CONNECTIONS, [Where("provider", "==", "zoom"), Where("zoom_user_id", "==", zoom_user_id)]
         )
-        writes = [update(CONNECTIONS, doc_id, self._broken("app_deauthorized")) for doc_id, _ in rows]
-        if writes:
-            self._store.commit(writes)
-        for _, doc in rows:
-            log.info("zoom app deauthorized", extra={"creator_id": doc.get("creator_id")})
-        return len(writes)
+        changed = 0
+        for doc_id, doc in rows:
+
+            def break_if_same_grant(txn: Txn, doc_id: str = doc_id, generation: str = doc["generation"]) -> bool:
+                current = txn.get(CONNECTIONS, doc_id)
+                if current is None or current["generation"] != generation:
+                    return False
+                txn.write(update(CONNECTIONS, doc_id, self._broken("app_deauthorized")))
+                return True
+
+            if self._store.transaction(break_if_same_grant):
+                changed += 1
+                log.info("zoom app deauthorized", extra={"creator_id": doc.get("creator_id")})
+        return changed
 
     # ---- using --------------------------------------------------------------------------------------
 
     def with_token(self, creator_id: str, provider: Provider, call: Callable[[str], T]) -> T:
         record, tokens = self._usable(creator_id, provider)
-        stamp, access = record.stamp, tokens.access_token
+        used, access = record.stamp, tokens.access_token
         if tokens.expires_soon(self._clock.now(), self._policy.margin):
-            stamp, access = self._refresh(creator_id, provider, stamp)
+            used, access = self._refresh(creator_id, provider, used)
 
         def refresh_after_refusal() -> str:
-            return self._refresh(creator_id, provider, stamp)[1]
+            nonlocal used
+            used, fresh = self._refresh(creator_id, provider, used)
+            return fresh
 
         try:
             return retry_once_after_refresh(call, access, refresh_after_refusal)
         except ProviderError as exc:
             if exc.kind is ErrorKind.REVOKED:
-                self._mark_reconnect_required(creator_id, provider, "access_revoked")
+                self._mark_reconnect_required(creator_id, provider, "access_revoked", used)
             raise
 
     def _refresh(self, creator_id: str, provider: Provider, seen: Stamp) -> tuple[Stamp, str]:
@@ -246,18 +283,25 @@ class FirestoreConnections:
             record, tokens = self._usable(creator_id, provider)
             if record.stamp != seen:
                 return record.stamp, tokens.access_token
-            holder = self._take_lease(creator_id, provider)
-            if holder is not None:
+            lease = self._take_lease(creator_id, provider)
+            if lease is not None:
                 try:
-                    return self._refresh_holding_lease(creator_id, provider, seen)
+                    return self._refresh_holding_lease(creator_id, provider, seen, lease)
+                except LeaseLost:
+                    log.warning("refresh lease lost to another instance", extra={"creator_id": creator_id})
+                    raise ProviderError(
+                        ErrorKind.TRANSIENT, provider, None, None, "the token refresh outlasted its lease"
+                    ) from None
                 finally:
-                    self._release_lease(creator_id, provider, holder)
+                    release_lease(self._store, lease)
             self._sleep(self._policy.poll_seconds)
         raise ProviderError(
             ErrorKind.TRANSIENT, provider, None, None, "another instance's token refresh did not finish"
         )
 
-    def _refresh_holding_lease(self, creator_id: str, provider: Provider, seen: Stamp) -> tuple[Stamp, str]:
+    def _refresh_holding_lease(
+        self, creator_id: str, provider: Provider, seen: Stamp, lease: Lease
+    ) -> tuple[Stamp, str]:
         # Read again under the lease: a holder that just finished may have refreshed already.
         record, tokens = self._usable(creator_id, provider)
         if record.stamp != seen:
@@ -266,16 +310,20 @@ class FirestoreConnections:
             fresh = self._oauth[provider].refresh(tokens.refresh_token)
         except ProviderError as exc:
             if exc.kind is ErrorKind.REVOKED:
-                self._mark_reconnect_required(creator_id, provider, "refresh_refused")
+                self._mark_reconnect_required(creator_id, provider, "refresh_refused", record.stamp, lease)
             raise
         version = record.token_version + 1
         changes = {**self._sealed(creator_id, provider, fresh), "token_version": version}
         doc_id = connection_id(creator_id, provider)
 
         def store_unless_replaced(txn: Txn) -> bool:
-            # A reconnect during the refresh wins: its tokens are the creator's latest grant.
+            # Fenced: a holder that outlasted its lease writes nothing. A reconnect during the refresh wins:
+            # its tokens are the creator's latest grant.
+            lease.check(txn.get)
             current = txn.get(CONNECTIONS, doc_id)
-            if current is None or current["generation"] != record.generation:
+            if current is None or current["status"] != "connected":
+                return False
+            if (current["generation"], int(current["token_version"])) != record.stamp:
                 return False
             txn.write(update(CONNECTIONS, doc_id, changes))
             return True
@@ -286,11 +334,8 @@ class FirestoreConnections:
         log.info("access token refreshed", extra={"creator_id": creator_id, "provider": provider})
         return (record.generation, version), fresh.access_token
 
-    def _take_lease(self, creator_id: str, provider: Provider) -> str | None:
+    def _take_lease(self, creator_id: str, provider: Provider) -> Lease | None:
         return take_lease(self._store, _lease_id(creator_id, provider), self._clock.now(), self._policy.lease_ttl)
-
-    def _release_lease(self, creator_id: str, provider: Provider, holder: str) -> None:
-        release_lease(self._store, _lease_id(creator_id, provider), holder)
 
 
 def _lease_id(creator_id: str, provider: str) -> str:

@@ -17,12 +17,24 @@ from shared.providers.oauth import pkce_challenge
 class _Faults:
     """Queue of errors the next calls raise, in order, before behaving normally again."""
 
+    provider: Provider = "zoom"
+
     def __init__(self) -> None:
         self._faults: list[ProviderError] = []
+        self._lost_answers: list[str] = []
         self.calls: list[str] = []
 
     def fail_next(self, error: ProviderError, times: int = 1) -> None:
         self._faults.extend([error] * times)
+
+    def lose_next_answer(self, method: str) -> None:
+        """The next call of `method` does its work, but its answer never arrives (a read timeout)."""
+        self._lost_answers.append(method)
+
+    def _answer(self, method: str) -> None:
+        if method in self._lost_answers:
+            self._lost_answers.remove(method)
+            raise ProviderError(ErrorKind.TRANSIENT, self.provider, None, None, f"{method}: read timed out")
 
     def _enter(self, method: str) -> None:
         self.calls.append(method)
@@ -114,11 +126,14 @@ class FakeOAuthProvider(_Faults):
 class FakeZoom(_Faults):
     """Meetings kept in a dict, ids counting up from a 64-bit-sized start like Zoom's."""
 
-    def __init__(self, user: ZoomUser | None = None) -> None:
+    def __init__(self, user: ZoomUser | None = None, list_lag: int = 0) -> None:
         super().__init__()
         self.user = user or ZoomUser(id="fake-zoom-user", email="creator@example.com", timezone="UTC")
         self.meetings: dict[int, ZoomMeeting] = {}
         self._ids = itertools.count(81_000_000_000)
+        self.list_lag = list_lag
+        """How many list calls a new meeting misses before Zoom lists it (in the order made)."""
+        self._unlisted: dict[int, int] = {}
 
     def get_me(self, token: str) -> ZoomUser:
         self._enter("get_me")
@@ -137,6 +152,8 @@ class FakeZoom(_Faults):
             agenda=spec.agenda,
         )
         self.meetings[meeting_id] = meeting
+        self._unlisted[meeting_id] = self.list_lag
+        self._answer("create_meeting")
         return meeting
 
     def _find(self, meeting_id: int) -> ZoomMeeting:
@@ -154,11 +171,15 @@ class FakeZoom(_Faults):
 
     def list_meetings(self, token: str) -> list[ZoomMeeting]:
         self._enter("list_meetings")
-        return [replace(m, agenda=m.agenda[:250]) for m in self.meetings.values()]
+        listed = [replace(m, agenda=m.agenda[:250]) for m in self.meetings.values() if not self._unlisted.get(m.id)]
+        self._unlisted = {meeting_id: misses - 1 for meeting_id, misses in self._unlisted.items() if misses > 0}
+        return listed
 
 
 class FakeGoogleCalendar(_Faults):
     """Events by id, with Google's id rules: a repeat insert is CONFLICT, a deleted event stays `cancelled`."""
+
+    provider: Provider = "google"
 
     def __init__(self) -> None:
         super().__init__()
@@ -195,7 +216,9 @@ class FakeGoogleCalendar(_Faults):
         self._enter("insert_event")
         if spec.event_id in self.events:
             raise ProviderError(ErrorKind.CONFLICT, "google", 409, None, "duplicate: event id already exists")
-        return self._store(spec)
+        event = self._store(spec)
+        self._answer("insert_event")
+        return event
 
     def patch_event(self, token: str, spec: EventSpec) -> CalendarEvent:
         self._enter("patch_event")

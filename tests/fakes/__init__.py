@@ -1,0 +1,1 @@
+"""In-memory twins of every port, and test-only helpers; never copied into an image."""

@@ -1,0 +1,128 @@
+"""The meetings worker when things overlap: a create whose answer was lost or that Zoom lists late, a cancel
+after an insert whose answer was lost, a redelivery after the creator connected Zoom, and a worker that
+outlasted its lease while another took over. Each interleaving is set up by the fakes, never by timing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from shared.meetings.reconcile import LEASE_TTL, PROVIDER_CALLS, TOKEN_WAIT, zoom_marker
+from shared.providers._http import PROVIDER_CALL_WORST_SECONDS
+from shared.providers.models import MeetingSpec, ZoomMeeting
+from shared.store.port import DocStore
+from tests.fakes.providers import FakeZoom
+from tests.fakes.store import FakeDocStore
+from tests.unit.test_meetings_harness import MeetingsHarness, local
+
+
+def test_a_lost_create_that_zoom_lists_late_ends_with_one_tracked_meeting() -> None:
+    h = MeetingsHarness(zoom=FakeZoom(list_lag=1))
+    h.connect("zoom")
+    booking_id = h.book(local(3, 10))
+    h.zoom.lose_next_answer("create_meeting")
+
+    assert h.deliver(booking_id).status_code == 503  # made at Zoom, but the answer timed out
+    assert h.deliver(booking_id).status_code == 503  # not listed yet: a second one is made, the first found
+    doc = h.settle(booking_id)
+
+    [meeting] = h.live_meetings()
+    assert doc["zoom"]["meeting_id"] == meeting.id
+    assert doc["meeting_url"] == meeting.join_url
+    assert doc["zoom_intent"] is None
+    assert meeting.agenda.split("\n")[0] == zoom_marker(booking_id)
+    assert h.zoom.calls.count("create_meeting") == 2
+    assert h.link_events() == [{"type": "link.ready", "booking_id": booking_id, "revision": 1}]
+
+
+def test_a_cancel_deletes_the_google_event_whose_insert_answer_was_lost() -> None:
+    h = MeetingsHarness()
+    h.connect("google")
+    booking_id = h.book(local(3, 10))
+    h.calendar.lose_next_answer("insert_event")
+    assert h.deliver(booking_id).status_code == 503
+    assert h.doc(booking_id)["google_event"] is None
+    event = h.event_of(booking_id)
+    assert event is not None and event.status == "confirmed"  # made, never recorded
+
+    h.bookings.cancel(booking_id, by="fan")
+    h.settle(booking_id)
+
+    event = h.event_of(booking_id)
+    assert event is not None and event.status == "cancelled"
+    assert h.settle(booking_id)["status"] == "cancelled"  # gone already is done
+
+
+def test_a_google_only_booking_redelivered_after_zoom_was_connected_keeps_its_meet_link() -> None:
+    h = MeetingsHarness()
+    h.connect("google")
+    booking_id = h.book(local(3, 10))
+    meet = h.settle(booking_id)["meeting_url"]
+    assert meet and meet.startswith("https://meet.google.com/")
+
+    h.connect("zoom")
+    doc = h.settle(booking_id)
+
+    assert (doc["meeting_url"], doc["video_provider"], doc["link_status"]) == (meet, "google_meet", "ready")
+    assert h.live_meetings() == []
+    assert h.link_events() == [{"type": "link.ready", "booking_id": booking_id, "revision": 1}]
+
+
+class _SlowZoom(FakeZoom):
+    """The first create takes `stall` before Zoom makes the meeting; meanwhile `during` runs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stall = timedelta(0)
+        self.during: Callable[[], None] | None = None
+
+    def create_meeting(self, token: str, spec: MeetingSpec) -> ZoomMeeting:
+        if self.during is not None:
+            during, self.during = self.during, None
+            during()
+        return super().create_meeting(token, spec)
+
+
+def test_a_worker_that_outlasted_its_lease_writes_nothing_and_leaves_no_second_meeting() -> None:
+    check_a_worker_past_its_lease_is_fenced(FakeDocStore())
+
+
+def check_a_worker_past_its_lease_is_fenced(store: DocStore) -> None:
+    """Also run on the Firestore emulator: the lease, its takeover and the fenced writes are store transactions."""
+    zoom = _SlowZoom()
+    h = MeetingsHarness(zoom=zoom, store=store)
+    h.connect("zoom")
+    booking_id = h.book(local(3, 10))
+    other: list[int] = []
+
+    def stall_while_another_worker_takes_over() -> None:
+        h.clock.advance(LEASE_TTL + timedelta(seconds=1))
+        other.append(h.deliver(booking_id).status_code)
+
+    zoom.during = stall_while_another_worker_takes_over
+    assert h.deliver(booking_id).status_code == 503  # fenced: its lease was taken over
+
+    assert other == [200]
+    [meeting] = h.live_meetings()
+    doc = h.doc(booking_id)
+    assert doc["zoom"]["meeting_id"] == meeting.id and doc["meeting_url"] == meeting.join_url
+    assert h.link_events() == [{"type": "link.ready", "booking_id": booking_id, "revision": 1}]
+
+
+def test_a_reconcile_taking_its_worst_time_keeps_the_lease() -> None:
+    zoom = _SlowZoom()
+    h = MeetingsHarness(zoom=zoom)
+    h.connect("zoom")
+    booking_id = h.book(local(3, 10))
+    other: list[int] = []
+
+    def slowest_reconcile() -> None:
+        h.clock.advance(2 * TOKEN_WAIT + timedelta(seconds=PROVIDER_CALLS * PROVIDER_CALL_WORST_SECONDS))
+        other.append(h.deliver(booking_id).status_code)
+
+    zoom.during = slowest_reconcile
+    doc = h.settle(booking_id)
+
+    assert other == [503]  # the second worker stood back
+    [meeting] = h.live_meetings()
+    assert doc["meeting_url"] == meeting.join_url
