@@ -57,7 +57,10 @@ def main() -> int:
 
     statuses = results(args.mutmut)
     listed = equivalents(EQUIVALENTS)
-    stale = {name: statuses.get(name, "gone") for name in listed if statuses.get(name) not in UNDETECTED}
+    # An entry of a module this run left unchecked (MUTANTS=...) is neither confirmed nor stale.
+    stale = {
+        name: statuses.get(name, "gone") for name in listed if statuses.get(name) not in UNDETECTED | {"not checked"}
+    }
     counted = {name: status for name, status in statuses.items() if name not in listed and status != "not checked"}
     killed = sum(status in KILLED for status in counted.values())
     undetected = sorted(name for name, status in counted.items() if status in UNDETECTED)
