@@ -90,6 +90,14 @@ def test_tokens_not_for_this_project_or_user_are_401(keys: tuple[bytes, str], ov
     assert token not in error.message
 
 
+def test_a_token_issued_a_few_seconds_ahead_of_this_clock_is_accepted(keys: tuple[bytes, str]) -> None:
+    """Google's clock and ours differ by a little: a token issued 5 s "in the future" still signs the creator in."""
+    issued = int(time.time()) + 5
+    token = sign(keys[0], firebase_claims(iat=issued, auth_time=issued, exp=issued + 3600))
+    auth = IdentityPlatformAuth(PROJECT, CertificateServer({KEY_ID: keys[1]}).source())
+    assert auth.creator_id(request_with(f"Bearer {token}")) == UID
+
+
 def test_a_token_signed_by_another_key_is_401(keys: tuple[bytes, str]) -> None:
     other_private, _ = key_and_cert()
     token = sign(other_private, firebase_claims())
