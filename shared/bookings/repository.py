@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from shared.bookings.booking import Booking, Fan, GoogleEventRef, ZoomMeetingRef
-from shared.bookings.model import BOOKINGS, CELLS, HOLD_RELEASES, token_hash
+from shared.bookings.model import BOOKINGS, CELLS, HOLD_RELEASE_RETENTION, HOLD_RELEASES, token_hash
 from shared.bookings.outbox import outbox_write
 from shared.store.lease import Lease
 from shared.store.port import Conflict, Doc, DocStore, Txn, Where, Write, create, delete, paged, update
@@ -53,6 +53,10 @@ class BookingRepository(Protocol):
     def reminders_due_by(self, now: datetime, batch: int) -> Iterator[Row]: ...
 
     def link_nudges_due_by(self, now: datetime, batch: int) -> Iterator[Row]: ...
+
+    def manage_tokens_sealed_under(self, key_versions: Sequence[str], limit: int) -> list[Row]:
+        """Bookings whose manage token a retired key version sealed: the re-seal sweep moves them on."""
+        ...
 
     def add(self, booking_id: str, booking: Booking) -> None:
         """Store a new booking with its cells and its first outbox entry; SlotTaken if a cell is held."""
@@ -175,6 +179,9 @@ class DocStoreBookingRepository:
     def link_nudges_due_by(self, now: datetime, batch: int) -> Iterator[Row]:
         return self._due("link_nudge_at", now, batch)
 
+    def manage_tokens_sealed_under(self, key_versions: Sequence[str], limit: int) -> list[Row]:
+        return self._query([Where("manage_token_sealed.key_version", "in", list(key_versions))], limit=limit)
+
     def add(self, booking_id: str, booking: Booking) -> None:
         writes = [
             create(BOOKINGS, booking_id, _to_doc(booking)),
@@ -230,9 +237,8 @@ class DocStoreBookingRepository:
 
     def claim_hold_release(self, booking_id: str, booking: Booking, now: datetime) -> bool:
         try:
-            self._store.commit(
-                [create(HOLD_RELEASES, f"{booking_id}-{booking.revision}", {"booking_id": booking_id, "at": now})]
-            )
+            marker = {"booking_id": booking_id, "at": now, "expires_at": now + HOLD_RELEASE_RETENTION}
+            self._store.commit([create(HOLD_RELEASES, f"{booking_id}-{booking.revision}", marker)])
         except Conflict:
             return False
         return True

@@ -18,7 +18,7 @@ from shared.bookings.model import cell_ids, next_reminder, token_hash
 from shared.bookings.outbox import Outbox
 from shared.bookings.repository import BookingRepository, Row, SlotTaken
 from shared.clock import Clock
-from shared.errors import ConflictError, NotFoundError
+from shared.errors import ConflictError, InvalidInputError, NotFoundError
 from shared.store.port import Doc
 from shared.vault import Vault
 
@@ -62,6 +62,8 @@ class Policy:
     payment_hold: timedelta
     link_deadline: timedelta
     confirmation_grace: timedelta
+    booking_horizon: timedelta
+    """How far ahead a fan may book."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,8 @@ class BookingService:
         seen = self.get(booking_id)
         if not seen.confirmed:
             raise ConflictError("not_reschedulable", f"A {seen.status.replace('_', ' ')} booking cannot be moved.")
+        if seen.start <= now:
+            raise ConflictError("session_started", "The session has started; it can no longer be moved.")
         if start == seen.start:
             return seen
         creator = self._catalog.creator(seen.creator_id) or {}
@@ -205,6 +209,9 @@ class BookingService:
         seen = self.get(booking_id)
         if seen.cancelled:
             return seen
+        if by == "fan" and seen.start <= now:
+            # One payment must not buy endless sessions: only the creator can cancel one that has started.
+            raise ConflictError("session_started", "The session has started; ask the creator to cancel it.")
         self._write(booking_id, seen, self._next_revision(self._cancelled(seen, by, reason, now), now))
         return self.get(booking_id)
 
@@ -276,7 +283,10 @@ class BookingService:
         self._outbox.publish(booking_id, changes.revision)
 
     def _require_free_slot(self, creator_id: str, creator: Doc, start: datetime, end: datetime, now: datetime) -> None:
-        """The slot must still be one the fan could pick: within hours, not past, not busy in Google."""
+        """The slot must still be one the fan could pick: within hours and the horizon, not past, not busy."""
+        if start > now + self._policy.booking_horizon:
+            days = self._policy.booking_horizon.days
+            raise InvalidInputError("beyond_horizon", f"start: bookings open at most {days} days ahead.")
         try:
             hours = weekly_hours_of(creator)
         except AvailabilityError:

@@ -22,6 +22,9 @@ from shared.mail.port import SMTP_EXCHANGE_STEPS, SMTP_TIMEOUT_SECONDS
 from shared.store.port import Conflict, Doc, DocStore, Txn, create, delete, put, update
 
 EMAILS = "emails"
+RECORD_RETENTION = timedelta(days=400)
+"""Firestore's TTL deletes a record this long after its first attempt: past the longest booking horizon plus
+its reminders, so no redelivery or sweep can still need it to tell that the email went."""
 LEASE = timedelta(seconds=SMTP_TIMEOUT_SECONDS * SMTP_EXCHANGE_STEPS + 60)
 """Outlasts the slowest send, so a live sender is never overtaken: every step of the exchange at its timeout
 (12 steps x 20 s = 240 s) plus 60 s for rendering and the store = 300 s."""
@@ -84,6 +87,7 @@ class EmailLedger:
             "owner": uuid.uuid4().hex,
             "lease_until": now + LEASE,
             "created_at": now,
+            "expires_at": now + RECORD_RETENTION,
             "booking_id": key.booking_id,
             "kind": key.kind,
             "revision": key.revision,

@@ -55,6 +55,10 @@ class FakeBookingRepository:
     def link_nudges_due_by(self, now: datetime, batch: int) -> Iterator[Row]:
         return self._due(lambda b: b.link_nudge_at, now)
 
+    def manage_tokens_sealed_under(self, key_versions: Sequence[str], limit: int) -> list[Row]:
+        rows = [(i, b) for i, b in self.bookings.items() if b.manage_token_sealed.get("key_version") in key_versions]
+        return rows[:limit]
+
     def add(self, booking_id: str, booking: Booking) -> None:
         with self._lock:
             self._claim(booking_id, None, booking)

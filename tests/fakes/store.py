@@ -22,10 +22,20 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+def _lookup(doc: Doc, path: str) -> tuple[bool, Any]:
+    """A field by its Firestore path, where "a.b" is field b of map a."""
+    value: Any = doc
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return False, None
+        value = value[part]
+    return True, value
+
+
 def _matches(doc: Doc, where: Where) -> bool:
     """Firestore compares only values of the same type: a null or missing field never matches a range."""
-    value = doc.get(where.field)
-    if where.field not in doc or (value is None and where.value is not None):
+    present, value = _lookup(doc, where.field)
+    if not present or (value is None and where.value is not None):
         return False
     try:
         return _OPS[where.op](value, where.value)

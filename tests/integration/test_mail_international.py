@@ -25,7 +25,7 @@ def confirmation(fan_email: str) -> EmailMessage:
 
 
 def sender(sink: MailSink) -> SmtpSender:
-    return SmtpSender("127.0.0.1", sink.smtp_port, username=None, password=None, use_starttls=False, timeout=5)
+    return SmtpSender("127.0.0.1", sink.smtp_port, username=None, password=None, tls="none", timeout=5)
 
 
 def call(sink: MailSink, method: str, path: str, body: Any = None) -> Any:

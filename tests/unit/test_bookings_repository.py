@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shared.bookings.model import BOOKINGS, OUTBOX
+from shared.bookings.model import BOOKINGS, HOLD_RELEASE_RETENTION, HOLD_RELEASES, OUTBOX
 from shared.bookings.repository import DocStoreBookingRepository
 from shared.store.port import update
 from tests.bookings_contract import NOW, check_booking_repository_contract, sample
@@ -33,3 +33,13 @@ def test_a_stored_booking_that_cannot_be_read_is_passed_over_not_allowed_to_hide
     store.commit([update(BOOKINGS, "a", {"fan": None})])
     assert [i for i, _ in repo.mail_due_by(NOW + timedelta(days=1), 1)] == ["b", "c"]
     assert [i for i, _ in repo.of_creator("c1")] == ["b", "c"]
+
+
+def test_a_hold_release_marker_carries_the_expiry_firestore_s_ttl_deletes_it_by() -> None:
+    store = FakeDocStore()
+    repo = DocStoreBookingRepository(store)
+    repo.add("b1", sample())
+    booking = repo.get("b1")
+    assert booking is not None and repo.claim_hold_release("b1", booking, NOW)
+    [(_, marker)] = store.query(HOLD_RELEASES)
+    assert marker["expires_at"] == NOW + HOLD_RELEASE_RETENTION
