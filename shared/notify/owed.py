@@ -41,9 +41,6 @@ _PRIMARY: dict[tuple[str, str], tuple[Message, ...]] = {
 
 _WHY_FAILED = {"render": "it could not be written from the booking's details", "send": "the mail server refused it"}
 
-LINK_READY_TO = (Recipient.FAN,)
-"""Who gets link_ready after their copy went out without the link; creators have the dashboard."""
-
 _MAX_PASSES = 3
 
 
@@ -127,11 +124,10 @@ class Notifier:
         return not force and booking.confirmed and booking.link_pending and due is not None and self._clock.now() < due
 
     def _link_ready_owed(self, booking_id: str, booking: Booking, owed: Sequence[Message]) -> list[Message]:
-        """link_ready for each recipient whose copy of this revision went out without the link."""
+        """link_ready for each recipient whose copy of this revision went out without the link: fan and
+        creator alike, since every copy without it said it will follow in a separate email."""
         result: list[Message] = []
         for kind, recipient in owed:
-            if recipient not in LINK_READY_TO:
-                continue
             sent = self._ledger.record(EmailKey(booking_id, kind.value, booking.revision, recipient.value))
             if sent is not None and sent["state"] == "sent" and not sent["link_included"]:
                 result.append((EmailKind.LINK_READY, recipient))
