@@ -58,4 +58,4 @@ e2e: prereqs browser
 test: prereqs lint typecheck unit integration e2e
 
 bench: $(STAMP)
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in bench/*.py; do echo "== $$b"; $(PY) -m bench.$$(basename $$b .py) || exit 1; done

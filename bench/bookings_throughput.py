@@ -120,12 +120,25 @@ class LinkWatcher(threading.Thread):
         self.poll_seconds: list[float] = []
         self.stop = threading.Event()
 
+    def _upcoming(self) -> list[dict[str, Any]]:
+        """Every upcoming booking, page by page (an answer other than 200 ends the poll with what it has)."""
+        found: list[dict[str, Any]] = []
+        params = {"scope": "upcoming", "limit": "200"}
+        while True:
+            r = self._http.get("/api/bookings", params=params, headers=self._auth)
+            if r.status_code != 200:
+                return found
+            body = r.json()
+            found.extend(body["bookings"])
+            if body["next_cursor"] is None:
+                return found
+            params = {**params, "cursor": body["next_cursor"]}
+
     def run(self) -> None:
         while not self.stop.is_set():
             started = time.monotonic()
             try:
-                r = self._http.get("/api/bookings", params={"scope": "upcoming"}, headers=self._auth)
-                bookings = r.json()["bookings"] if r.status_code == 200 else []
+                bookings = self._upcoming()
             except httpx.HTTPError:
                 bookings = []
             seen = time.monotonic()

@@ -14,9 +14,19 @@ locals {
   # mail_due_at, hold_expires_at, manage_token_hash, link_nudge_at; outbox.created_at) use Firestore's
   # automatic single-field indexes, none of which is exempted. Key => collection and ordered fields.
   firestore_indexes = {
+    # The slots route: the creator's bookings starting in the window (or up to a day before it).
     bookings-creator-start = {
       collection = "bookings"
       fields     = [["creator_id", "ASCENDING"], ["start", "ASCENDING"]]
+    }
+    # GET /api/bookings in pages: upcoming soonest end first, past newest end first.
+    bookings-creator-end = {
+      collection = "bookings"
+      fields     = [["creator_id", "ASCENDING"], ["end", "ASCENDING"]]
+    }
+    bookings-creator-end-desc = {
+      collection = "bookings"
+      fields     = [["creator_id", "ASCENDING"], ["end", "DESCENDING"]]
     }
     bookings-status-next-reminder = {
       collection = "bookings"

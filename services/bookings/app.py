@@ -18,6 +18,7 @@ from services.bookings.schemas import (
 )
 from shared.auth import DevTokenAuth
 from shared.bookings.payments import PAYMENT_SUCCEEDED
+from shared.bookings.service import MAX_PAGE_SIZE, PAGE_SIZE
 from shared.bootstrap import BookingsUseCases, Runtime, bookings_use_cases, page_kit, service_app
 from shared.envelope import booking_id_of
 from shared.errors import NotFoundError
@@ -74,8 +75,13 @@ class BookingRoutes:
         scope = request.args.get("scope", "upcoming")
         if scope not in SCOPES:
             raise ApiError(400, "invalid_scope", "scope must be 'upcoming' or 'past'.")
-        rows = self._bookings.listing(creator_id, upcoming=scope == "upcoming")
-        return json_response({"bookings": [booking_view(i, b) for i, b in rows]})
+        limit = request.args.get("limit", str(PAGE_SIZE))
+        if not limit.isdecimal():
+            raise ApiError(400, "invalid_limit", f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}.")
+        page = self._bookings.listing(
+            creator_id, upcoming=scope == "upcoming", size=int(limit), after=request.args.get("cursor")
+        )
+        return json_response({"bookings": [booking_view(i, b) for i, b in page.rows], "next_cursor": page.next_cursor})
 
     def creator_cancel(self, request: Request, booking_id: str) -> Response:
         creator_id = self._auth.creator_id(request)

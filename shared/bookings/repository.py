@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from shared.availability import MAX_DURATION_MINUTES
 from shared.bookings.booking import Booking, Fan, GoogleEventRef, ZoomMeetingRef
 from shared.bookings.model import BOOKINGS, CELLS, HOLD_RELEASES, token_hash
 from shared.bookings.outbox import outbox_write
@@ -23,6 +25,17 @@ DecidedFrom = Callable[[Booking], tuple[object, ...]]
 
 Row = tuple[str, Booking]
 
+LONGEST_BOOKING = timedelta(minutes=MAX_DURATION_MINUTES)
+"""No offer is longer, so a booking overlapping a window starts at most this long before it."""
+
+
+@dataclass(frozen=True)
+class PageMark:
+    """Where a page of a creator's bookings ended: its last booking's end, and its id to break ties."""
+
+    end: datetime
+    booking_id: str
+
 
 class SlotTaken(Exception):
     """Another booking holds one of the slot cells this booking needs."""
@@ -33,8 +46,15 @@ class BookingRepository(Protocol):
 
     def with_manage_token(self, token: str) -> Row | None: ...
 
-    def of_creator(self, creator_id: str, starting_before: datetime | None = None) -> list[Row]:
-        """The creator's bookings by start time (only those starting before `starting_before`, when given)."""
+    def overlapping(self, creator_id: str, low: datetime, high: datetime) -> list[Row]:
+        """The creator's bookings (of any status) whose time overlaps [low, high), whatever the history's length."""
+        ...
+
+    def page_of_creator(
+        self, creator_id: str, *, upcoming: bool, now: datetime, size: int, after: PageMark | None = None
+    ) -> list[Row]:
+        """Up to `size` of the creator's bookings: upcoming (not yet ended, soonest end first) or past (ended,
+        newest end first), following the page that ended at `after`."""
         ...
 
     def holds_expired_by(self, now: datetime, limit: int) -> list[Row]: ...
@@ -149,10 +169,34 @@ class DocStoreBookingRepository:
         rows = self._query([Where("manage_token_hash", "==", token_hash(token))], limit=1)
         return rows[0] if rows else None
 
-    def of_creator(self, creator_id: str, starting_before: datetime | None = None) -> list[Row]:
-        if starting_before is None:
-            return self._query([Where("creator_id", "==", creator_id)], order_by="start")
-        return self._query([Where("creator_id", "==", creator_id), Where("start", "<", starting_before)])
+    def overlapping(self, creator_id: str, low: datetime, high: datetime) -> list[Row]:
+        rows = self._query(
+            [
+                Where("creator_id", "==", creator_id),
+                Where("start", ">", low - LONGEST_BOOKING),
+                Where("start", "<", high),
+            ]
+        )
+        return [(i, b) for i, b in rows if b.end > low]
+
+    def page_of_creator(
+        self, creator_id: str, *, upcoming: bool, now: datetime, size: int, after: PageMark | None = None
+    ) -> list[Row]:
+        start_after = (after.end, after.booking_id) if after is not None else None
+        if upcoming:
+            return self._query(
+                [Where("creator_id", "==", creator_id), Where("end", ">", now)],
+                order_by="end",
+                limit=size,
+                start_after=start_after,
+            )
+        return self._query(
+            [Where("creator_id", "==", creator_id), Where("end", "<=", now)],
+            order_by="end",
+            descending=True,
+            limit=size,
+            start_after=start_after,
+        )
 
     def holds_expired_by(self, now: datetime, limit: int) -> list[Row]:
         return self._query([Where("hold_expires_at", "<=", now)], limit=limit)
@@ -228,5 +272,14 @@ class DocStoreBookingRepository:
             return False
         return True
 
-    def _query(self, where: Sequence[Where], order_by: str | None = None, limit: int | None = None) -> list[Row]:
-        return [(doc_id, _from_doc(doc)) for doc_id, doc in self._store.query(BOOKINGS, where, order_by, limit)]
+    def _query(
+        self,
+        where: Sequence[Where],
+        order_by: str | None = None,
+        limit: int | None = None,
+        *,
+        descending: bool = False,
+        start_after: tuple[Any, str] | None = None,
+    ) -> list[Row]:
+        found = self._store.query(BOOKINGS, where, order_by, limit, descending=descending, start_after=start_after)
+        return [(doc_id, _from_doc(doc)) for doc_id, doc in found]

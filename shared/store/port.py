@@ -53,7 +53,13 @@ class DocStore(Protocol):
         where: Sequence[Where] = (),
         order_by: str | None = None,
         limit: int | None = None,
-    ) -> list[tuple[str, Doc]]: ...
+        *,
+        descending: bool = False,
+        start_after: tuple[Any, str] | None = None,
+    ) -> list[tuple[str, Doc]]:
+        """Matching documents, ordered by `order_by` then document id (both descending when asked), as Firestore
+        orders them; `start_after` is the (order_by value, document id) of the previous page's last row."""
+        ...
 
     def commit(self, writes: Sequence[Write]) -> None:
         """Apply all writes atomically; raise Conflict (writing nothing) if a create meets a document."""

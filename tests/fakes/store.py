@@ -57,7 +57,14 @@ class FakeDocStore:
             return copy.deepcopy(doc) if doc is not None else None
 
     def query(
-        self, collection: str, where: Sequence[Where] = (), order_by: str | None = None, limit: int | None = None
+        self,
+        collection: str,
+        where: Sequence[Where] = (),
+        order_by: str | None = None,
+        limit: int | None = None,
+        *,
+        descending: bool = False,
+        start_after: tuple[Any, str] | None = None,
     ) -> list[tuple[str, Doc]]:
         with self._lock:
             rows = [
@@ -66,8 +73,12 @@ class FakeDocStore:
                 if all(_matches(doc, w) for w in where)
             ]
         if order_by:
-            rows = [r for r in rows if r[1].get(order_by) is not None]
-            rows.sort(key=lambda r: r[1][order_by])
+            field = order_by
+            rows = [r for r in rows if r[1].get(field) is not None]
+            rows.sort(key=lambda r: (r[1][field], r[0]), reverse=descending)
+            if start_after is not None:
+                mark = start_after
+                rows = [r for r in rows if ((r[1][field], r[0]) < mark if descending else (r[1][field], r[0]) > mark)]
         return rows[:limit] if limit is not None else rows
 
     def commit(self, writes: Sequence[Write]) -> None:

@@ -45,9 +45,16 @@ class _PaymentLandsAfter:
         return self._store.get(collection, doc_id)
 
     def query(
-        self, collection: str, where: Sequence[Where] = (), order_by: str | None = None, limit: int | None = None
+        self,
+        collection: str,
+        where: Sequence[Where] = (),
+        order_by: str | None = None,
+        limit: int | None = None,
+        *,
+        descending: bool = False,
+        start_after: tuple[Any, str] | None = None,
     ) -> list[tuple[str, Doc]]:
-        rows = self._store.query(collection, where, order_by, limit)
+        rows = self._store.query(collection, where, order_by, limit, descending=descending, start_after=start_after)
         self._after("query", collection)
         return rows
 

@@ -373,6 +373,8 @@ def test_firestore_indexes_and_ttl() -> None:
     }
     assert indexes == {
         ("bookings", (("creator_id", "ASCENDING"), ("start", "ASCENDING"))),
+        ("bookings", (("creator_id", "ASCENDING"), ("end", "ASCENDING"))),
+        ("bookings", (("creator_id", "ASCENDING"), ("end", "DESCENDING"))),
         ("bookings", (("status", "ASCENDING"), ("next_reminder_at", "ASCENDING"))),
         ("bookings", (("link_status", "ASCENDING"), ("updated_at", "ASCENDING"))),
         ("bookings", (("status", "ASCENDING"), ("link_deadline_at", "ASCENDING"))),
