@@ -171,8 +171,8 @@ class MeetingReconciler:
     def _reconcile(self, run: _Run, booking: Booking) -> None:
         revision = booking.revision
         settled = booking.link_decided
-        booking, zoom_url = self._reconcile_zoom(run, booking)
-        booking, meet_url = self._reconcile_google(run, booking, zoom_url)
+        stored, zoom_url = self._reconcile_zoom(run, booking)
+        booking, meet_url = self._reconcile_google(run, stored, zoom_url)
         if not booking.confirmed:
             return
         provider: LinkProvider | None = "zoom" if zoom_url else "google_meet" if meet_url else None
@@ -188,7 +188,7 @@ class MeetingReconciler:
             link_revision=revision,
             link_nudge_at=None,
         )
-        recorded = self._write(run, booking, link)
+        recorded = self._write(run, stored, link)  # with the Google event made or moved for it, in one write
         if recorded.link_published_revision != revision:
             kind = "link.ready" if url else "link.unavailable"
             self._publisher.publish(LINK_EVENTS, {"type": kind, "booking_id": run.booking_id, "revision": revision})
@@ -281,7 +281,9 @@ class MeetingReconciler:
             self._notices.zoom_delete_failed(booking.creator_id, run.booking_id, meeting_id)
 
     def _reconcile_google(self, run: _Run, booking: Booking, zoom_url: str | None) -> tuple[Booking, str | None]:
-        """The booking with its Google event made, moved or deleted as it says, and the Meet URL to use if any."""
+        """The booking with its Google event made, moved or deleted as it says, and the Meet URL to use if any.
+        A confirmed booking's event made or moved is not written here: the link's write, right after, records it
+        (and if that write never happens, the event's derived id finds it again, for the next try or a cancel)."""
         creator_id = booking.creator_id
         event = booking.google_event
         try:
@@ -301,10 +303,10 @@ class MeetingReconciler:
                 return booking, None if zoom_url else event.meet_url
             if made is None:
                 # The creator deleted the event in Google Calendar (patch answered not found): none to move.
-                return self._write(run, booking, replace(booking, google_event=None)), None
+                return replace(booking, google_event=None), None
             meet = None if zoom_url else made.hangout_link
             recorded = GoogleEventRef(event_id=spec.event_id, start=booking.start, zoom_url=zoom_url, meet_url=meet)
-            return self._write(run, booking, replace(booking, google_event=recorded)), meet
+            return replace(booking, google_event=recorded), meet
         except _GiveUp as give_up:
             log.warning(
                 "no Google event for this revision", extra={"booking_id": run.booking_id, "reason": give_up.reason}
