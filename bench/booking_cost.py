@@ -312,8 +312,7 @@ def main() -> None:
     print("whole life".ljust(width) + "".join(f"{total[c]:>11}" for c in COLUMNS))
     idle = idle_tick()
     print("idle tick (every 5 min)".ljust(width) + "".join(f"{idle[c]:>11}" for c in COLUMNS))
-    kinds = Counter(message["Subject"] for message in system.mail.sent) if system.mail.sent else Counter()
-    print(f"emails sent: {len(system.mail.sent)} ({sum(kinds.values())} subjects)")
+    print(f"emails: {', '.join(str(message['Subject']) for message in system.mail.sent)}")
 
 
 if __name__ == "__main__":
