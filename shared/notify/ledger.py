@@ -102,6 +102,13 @@ class EmailLedger:
             return None
         except Conflict:
             pass
+        # Sent is final and a live claim is someone else's: either is answered by a plain read. Only taking over
+        # an expired claim (or one released meanwhile) needs the transaction.
+        standing = self._store.get(EMAILS, key.doc_id)
+        if standing is not None and standing["state"] == ClaimState.SENT:
+            return Delivery.ALREADY_SENT
+        if standing is not None and standing["lease_until"] > claim["created_at"]:
+            return Delivery.IN_FLIGHT
 
         def take_over(txn: Txn) -> Delivery | None:
             current = txn.get(EMAILS, key.doc_id)
