@@ -4,17 +4,35 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# uv (from PyPI, pinned) reads and writes uv.lock, the one lock file with every dependency's hashes:
+# the venv here, the Dockerfile and Cloud Build all install from it.
+UV_VERSION := 0.9.30
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
 ZOOM_REF := $(abspath ../shared/reference/zoom)
 export ZOOM_OPENAPI_DIR ?= $(if $(wildcard $(ZOOM_REF)/meetings-openapi.json),$(ZOOM_REF),)
 
-.PHONY: run test venv prereqs browser lint typecheck unit integration e2e demo bench
+.PHONY: run test venv prereqs browser lint typecheck unit integration e2e demo bench lock lock-upgrade checkov
 
-$(STAMP): pyproject.toml
+$(UV):
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is missing: install Python 3.11"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+# Exactly the locked versions (hash-checked), the project itself editable; --locked fails, naming
+# `uv lock`, when pyproject.toml changed and uv.lock was not regenerated (run `make lock`).
+$(STAMP): pyproject.toml uv.lock $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --extra dev --python $(PYTHON)
 	@touch $(STAMP)
+
+# Regenerate uv.lock after editing pyproject.toml's dependencies (keeps other pins); commit it.
+lock: $(UV)
+	$(UV) lock --python $(PYTHON)
+
+# Move every dependency to the newest version pyproject.toml allows; commit uv.lock after `make test`.
+lock-upgrade: $(UV)
+	$(UV) lock --upgrade --python $(PYTHON)
 
 venv: $(STAMP)
 
@@ -42,6 +60,17 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	terraform fmt -check -recursive infra/terraform
 
+# IaC scan of the Terraform; each finding is fixed or skipped in the .tf file with a one-line reason.
+# BC_SKIP_MAPPING and --skip-download keep it offline (no guideline or check downloads).
+# It runs from its own environment, locked in uv.lock too (the scan dependency group).
+SCAN_VENV := $(TOOLS)/scan
+$(SCAN_VENV)/.installed-stamp: pyproject.toml uv.lock $(UV)
+	UV_PROJECT_ENVIRONMENT=$(SCAN_VENV) $(UV) sync --locked --only-group scan --no-install-project --python $(PYTHON)
+	@touch $@
+
+checkov: $(SCAN_VENV)/.installed-stamp
+	BC_SKIP_MAPPING=TRUE $(SCAN_VENV)/bin/checkov --directory infra/terraform --framework terraform --compact --quiet --skip-download
+
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
@@ -55,7 +84,7 @@ integration: prereqs
 e2e: prereqs browser
 	$(VENV)/bin/pytest -q tests/e2e
 
-test: prereqs lint typecheck unit integration e2e
+test: prereqs lint checkov typecheck unit integration e2e
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(PY) -m bench.$$(basename $$b .py) || exit 1; done

@@ -35,7 +35,7 @@ from shared.connections.repository import DocStoreConnections
 from shared.providers.models import TokenSet, ZoomUser
 from shared.providers.oauth import GOOGLE_SCOPES
 from shared.secrets import EnvSecretSource
-from shared.store.port import Doc, DocStore, Txn, Where, Write
+from shared.store.port import Cursor, Doc, DocStore, Txn, Where, Write
 from shared.topology import load_topology
 from shared.vault import Vault
 from tests.fakes.bus import FakePublisher
@@ -99,11 +99,11 @@ class CountingStore:
         where: Sequence[Where] = (),
         order_by: str | None = None,
         limit: int | None = None,
+        start_after: Cursor | None = None,
         *,
         descending: bool = False,
-        start_after: tuple[Any, str] | None = None,
     ) -> list[tuple[str, Doc]]:
-        rows = self._inner.query(collection, where, order_by, limit, descending=descending, start_after=start_after)
+        rows = self._inner.query(collection, where, order_by, limit, start_after, descending=descending)
         self._counts.add("doc reads", max(1, len(rows)))
         return rows
 

@@ -36,14 +36,18 @@ PROJECT_ID = "flo-local"
 
 def _dev_secrets() -> dict[str, str]:
     """Fresh throwaway secrets per run: the local data lives only as long as the emulators do."""
-    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+    def key() -> str:
+        return "v1:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
     return {
         "ZOOM_CLIENT_ID": "flo-local-zoom",
         "ZOOM_CLIENT_SECRET": secrets.token_urlsafe(24),
         "ZOOM_WEBHOOK_SECRET": secrets.token_urlsafe(24),
         "GOOGLE_CLIENT_ID": "flo-local-google.apps.googleusercontent.com",
         "GOOGLE_CLIENT_SECRET": secrets.token_urlsafe(24),
-        "TOKEN_ENCRYPTION_KEYS": f"v1:{key}",
+        "TOKEN_ENCRYPTION_KEYS": key(),
+        "MANAGE_TOKEN_KEYS": key(),
         "OAUTH_STATE_SECRET": secrets.token_urlsafe(32),
     }
 

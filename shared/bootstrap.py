@@ -3,10 +3,11 @@ service's use cases from them. Tests build the same graph through the same funct
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import cached_property
+from functools import cached_property, partial
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import httplib2
@@ -18,7 +19,7 @@ from shared.bookings.busy import GoogleBusyTimes, NoCalendar
 from shared.bookings.catalog import Catalog
 from shared.bookings.notices import Notices
 from shared.bookings.outbox import Outbox
-from shared.bookings.payments import LocalPayments
+from shared.bookings.payments import LocalPayments, PaymentConfirmations
 from shared.bookings.repository import BookingRepository, DocStoreBookingRepository
 from shared.bookings.service import BookingService, BusyTimes, Policy
 from shared.bookings.slots import SlotFinder
@@ -45,6 +46,7 @@ from shared.providers.oauth import GoogleOAuth, ZoomOAuth
 from shared.providers.ports import CalendarProvider, OAuthProvider, VideoProvider
 from shared.providers.urls import ProviderUrls
 from shared.providers.zoom import ZoomClient
+from shared.rotation import reseal_connections, reseal_manage_tokens
 from shared.secrets import SecretSource, secret_source_from_env
 from shared.store.port import DocStore
 from shared.vault import Vault
@@ -62,6 +64,28 @@ class Adapters:
     """What the workers use to call a creator's Zoom or Google (the connection repository unless replaced)."""
     connection_repository: DocStoreConnections | None = None
     mail: MailSender | None = None
+
+
+V = TypeVar("V")
+
+
+class LazyMapping(Mapping[str, V]):
+    """A mapping whose values are built on first lookup and then kept."""
+
+    def __init__(self, factories: Mapping[str, Callable[[], V]]) -> None:
+        self._factories = factories
+        self._built: dict[str, V] = {}
+
+    def __getitem__(self, key: str) -> V:
+        if key not in self._built:
+            self._built[key] = self._factories[key]()
+        return self._built[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._factories)
+
+    def __len__(self) -> int:
+        return len(self._factories)
 
 
 @dataclass(frozen=True)
@@ -83,7 +107,13 @@ class Runtime:
 
     @cached_property
     def vault(self) -> Vault:
-        return Vault(self.secret("TOKEN_ENCRYPTION_KEYS"))
+        """Seals creators' OAuth tokens (and connect's PKCE verifiers): only connect, meetings, bookings hold it."""
+        return Vault(self.secret("TOKEN_ENCRYPTION_KEYS"), name="TOKEN_ENCRYPTION_KEYS")
+
+    @cached_property
+    def manage_vault(self) -> Vault:
+        """Seals fans' manage tokens, which emails need in clear; notify and reminders hold only this key."""
+        return Vault(self.secret("MANAGE_TOKEN_KEYS"), name="MANAGE_TOKEN_KEYS")
 
     @cached_property
     def provider_urls(self) -> ProviderUrls:
@@ -95,17 +125,21 @@ class Runtime:
 
     @cached_property
     def oauth(self) -> Mapping[str, OAuthProvider]:
+        """Each provider's client is made (and its secrets read) on first use, so a service that only
+        refreshes Google tokens (bookings) is never given, nor needs, the Zoom secrets."""
         if self.adapters.oauth is not None:
             return self.adapters.oauth
         urls = self.provider_urls
-        return {
-            "zoom": ZoomOAuth(
-                urls, self.secret("ZOOM_CLIENT_ID"), self.secret("ZOOM_CLIENT_SECRET"), self.http, self.clock
-            ),
-            "google": GoogleOAuth(
-                urls, self.secret("GOOGLE_CLIENT_ID"), self.secret("GOOGLE_CLIENT_SECRET"), self.http, self.clock
-            ),
-        }
+        return LazyMapping(
+            {
+                "zoom": lambda: ZoomOAuth(
+                    urls, self.secret("ZOOM_CLIENT_ID"), self.secret("ZOOM_CLIENT_SECRET"), self.http, self.clock
+                ),
+                "google": lambda: GoogleOAuth(
+                    urls, self.secret("GOOGLE_CLIENT_ID"), self.secret("GOOGLE_CLIENT_SECRET"), self.http, self.clock
+                ),
+            }
+        )
 
     @cached_property
     def zoom(self) -> VideoProvider:
@@ -129,7 +163,7 @@ class Runtime:
 
     @cached_property
     def mail(self) -> MailSender:
-        return self.adapters.mail or smtp_sender(self.settings)
+        return self.adapters.mail or smtp_sender(self)
 
     @cached_property
     def auth(self) -> CreatorAuth:
@@ -171,21 +205,20 @@ def page_kit(runtime: Runtime) -> PageKit:
     )
 
 
-def smtp_sender(settings: Settings) -> SmtpSender:
-    """SMTP from the environment; STARTTLS with credentials outside local (the mail sink speaks plain SMTP)."""
+def smtp_sender(runtime: Runtime) -> SmtpSender:
+    """SMTP host and TLS mode from the environment; the password is the SMTP_PASSWORD secret, read like every
+    other secret (Secret Manager in production, the environment locally) and only when a username is set."""
+    settings = runtime.settings
     if not settings.smtp_host:
         raise ConfigError("SMTP_HOST must be set for services that send email")
-    password = settings.environ.get("SMTP_PASSWORD") or None
-    if settings.smtp_username and not password:
-        raise ConfigError("SMTP_PASSWORD must be set when SMTP_USERNAME is")
-    register_secret(password)
     username = settings.smtp_username
+    password = runtime.secret("SMTP_PASSWORD") if username else None
     return SmtpSender(
         settings.smtp_host,
         settings.smtp_port,
         username=username,
-        password=password if username else None,
-        use_starttls=bool(username) and not settings.local,
+        password=password,
+        tls=settings.smtp_tls,
         timeout=SMTP_TIMEOUT_SECONDS,
     )
 
@@ -209,7 +242,7 @@ def booking_service(runtime: Runtime, busy: BusyTimes) -> BookingService:
         runtime.clock,
         busy,
         booking_policy(runtime.settings),
-        runtime.vault,
+        runtime.manage_vault,
     )
 
 
@@ -220,6 +253,7 @@ class BookingsUseCases:
     catalog: Catalog
     notices: Notices
     payments: LocalPayments
+    payment_confirmations: PaymentConfirmations
     auth: CreatorAuth
     base_url: str
     local: bool
@@ -227,12 +261,14 @@ class BookingsUseCases:
 
 def bookings_use_cases(runtime: Runtime) -> BookingsUseCases:
     busy = GoogleBusyTimes(runtime.connections, runtime.calendar, runtime.clock)
+    bookings = booking_service(runtime, busy)
     return BookingsUseCases(
-        bookings=booking_service(runtime, busy),
+        bookings=bookings,
         slots=SlotFinder(runtime.catalog, runtime.bookings, busy, runtime.clock),
         catalog=runtime.catalog,
         notices=runtime.notices,
         payments=LocalPayments(runtime.bookings, runtime.publisher),
+        payment_confirmations=PaymentConfirmations(bookings, runtime.notices, runtime.publisher),
         auth=runtime.auth,
         base_url=runtime.settings.base_url,
         local=runtime.settings.local,
@@ -258,8 +294,9 @@ def notifier(runtime: Runtime) -> Notifier:
         runtime.bookings,
         runtime.catalog,
         EmailLedger(runtime.store, runtime.clock, runtime.mail),
+        runtime.notices,
         runtime.clock,
-        runtime.vault,
+        runtime.manage_vault,
         settings.mail_from,
         settings.base_url,
     )
@@ -269,6 +306,16 @@ def scheduler_tick(runtime: Runtime) -> SchedulerTick:
     # The sweeps only cancel or expire bookings, so they never read a calendar.
     service = booking_service(runtime, NoCalendar())
     return SchedulerTick(runtime.bookings, runtime.outbox, service, notifier(runtime), runtime.clock)
+
+
+def connection_resealer(runtime: Runtime) -> Callable[[], int]:
+    """meetings' daily sweep: creators' OAuth tokens off retired TOKEN_ENCRYPTION_KEYS versions."""
+    return partial(reseal_connections, runtime.store, runtime.vault)
+
+
+def manage_token_resealer(runtime: Runtime) -> Callable[[], int]:
+    """reminders' daily sweep: fans' manage tokens off retired MANAGE_TOKEN_KEYS versions."""
+    return partial(reseal_manage_tokens, runtime.bookings, runtime.manage_vault)
 
 
 @dataclass(frozen=True)
@@ -313,7 +360,7 @@ def service_app(runtime: Runtime, routes: Iterable[Route], certs: CertSource | N
         try:
             verifier.verify(request.headers.get("Authorization"))
         except OidcError as exc:
-            raise ApiError(exc.status, "unauthorized", exc.message) from None
+            raise ApiError(exc.status, "unauthorized", exc.message, exc.headers) from None
 
     return WebApp(runtime.service, routes, before=[(prefix, require_oidc) for prefix in MACHINE_PREFIXES])
 

@@ -22,7 +22,7 @@ from shared.errors import (
     NotFoundError,
     NotPermittedError,
 )
-from shared.logs import trace_id
+from shared.logs import request_trace
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +33,12 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 class ApiError(Exception):
     """An error the caller can act on, rendered as {"error": {"code", "message"}} with its status."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers
 
 
 _STATUS_OF: tuple[tuple[type[DomainError], int], ...] = (
@@ -74,8 +75,8 @@ def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | Non
     return Response(json.dumps(data, default=str), status=status, headers=headers, mimetype="application/json")
 
 
-def error_response(status: int, code: str, message: str) -> Response:
-    return json_response({"error": {"code": code, "message": message}}, status)
+def error_response(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    return json_response({"error": {"code": code, "message": message}}, status, headers)
 
 
 def parse_body(request: Request, model: type[ModelT]) -> ModelT:
@@ -116,6 +117,10 @@ class WebApp:
         return json_response({"status": "ok", "service": self.name})
 
     def handle(self, request: Request) -> Response:
+        with request_trace(request.headers):
+            return self._dispatch(request)
+
+    def _dispatch(self, request: Request) -> Response:
         adapter = self._map.bind_to_environ(request.environ)
         try:
             endpoint, args = adapter.match()
@@ -124,7 +129,7 @@ class WebApp:
                     hook(request)
             return self._handlers[endpoint](request, **args)
         except ApiError as exc:
-            return error_response(exc.status, exc.code, exc.message)
+            return error_response(exc.status, exc.code, exc.message, exc.headers)
         except DomainError as exc:
             return error_response(status_of(exc), exc.code, exc.message)
         except NotForUs:
@@ -133,7 +138,7 @@ class WebApp:
             status = exc.code or 500
             return error_response(status, (exc.name or "error").lower().replace(" ", "_"), exc.description or "")
         except Exception:
-            log.exception("unhandled error", extra={"path": request.path, "trace": trace_id(request.headers)})
+            log.exception("unhandled error", extra={"path": request.path})
             return error_response(500, "internal", "Something went wrong on our side; nothing was lost.")
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -153,6 +158,7 @@ class LazyApp:
             try:
                 self._app = self._factory()
             except Exception:
-                log.exception("the service could not start")
+                with request_trace(request.headers):
+                    log.exception("the service could not start")
                 return error_response(503, "starting_failed", "The service could not start; see its logs.")
         return self._app.handle(request)

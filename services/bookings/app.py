@@ -98,9 +98,11 @@ class BookingRoutes:
     def payment_events(self, request: Request) -> Response:
         booking_id = booking_id_of(request, PAYMENT_SUCCEEDED)
         try:
-            self._bookings.confirm_payment(booking_id)
+            booking = self._uses.payment_confirmations.succeeded(booking_id)
         except NotFoundError:
             return json_response({"ignored": "unknown booking"})
+        if booking.change == "slot_lost":
+            return json_response({"refund_requested": booking_id})
         return json_response({"confirmed": booking_id})
 
 

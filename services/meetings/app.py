@@ -6,9 +6,10 @@ import logging
 
 from werkzeug.wrappers import Request, Response
 
-from shared.bootstrap import Runtime, meeting_reconciler, service_app
+from shared.bootstrap import Runtime, connection_resealer, meeting_reconciler, service_app
 from shared.envelope import booking_id_of
 from shared.meetings.reconcile import MeetingReconciler, RetryLater
+from shared.rotation import reseal_route
 from shared.web import Route, WebApp, error_response, json_response, route
 
 log = logging.getLogger(__name__)
@@ -29,4 +30,6 @@ def build_routes(reconciler: MeetingReconciler) -> list[Route]:
 
 
 def build_app(runtime: Runtime) -> WebApp:
-    return service_app(runtime, build_routes(meeting_reconciler(runtime)))
+    return service_app(
+        runtime, [*build_routes(meeting_reconciler(runtime)), reseal_route(connection_resealer(runtime))]
+    )

@@ -21,11 +21,10 @@ def build_routes(owed: Notifier) -> list[Route]:
         booking_id = booking_id_of(request)
         try:
             outcome = owed.send_owed(booking_id)
-        except MailSendError as exc:
-            # Not 2xx, so Pub/Sub redelivers; the claim was released, so the retry can send it.
-            if exc.transient:
-                return error_response(503, "mail_unavailable", "The email was not accepted.")
-            return error_response(500, "mail_rejected", "The email was not accepted.")
+        except MailSendError:
+            # Only a transient failure gets here (one that can never go is recorded as failed): not 2xx,
+            # so Pub/Sub redelivers, and the claim was released so the retry can send it.
+            return error_response(503, "mail_unavailable", "The email was not accepted.")
         log.info("booking emails sent", extra={"booking_id": booking_id, "outcome": outcome.value})
         return json_response({"booking_id": booking_id, "outcome": outcome.value})
 

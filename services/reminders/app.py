@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Request, Response
 
-from shared.bootstrap import Runtime, scheduler_tick, service_app
+from shared.bootstrap import Runtime, manage_token_resealer, scheduler_tick, service_app
 from shared.notify.reminders import SchedulerTick
+from shared.rotation import reseal_route
 from shared.web import Route, WebApp, json_response, route
 
 
@@ -18,4 +19,5 @@ def build_routes(tick: SchedulerTick) -> list[Route]:
 
 
 def build_app(runtime: Runtime) -> WebApp:
-    return service_app(runtime, build_routes(scheduler_tick(runtime)))
+    routes = build_routes(scheduler_tick(runtime))
+    return service_app(runtime, [*routes, reseal_route(manage_token_resealer(runtime))])

@@ -8,17 +8,20 @@ new revision (so a crash before publishing loses no event).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from shared.availability import MAX_DURATION_MINUTES
 from shared.bookings.booking import Booking, Fan, GoogleEventRef, ZoomMeetingRef
-from shared.bookings.model import BOOKINGS, CELLS, HOLD_RELEASES, token_hash
+from shared.bookings.model import BOOKINGS, CELLS, HOLD_RELEASE_RETENTION, HOLD_RELEASES, token_hash
 from shared.bookings.outbox import outbox_write
 from shared.store.lease import Lease
-from shared.store.port import Conflict, Doc, DocStore, Txn, Where, Write, create, delete, update
+from shared.store.port import Conflict, Cursor, Doc, DocStore, Txn, Where, Write, create, delete, paged, update
+
+log = logging.getLogger(__name__)
 
 DecidedFrom = Callable[[Booking], tuple[object, ...]]
 """What a conditional write was decided from; the write is refused once the stored booking's differs."""
@@ -57,13 +60,23 @@ class BookingRepository(Protocol):
         newest end first), following the page that ended at `after`."""
         ...
 
-    def holds_expired_by(self, now: datetime, limit: int) -> list[Row]: ...
+    def holds_expired_by(self, now: datetime, batch: int) -> Iterator[Row]:
+        """Every booking due by `now` (here: its hold expired), oldest due first, read `batch` at a time.
 
-    def mail_due_by(self, now: datetime, limit: int) -> list[Row]: ...
+        The same for the three below. A stored booking that cannot be read is logged and passed over,
+        so it never hides the ones after it; one changed while being read is never read twice.
+        """
+        ...
 
-    def reminders_due_by(self, now: datetime, limit: int) -> list[Row]: ...
+    def mail_due_by(self, now: datetime, batch: int) -> Iterator[Row]: ...
 
-    def link_nudges_due_by(self, now: datetime, limit: int) -> list[Row]: ...
+    def reminders_due_by(self, now: datetime, batch: int) -> Iterator[Row]: ...
+
+    def link_nudges_due_by(self, now: datetime, batch: int) -> Iterator[Row]: ...
+
+    def manage_tokens_sealed_under(self, key_versions: Sequence[str], limit: int) -> list[Row]:
+        """Bookings whose manage token a retired key version sealed: the re-seal sweep moves them on."""
+        ...
 
     def add(self, booking_id: str, booking: Booking) -> None:
         """Store a new booking with its cells and its first outbox entry; SlotTaken if a cell is held."""
@@ -184,31 +197,31 @@ class DocStoreBookingRepository:
     ) -> list[Row]:
         start_after = (after.end, after.booking_id) if after is not None else None
         if upcoming:
-            return self._query(
+            return self._page(
                 [Where("creator_id", "==", creator_id), Where("end", ">", now)],
-                order_by="end",
-                limit=size,
-                start_after=start_after,
+                "end",
+                size,
+                start_after,
+                descending=False,
             )
-        return self._query(
-            [Where("creator_id", "==", creator_id), Where("end", "<=", now)],
-            order_by="end",
-            descending=True,
-            limit=size,
-            start_after=start_after,
+        return self._page(
+            [Where("creator_id", "==", creator_id), Where("end", "<=", now)], "end", size, start_after, descending=True
         )
 
-    def holds_expired_by(self, now: datetime, limit: int) -> list[Row]:
-        return self._query([Where("hold_expires_at", "<=", now)], limit=limit)
+    def holds_expired_by(self, now: datetime, batch: int) -> Iterator[Row]:
+        return self._due("hold_expires_at", now, batch)
 
-    def mail_due_by(self, now: datetime, limit: int) -> list[Row]:
-        return self._query([Where("mail_due_at", "<=", now)], limit=limit)
+    def mail_due_by(self, now: datetime, batch: int) -> Iterator[Row]:
+        return self._due("mail_due_at", now, batch)
 
-    def reminders_due_by(self, now: datetime, limit: int) -> list[Row]:
-        return self._query([Where("next_reminder_at", "<=", now)], limit=limit)
+    def reminders_due_by(self, now: datetime, batch: int) -> Iterator[Row]:
+        return self._due("next_reminder_at", now, batch)
 
-    def link_nudges_due_by(self, now: datetime, limit: int) -> list[Row]:
-        return self._query([Where("link_nudge_at", "<=", now)], limit=limit)
+    def link_nudges_due_by(self, now: datetime, batch: int) -> Iterator[Row]:
+        return self._due("link_nudge_at", now, batch)
+
+    def manage_tokens_sealed_under(self, key_versions: Sequence[str], limit: int) -> list[Row]:
+        return self._query([Where("manage_token_sealed.key_version", "in", list(key_versions))], limit=limit)
 
     def add(self, booking_id: str, booking: Booking) -> None:
         writes = [
@@ -265,21 +278,42 @@ class DocStoreBookingRepository:
 
     def claim_hold_release(self, booking_id: str, booking: Booking, now: datetime) -> bool:
         try:
-            self._store.commit(
-                [create(HOLD_RELEASES, f"{booking_id}-{booking.revision}", {"booking_id": booking_id, "at": now})]
-            )
+            marker = {"booking_id": booking_id, "at": now, "expires_at": now + HOLD_RELEASE_RETENTION}
+            self._store.commit([create(HOLD_RELEASES, f"{booking_id}-{booking.revision}", marker)])
         except Conflict:
             return False
         return True
 
-    def _query(
-        self,
-        where: Sequence[Where],
-        order_by: str | None = None,
-        limit: int | None = None,
-        *,
-        descending: bool = False,
-        start_after: tuple[Any, str] | None = None,
+    def _query(self, where: Sequence[Where], order_by: str | None = None, limit: int | None = None) -> list[Row]:
+        return _readable(self._store.query(BOOKINGS, where, order_by, limit))
+
+    def _page(
+        self, where: Sequence[Where], order_by: str, size: int, after: Cursor | None, *, descending: bool
     ) -> list[Row]:
-        found = self._store.query(BOOKINGS, where, order_by, limit, descending=descending, start_after=start_after)
-        return [(doc_id, _from_doc(doc)) for doc_id, doc in found]
+        """Up to `size` readable bookings following `after`; one that cannot be read is passed over and the
+        next is read in its place, so a page is never cut short (and the list never ended early) by it."""
+        rows: list[Row] = []
+        while len(rows) < size:
+            want = size - len(rows)
+            found = self._store.query(BOOKINGS, where, order_by, want, after, descending=descending)
+            rows.extend(_readable(found))
+            if len(found) < want:
+                break
+            last_id, last = found[-1]
+            after = (last[order_by], last_id)
+        return rows
+
+    def _due(self, field: str, now: datetime, batch: int) -> Iterator[Row]:
+        for doc_id, doc in paged(self._store, BOOKINGS, [Where(field, "<=", now)], field, batch):
+            yield from _readable([(doc_id, doc)])
+
+
+def _readable(docs: Iterable[tuple[str, Doc]]) -> list[Row]:
+    """The bookings among `docs` that can be read; any other is logged, never allowed to hide the rest."""
+    rows: list[Row] = []
+    for doc_id, doc in docs:
+        try:
+            rows.append((doc_id, _from_doc(doc)))
+        except (KeyError, TypeError, ValueError):
+            log.exception("a stored booking cannot be read; passed over", extra={"booking_id": doc_id})
+    return rows

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
 T = TypeVar("T")
 Doc = dict[str, Any]
 Op = Literal["==", "<", "<=", ">", ">=", "in"]
+Cursor = tuple[Any, str]
+"""Where a page ended: the ordered field's value and the document id of its last row."""
 
 
 class Conflict(Exception):
@@ -53,12 +55,13 @@ class DocStore(Protocol):
         where: Sequence[Where] = (),
         order_by: str | None = None,
         limit: int | None = None,
+        start_after: Cursor | None = None,
         *,
         descending: bool = False,
-        start_after: tuple[Any, str] | None = None,
     ) -> list[tuple[str, Doc]]:
-        """Matching documents, ordered by `order_by` then document id (both descending when asked), as Firestore
-        orders them; `start_after` is the (order_by value, document id) of the previous page's last row."""
+        """With ``order_by``, rows come by that field, then by document id (both descending when asked),
+        and ``start_after`` (the field's value and the id of the last row read) resumes after that row:
+        pages that neither skip nor repeat a row, even when many share one value."""
         ...
 
     def commit(self, writes: Sequence[Write]) -> None:
@@ -82,3 +85,18 @@ def update(collection: str, doc_id: str, data: Doc) -> Write:
 
 def delete(collection: str, doc_id: str) -> Write:
     return Write("delete", collection, doc_id)
+
+
+def paged(
+    store: DocStore, collection: str, where: Sequence[Where], order_by: str, batch: int
+) -> Iterator[tuple[str, Doc]]:
+    """Every matching row by `order_by` then id, read `batch` at a time, each page resuming where the last
+    one ended: a row changed meanwhile is neither read twice nor able to hide the rows after it."""
+    after: Cursor | None = None
+    while True:
+        page = store.query(collection, where, order_by, batch, start_after=after)
+        yield from page
+        if len(page) < batch:
+            return
+        last_id, last = page[-1]
+        after = (last[order_by], last_id)

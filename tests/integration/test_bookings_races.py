@@ -16,7 +16,7 @@ from shared.bookings.model import BOOKINGS, CELLS, HOLD_RELEASES
 from shared.bookings.service import BookingService, SlotTakenError
 from shared.bootstrap import booking_service
 from shared.store.firestore import FirestoreDocStore
-from shared.store.port import Doc, DocStore, Txn, Where, Write
+from shared.store.port import Cursor, Doc, DocStore, Txn, Where, Write
 from tests.fakes.bus import FakePublisher
 from tests.fakes.clock import FakeClock
 from tests.integration.conftest import PROJECT_ID
@@ -31,10 +31,10 @@ class _PaymentLandsAfter:
     """The releasing instance's own Firestore client; once `hit` matches a step it took, the other instance's
     payment is confirmed before this instance goes on."""
 
-    def __init__(self, hit: Callable[[str, Any], bool], pay: Callable[[], None]) -> None:
+    def __init__(self, hit: Callable[[str, Any], bool], pay: Callable[[], object]) -> None:
         self._store = FirestoreDocStore(PROJECT_ID)
         self._hit = hit
-        self._pay: Callable[[], None] | None = pay
+        self._pay: Callable[[], object] | None = pay
 
     def _after(self, step: str, arg: Any) -> None:
         if self._pay is not None and self._hit(step, arg):
@@ -50,11 +50,11 @@ class _PaymentLandsAfter:
         where: Sequence[Where] = (),
         order_by: str | None = None,
         limit: int | None = None,
+        start_after: Cursor | None = None,
         *,
         descending: bool = False,
-        start_after: tuple[Any, str] | None = None,
     ) -> list[tuple[str, Doc]]:
-        rows = self._store.query(collection, where, order_by, limit, descending=descending, start_after=start_after)
+        rows = self._store.query(collection, where, order_by, limit, start_after, descending=descending)
         self._after("query", collection)
         return rows
 

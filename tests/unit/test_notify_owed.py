@@ -184,17 +184,6 @@ def test_a_transient_smtp_failure_is_not_marked_sent_and_the_redelivery_sends_it
     assert h.store.get(EMAILS, f"{booking_id}:confirmation:1:fan")["state"] == "sent"  # type: ignore[index]
 
 
-def test_a_permanent_smtp_failure_is_answered_with_a_non_2xx_so_it_is_retried_and_dead_lettered() -> None:
-    h = NotifyHarness()
-    booking_id = h.new_booking()
-    h.settle_link(booking_id)
-    h.mail.fail_next(2, transient=False)
-    response = h.booking_event(booking_id)[0]
-    assert response.status_code == 500
-    assert response.get_json()["error"]["code"] == "mail_rejected"
-    assert h.mail.sent == []
-
-
 def test_malformed_push_is_400_one_not_for_us_is_204_and_an_unknown_booking_is_acknowledged() -> None:
     h = NotifyHarness()
     assert h.notify.post("/pubsub/booking-events", json={"nope": 1}).status_code == 400
