@@ -47,6 +47,7 @@ from tests.fakes.store import FakeDocStore
 
 T = TypeVar("T")
 KEYS = "v1:" + base64.urlsafe_b64encode(bytes(range(32))).decode().rstrip("=")
+MANAGE_KEYS = "m1:" + base64.urlsafe_b64encode(bytes(range(64, 96))).decode().rstrip("=")
 ENV = {
     "FLO_ENV": "local",
     "FLO_BASE_URL": "http://flo.test",
@@ -161,7 +162,9 @@ class System:
             connection_repository=self.connections,
             mail=self.mail,
         )
-        secrets = EnvSecretSource({"TOKEN_ENCRYPTION_KEYS": KEYS, "OAUTH_STATE_SECRET": "s" * 32})
+        secrets = EnvSecretSource(
+            {"TOKEN_ENCRYPTION_KEYS": KEYS, "MANAGE_TOKEN_KEYS": MANAGE_KEYS, "OAUTH_STATE_SECRET": "s" * 32}
+        )
         builders = {
             "bookings": bookings_app,
             "meetings": meetings_app,
