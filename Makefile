@@ -108,4 +108,4 @@ openapi: $(STAMP)
 	$(PY) -m tests.openapi_document
 
 bench: $(STAMP)
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in bench/*.py; do echo "== $$b"; $(PY) -m bench.$$(basename $$b .py) || exit 1; done

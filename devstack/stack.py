@@ -122,8 +122,25 @@ def _spawn_mailsink(stack: Stack, env: dict[str, str]) -> tuple[list[Wait], str 
     return [(mail_url + "/messages", stack.spawn("mailsink", cmd, env))], mail_url
 
 
+PUSH_WORKERS = ("meetings", "notify")
+"""The services Pub/Sub pushes to: the ones FLO_WORKER_INSTANCES starts more instances of."""
+CLOUD_RUN_THREADS = "4"
+"""functions-framework's production server (gunicorn, threaded workers) runs 4 threads per CPU; a Cloud Run
+instance has one CPU, so each local instance gets the same 4 threads whatever this machine's core count."""
+
+
+def _server_env(service: str, env: Mapping[str, str]) -> dict[str, str]:
+    """How functions-framework's production server runs the service: gunicorn with THREADS threads in WORKERS
+    processes. Each worker process is a separate instance (its own clients and memory) on the same port, so
+    FLO_WORKER_INSTANCES=N puts N instances of each push worker behind its one push endpoint."""
+    instances = env.get("FLO_WORKER_INSTANCES", "1") if service in PUSH_WORKERS else "1"
+    if not instances.isdecimal() or int(instances) < 1:
+        raise RuntimeError(f"FLO_WORKER_INSTANCES must be a whole number from 1, got {instances!r}")
+    return {"WORKERS": instances, "THREADS": env.get("THREADS", CLOUD_RUN_THREADS)}
+
+
 def _spawn_services(stack: Stack, topology: Topology, env: dict[str, str]) -> tuple[list[Wait], dict[str, str]]:
-    """Every service as its own functions-framework process; their URLs by name."""
+    """Every service as its own functions-framework server (never its debug server); their URLs by name."""
     venv_bin = Path(sys.executable).parent
     waits: list[Wait] = []
     service_urls: dict[str, str] = {}
@@ -141,7 +158,8 @@ def _spawn_services(stack: Stack, topology: Topology, env: dict[str, str]) -> tu
             "--port",
             str(port),
         ]
-        waits.append((f"{service_urls[service]}/health", stack.spawn(service, cmd, {**env, "FLO_SERVICE": service})))
+        served = {**env, "FLO_SERVICE": service, **_server_env(service, env)}
+        waits.append((f"{service_urls[service]}/health", stack.spawn(service, cmd, served)))
     return waits, service_urls
 
 

@@ -91,9 +91,12 @@ class BookingRoutes:
 
     def list_bookings(self, request: Request) -> Response:
         creator_id = self._auth.creator_id(request)
-        scope = parse_query(request, BookingsQuery).scope
-        rows = self._bookings.listing(creator_id, upcoming=scope == "upcoming")
-        return respond(BookingsOut.model_validate({"bookings": [booking_view(i, b) for i, b in rows]}))
+        query = parse_query(request, BookingsQuery)
+        page = self._bookings.listing(
+            creator_id, upcoming=query.scope == "upcoming", size=int(query.limit), after=query.cursor
+        )
+        bookings = [booking_view(i, b) for i, b in page.rows]
+        return respond(BookingsOut.model_validate({"bookings": bookings, "next_cursor": page.next_cursor}))
 
     def creator_cancel(self, request: Request, booking_id: str) -> Response:
         creator_id = self._auth.creator_id(request)

@@ -11,7 +11,7 @@ from shared.availability import format_slot
 from shared.bookings.booking import Booking, Fan
 from shared.bookings.model import is_zoom_url
 from shared.bookings.notices import Notice
-from shared.bookings.service import Booked
+from shared.bookings.service import PAGE_SIZE, Booked
 from shared.bookings.slots import OpenSlots
 from shared.fields import DocId, Email, Instant, PlainText, Timezone, WholeNumber
 from shared.schemas import QueryIn, StrictIn
@@ -97,6 +97,10 @@ class SlotsQuery(QueryIn):
 
 class BookingsQuery(QueryIn):
     scope: Literal["upcoming", "past"] = "upcoming"
+    limit: Annotated[str, Field(pattern=r"^(?:[1-9]|[1-9][0-9]|1[0-9][0-9]|200)$")] = str(PAGE_SIZE)
+    """Bookings per page, 1 to 200 (MAX_PAGE_SIZE)."""
+    cursor: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
+    """The previous page's next_cursor."""
 
 
 # ---- responses -------------------------------------------------------------------------------------------
@@ -145,6 +149,8 @@ class BookingOut(BaseModel):
 
 class BookingsOut(BaseModel):
     bookings: list[BookingOut]
+    next_cursor: str | None
+    """Pass as `cursor` for the next page; null on the last page."""
 
 
 class AvailabilityOut(BaseModel):

@@ -42,8 +42,8 @@ class SlotFinder:
         now = self._clock.now()
         taken = [
             Interval(b.start, b.end)
-            for _, b in self._bookings.of_creator(creator_id, starting_before=high)
-            if b.blocks_slots(now) and b.end > low
+            for _, b in self._bookings.overlapping(creator_id, low, high)
+            if b.blocks_slots(now)
         ]
         duration = timedelta(minutes=int(offer["duration_minutes"]))
         free = compute_slots(hours, duration, first, last, now, (*found.intervals, *taken))

@@ -83,11 +83,10 @@ class Notifier:
         """
         for _ in range(_MAX_PASSES):
             booking = self._bookings.get(booking_id)
-            creator = self._catalog.creator(booking.creator_id) if booking else None
-            if booking is None or creator is None:
-                log.warning("nothing to send: booking or creator missing", extra={"booking_id": booking_id})
+            if booking is None:
+                log.warning("nothing to send: booking missing", extra={"booking_id": booking_id})
                 return Outcome.UNKNOWN
-            outcome = self._send_once(booking_id, booking, creator, force)
+            outcome = self._send_once(booking_id, booking, force)
             if outcome is not Outcome.SETTLED or self._finish(booking_id, booking):
                 return outcome
         return Outcome.IN_FLIGHT  # still changing under us: the sweep comes back while mail_due_at is set
@@ -106,12 +105,16 @@ class Notifier:
 
     # ---- steps ---------------------------------------------------------------------------------------------
 
-    def _send_once(self, booking_id: str, booking: Booking, creator: Doc, force: bool) -> Outcome:
+    def _send_once(self, booking_id: str, booking: Booking, force: bool) -> Outcome:
         owed = _PRIMARY.get((booking.status, booking.change), ())
         if booking.change == "cancelled" and not booking.confirmed_at:
             owed = ()  # a hold that never got paid: the fan was never told it was booked
         if owed and self._must_wait(booking, force):
-            return Outcome.WAITING
+            return Outcome.WAITING  # decided from the booking alone: the creator is read only to send
+        creator = self._catalog.creator(booking.creator_id)
+        if creator is None:
+            log.warning("nothing to send: creator missing", extra={"booking_id": booking_id})
+            return Outcome.UNKNOWN
         done = self._deliver_all(booking_id, booking, creator, owed)
         if booking.confirmed and booking.link_ready:
             link_ready = self._link_ready_owed(booking_id, booking, owed)

@@ -48,8 +48,10 @@ class InterleavingStore:
         order_by: str | None = None,
         limit: int | None = None,
         start_after: Cursor | None = None,
+        *,
+        descending: bool = False,
     ) -> list[tuple[str, Doc]]:
-        return self._inner.query(collection, where, order_by, limit, start_after)
+        return self._inner.query(collection, where, order_by, limit, start_after, descending=descending)
 
     def commit(self, writes: Sequence[Write]) -> None:
         self._maybe("commit", writes)
