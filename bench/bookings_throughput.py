@@ -1,6 +1,6 @@
 """Bookings throughput and link latency through the whole local stack, against a bare Pub/Sub + Firestore hop.
 
-Run by hand: `.venv/bin/python bench/bookings_throughput.py [--bookings 500] [--workers 8]`.
+Run by hand: `.venv/bin/python -m bench.bookings_throughput [--bookings 500] [--workers 8] [--instances 1]`.
 
 It starts the local stack itself (`python -m devstack.stack` on a free FLO_PORT, its own emulators,
 provider sandbox and mail sink), makes one creator with Zoom connected and 24-hour availability, then:
@@ -12,7 +12,10 @@ provider sandbox and mail sink), makes one creator with Zoom connected and 24-ho
    list request);
 3. in the same run, the floor of one asynchronous step: a message published to a temporary topic,
    pushed by the emulator to a tiny local HTTP handler that does one Firestore get and one write
-   (median over `--pushes` sequential messages).
+   (median over `--pushes` sequential messages);
+4. link throughput (links made ready per second from the burst's start to the last link) against the
+   intake, and `--singles` bookings made one at a time on the quiet stack (201 -> ready, polled every
+   20 ms) against the bare hop's floor.
 
 The stack is stopped at the end, whatever happens.
 """
@@ -120,12 +123,25 @@ class LinkWatcher(threading.Thread):
         self.poll_seconds: list[float] = []
         self.stop = threading.Event()
 
+    def _upcoming(self) -> list[dict[str, Any]]:
+        """Every upcoming booking, page by page (an answer other than 200 ends the poll with what it has)."""
+        found: list[dict[str, Any]] = []
+        params = {"scope": "upcoming", "limit": "200"}
+        while True:
+            r = self._http.get("/api/bookings", params=params, headers=self._auth)
+            if r.status_code != 200:
+                return found
+            body = r.json()
+            found.extend(body["bookings"])
+            if body["next_cursor"] is None:
+                return found
+            params = {**params, "cursor": body["next_cursor"]}
+
     def run(self) -> None:
         while not self.stop.is_set():
             started = time.monotonic()
             try:
-                r = self._http.get("/api/bookings", params={"scope": "upcoming"}, headers=self._auth)
-                bookings = r.json()["bookings"] if r.status_code == 200 else []
+                bookings = self._upcoming()
             except httpx.HTTPError:
                 bookings = []
             seen = time.monotonic()
@@ -139,12 +155,15 @@ class LinkWatcher(threading.Thread):
         self._http.close()
 
 
-def run_bookings(base_url: str, sandbox_url: str, count: int, workers: int, poll: float) -> dict[str, Any]:
+def run_bookings(
+    base_url: str, sandbox_url: str, count: int, workers: int, poll: float, singles: int
+) -> dict[str, Any]:
     sandbox = SandboxControl(sandbox_url)
     sandbox.settings(zoom_daily_write_limit=count * 10)  # Zoom's real per-user daily limit is not under test
     http = httpx.Client(base_url=base_url, timeout=60)
     auth, offer_id, creator_id = setup_creator(http, sandbox)
-    starts = free_slots(http, creator_id, offer_id, count)
+    all_starts = free_slots(http, creator_id, offer_id, count + singles)
+    starts, single_starts = all_starts[:count], all_starts[count:]
     watcher = LinkWatcher(base_url, auth, poll)
     watcher.start()
 
@@ -177,6 +196,9 @@ def run_bookings(base_url: str, sandbox_url: str, count: int, workers: int, poll
     watcher.stop.set()
     watcher.join(timeout=30)
     latencies = [(watcher.ready_at[b] - t) * 1000 for b, t in confirmed_at.items() if b in watcher.ready_at]
+    ready = [watcher.ready_at[b] for b in confirmed_at if b in watcher.ready_at]
+    link_wall = max(ready) - began if ready else 0.0
+    one_at_a_time = _one_at_a_time(http, auth, offer_id, single_starts)
     live = sum(len(v) for v in sandbox.zoom_meetings().values())
     http.close()
     sandbox.close()
@@ -186,11 +208,51 @@ def run_bookings(base_url: str, sandbox_url: str, count: int, workers: int, poll
         "wall_seconds": wall,
         "per_second": len(confirmed_at) / wall if wall else 0.0,
         "latencies_ms": latencies,
+        "links_per_second": len(ready) / link_wall if link_wall else 0.0,
+        "one_at_a_time_ms": one_at_a_time,
         "unavailable": len(watcher.unavailable),
         "never_settled": len(confirmed_at) - len(watcher.ready_at) - len(watcher.unavailable),
         "poll_ms": [s * 1000 for s in watcher.poll_seconds],
         "live_zoom_meetings": live,
     }
+
+
+def _one_at_a_time(http: httpx.Client, auth: dict[str, str], offer_id: str, starts: list[str]) -> list[float]:
+    """Book one slot at a time on the quiet stack, each after the previous link landed: 201 -> ready, in ms
+    (polled every 20 ms straight on the booking's own page of the list)."""
+    samples: list[float] = []
+    for i, start in enumerate(starts):
+        fan = {"name": f"Single {i}", "email": f"single-{i}@example.com"}
+        r = http.post("/api/public/bookings", json={"offer_id": offer_id, "start": start, "fan": fan})
+        made = time.monotonic()
+        if r.status_code != 201:
+            raise RuntimeError(f"one-at-a-time booking refused: {r.status_code} {r.text[:120]}")
+        booking_id = r.json()["booking_id"]
+        deadline = made + 60
+        while time.monotonic() < deadline:
+            status = _link_status(http, auth, booking_id)
+            if status == "ready":
+                samples.append((time.monotonic() - made) * 1000)
+                break
+            if status == "unavailable":
+                raise RuntimeError(f"one-at-a-time booking {booking_id} got no link")
+            time.sleep(0.02)
+        else:
+            raise RuntimeError(f"one-at-a-time booking {booking_id} never got its link")
+    return samples
+
+
+def _link_status(http: httpx.Client, auth: dict[str, str], booking_id: str) -> str | None:
+    """The booking's link_status, reading the upcoming list page by page until it is found."""
+    params = {"scope": "upcoming", "limit": "200"}
+    while True:
+        body = http.get("/api/bookings", params=params, headers=auth).json()
+        for booking in body["bookings"]:
+            if booking["id"] == booking_id:
+                return str(booking["link_status"])
+        if body["next_cursor"] is None:
+            return None
+        params = {**params, "cursor": body["next_cursor"]}
 
 
 # ---- the bare Pub/Sub push + Firestore hop ---------------------------------------------------------------
@@ -262,16 +324,21 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--pushes", type=int, default=50)
     parser.add_argument("--poll", type=float, default=0.25, help="seconds between GET /api/bookings polls")
+    parser.add_argument("--singles", type=int, default=20, help="bookings made one at a time after the burst")
+    parser.add_argument("--instances", type=int, default=1, help="instances of each push worker (FLO_WORKER_INSTANCES)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="flo-bench-") as tmp:
         print("starting the local stack ...", flush=True)
-        running = start_stack(Path(tmp))
+        # One client IP sends every request, so the gateway's per-IP limit is off.
+        running = start_stack(
+            Path(tmp), {"FLO_RATE_LIMIT_PER_MINUTE": "0", "FLO_WORKER_INSTANCES": str(args.instances)}
+        )
         state = running.state
         try:
             print(f"stack up at {state['base_url']}; booking {args.bookings} slots with {args.workers} workers")
             result = run_bookings(
-                state["base_url"], state["provider_sandbox_url"], args.bookings, args.workers, args.poll
+                state["base_url"], state["provider_sandbox_url"], args.bookings, args.workers, args.poll, args.singles
             )
             print(f"measuring {args.pushes} bare Pub/Sub pushes with one Firestore get + write ...", flush=True)
             hop = bare_hop(state, args.pushes)
@@ -289,6 +356,11 @@ def main() -> None:
     print(f"  poll request time           {describe(result['poll_ms'])} (+ {args.poll * 1000:.0f} ms between polls)")
     print(f"  live Zoom meetings          {result['live_zoom_meetings']} (one per booking expected)")
     print(f"bare push + Firestore get/set {describe(hop)}")
+    intake, links = result["per_second"], result["links_per_second"]
+    print(f"link throughput               {links:.1f} links/s = {links / intake if intake else 0:.2f} of intake")
+    single, floor = statistics.median(result["one_at_a_time_ms"]), statistics.median(hop)
+    print(f"one at a time 201 -> ready    {describe(result['one_at_a_time_ms'])}")
+    print(f"  one at a time / bare floor  {single / floor:.1f}x (medians; {args.instances} instance(s) per worker)")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,9 @@ It offers SMTPUTF8 (internationalized addresses such as zoë@example.com), and `
 ``{"refuse": "<regex>", "smtputf8": false}`` makes it act like a stricter server for the tests that need
 one: RCPT of an address matching the pattern gets ``550 5.1.1``, and new connections are not offered
 SMTPUTF8. ``DELETE /policy`` (or a PUT without them) puts both back.
+
+``PUT /held/<address>`` holds one mailbox: RCPT to it gets ``451 4.2.1`` (the sender retries later) until
+``DELETE /held/<address>`` releases it, so a test decides when a message may arrive.
 """
 
 from __future__ import annotations
@@ -82,6 +85,19 @@ class _Store:
         self._lock = threading.Lock()
         self._messages: list[ReceivedMessage] = []
         self._ids = itertools.count(1)
+        self._held: set[str] = set()
+
+    def hold(self, address: str, held: bool) -> None:
+        """While an address is held, mail to it is refused with a 4xx, as a busy mailbox would answer."""
+        with self._lock:
+            if held:
+                self._held.add(address.lower())
+            else:
+                self._held.discard(address.lower())
+
+    def held(self, address: str) -> bool:
+        with self._lock:
+            return address.lower() in self._held
 
     def add(self, mail_from: str, rcpt_tos: Sequence[str], raw: bytes) -> None:
         with self._lock:
@@ -158,8 +174,8 @@ class _Refusals:
 
 
 class _SmtpHandler:
-    """aiosmtpd handler: accept every recipient the policy does not refuse, and keep every message,
-    except those the fault switch refuses (never stored)."""
+    """aiosmtpd handler: accept every recipient the policy does not refuse and the test does not hold, and keep
+    every message, except those the fault switch refuses (never stored)."""
 
     def __init__(self, store: _Store) -> None:
         self._store = store
@@ -172,6 +188,8 @@ class _SmtpHandler:
         refuse = self.policy.refuse
         if refuse is not None and refuse.search(address):
             return f"550 5.1.1 <{address}>: mailbox refused by the mail sink's policy"
+        if self._store.held(address):
+            return "451 4.2.1 Mailbox held by the test, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -221,6 +239,8 @@ class _HttpApp:
                 Rule("/faults", endpoint=self._faults, methods=["GET"]),
                 Rule("/faults", endpoint=self._set_faults, methods=["POST"]),
                 Rule("/faults", endpoint=self._clear_faults, methods=["DELETE"]),
+                Rule("/held/<address>", endpoint=self._hold, methods=["PUT"]),
+                Rule("/held/<address>", endpoint=self._release, methods=["DELETE"]),
             ]
         )
 
@@ -268,6 +288,14 @@ class _HttpApp:
     def _clear_faults(self) -> Response:
         self._smtp.refusals.clear()
         return self._faults()
+
+    def _hold(self, address: str) -> Response:
+        self._store.hold(address, held=True)
+        return Response(status=204)
+
+    def _release(self, address: str) -> Response:
+        self._store.hold(address, held=False)
+        return Response(status=204)
 
     def _raw(self, message_id: str) -> Response:
         return Response(self._store.get(message_id).raw, mimetype="text/plain")

@@ -29,6 +29,7 @@ from devstack.emulators import PrerequisiteError, free_port, start_emulator, sto
 from devstack.gateway import Gateway, serve_gateway
 from devstack.pubsub_setup import ensure_topology
 from devstack.pushproxy import PushChaos, PushProxy, serve_push_proxy
+from devstack.ratelimit import limiter_from_env
 from shared.topology import Topology, load_topology
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,8 +156,25 @@ def _spawn_mailsink(stack: Stack, env: dict[str, str]) -> tuple[list[Wait], str 
     return [(mail_url + "/messages", stack.spawn("mailsink", cmd, env))], mail_url
 
 
+PUSH_WORKERS = ("meetings", "notify")
+"""The services Pub/Sub pushes to: the ones FLO_WORKER_INSTANCES starts more instances of."""
+CLOUD_RUN_THREADS = "4"
+"""functions-framework's production server (gunicorn, threaded workers) runs 4 threads per CPU; a Cloud Run
+instance has one CPU, so each local instance gets the same 4 threads whatever this machine's core count."""
+
+
+def _server_env(service: str, env: Mapping[str, str]) -> dict[str, str]:
+    """How functions-framework's production server runs the service: gunicorn with THREADS threads in WORKERS
+    processes. Each worker process is a separate instance (its own clients and memory) on the same port, so
+    FLO_WORKER_INSTANCES=N puts N instances of each push worker behind its one push endpoint."""
+    instances = env.get("FLO_WORKER_INSTANCES", "1") if service in PUSH_WORKERS else "1"
+    if not instances.isdecimal() or int(instances) < 1:
+        raise RuntimeError(f"FLO_WORKER_INSTANCES must be a whole number from 1, got {instances!r}")
+    return {"WORKERS": instances, "THREADS": env.get("THREADS", CLOUD_RUN_THREADS)}
+
+
 def _spawn_services(stack: Stack, topology: Topology, env: dict[str, str]) -> tuple[list[Wait], dict[str, str]]:
-    """Every service as its own functions-framework process; their URLs by name."""
+    """Every service as its own functions-framework server (never its debug server); their URLs by name."""
     venv_bin = Path(sys.executable).parent
     waits: list[Wait] = []
     service_urls: dict[str, str] = {}
@@ -174,12 +192,8 @@ def _spawn_services(stack: Stack, topology: Topology, env: dict[str, str]) -> tu
             "--port",
             str(port),
         ]
-        waits.append(
-            (
-                f"{service_urls[service]}/health",
-                stack.spawn(service, cmd, {**env, "FLO_SERVICE": service}, restartable=True),
-            )
-        )
+        served = {**env, "FLO_SERVICE": service, **_server_env(service, env)}
+        waits.append((f"{service_urls[service]}/health", stack.spawn(service, cmd, served, restartable=True)))
     return waits, service_urls
 
 
@@ -235,7 +249,7 @@ def run(state_file: Path | None) -> int:
         push_chaos = PushChaos.from_env(env)
         push_url = _push_targets(service_urls, push_chaos)
         ensure_topology(PROJECT_ID, topology, push_url)
-        server = serve_gateway(Gateway(topology, service_urls), flo_port)
+        server = serve_gateway(Gateway(topology, service_urls, limiter_from_env(env)), flo_port)
         for job in topology.scheduler:
             threading.Thread(
                 target=_scheduler_loop,
@@ -261,7 +275,7 @@ def run(state_file: Path | None) -> int:
         _watch(stack, state_file or ROOT / ".run" / "stack.json", state)
     except KeyboardInterrupt:
         return 0
-    except (PrerequisiteError, TimeoutError, RuntimeError, OSError, httpx.HTTPError) as exc:
+    except (PrerequisiteError, TimeoutError, RuntimeError, OSError, ValueError, httpx.HTTPError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:

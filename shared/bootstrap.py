@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import httplib2
 import httpx
-from werkzeug.wrappers import Request
+from werkzeug.wrappers import Request, Response
 
 from shared.auth import CreatorAuth, DevTokenAuth, IdentityPlatformAuth
 from shared.bookings.busy import GoogleBusyTimes, NoCalendar
@@ -50,7 +50,7 @@ from shared.rotation import reseal_connections, reseal_manage_tokens
 from shared.secrets import SecretSource, secret_source_from_env
 from shared.store.port import DocStore
 from shared.vault import Vault
-from shared.web import ApiError, LazyApp, Route, WebApp
+from shared.web import ApiError, LazyApp, Route, WebApp, error_response
 
 
 @dataclass(frozen=True)
@@ -231,6 +231,7 @@ def booking_policy(settings: Settings) -> Policy:
         payment_hold=timedelta(minutes=settings.payment_hold_minutes),
         link_deadline=timedelta(seconds=settings.link_deadline_seconds),
         confirmation_grace=timedelta(seconds=settings.confirmation_grace_seconds),
+        booking_horizon=timedelta(days=settings.booking_horizon_days),
     )
 
 
@@ -264,7 +265,7 @@ def bookings_use_cases(runtime: Runtime) -> BookingsUseCases:
     bookings = booking_service(runtime, busy)
     return BookingsUseCases(
         bookings=bookings,
-        slots=SlotFinder(runtime.catalog, runtime.bookings, busy, runtime.clock),
+        slots=SlotFinder(runtime.catalog, runtime.bookings, busy, runtime.clock, booking_policy(runtime.settings)),
         catalog=runtime.catalog,
         notices=runtime.notices,
         payments=LocalPayments(runtime.bookings, runtime.publisher),
@@ -383,4 +384,22 @@ def build_runtime(service: str, environ: Mapping[str, str] | None = None) -> Run
 
 def lazy_service(service: str, build_app: Callable[[Runtime], WebApp]) -> LazyApp:
     """The app a main.py serves: built with real clients on the first request, never at import."""
+    _json_errors_outside_the_app()
     return LazyApp(lambda: build_app(build_runtime(service)))
+
+
+def _json_errors_outside_the_app() -> None:
+    """functions-framework answers a few requests itself, before our app sees them: a path its catch-all
+    rule cannot match (one with a line break) and /robots.txt get its HTML 404. Make those the API's JSON
+    error too. Its `errorhandler` exists only while it loads a main.py, so elsewhere there is nothing to do."""
+    import functions_framework
+    from werkzeug.exceptions import HTTPException
+
+    register = getattr(functions_framework, "errorhandler", None)
+    if register is None:
+        return
+
+    def as_json(exc: HTTPException) -> Response:
+        return error_response(exc.code or 500, "not_found" if exc.code == 404 else "error", exc.description or "")
+
+    register(HTTPException)(as_json)

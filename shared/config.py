@@ -68,6 +68,7 @@ class Settings:
     link_deadline_seconds: int
     confirmation_grace_seconds: int
     payment_hold_minutes: int
+    booking_horizon_days: int
     oidc_audience: str | None
     oidc_service_accounts: frozenset[str]
 
@@ -101,6 +102,7 @@ class Settings:
             link_deadline_seconds=_int(env, "LINK_DEADLINE_SECONDS", 900, minimum=1),
             confirmation_grace_seconds=_int(env, "CONFIRMATION_GRACE_SECONDS", 8),
             payment_hold_minutes=_int(env, "PAYMENT_HOLD_MINUTES", 15, minimum=1),
+            booking_horizon_days=_int(env, "BOOKING_HORIZON_DAYS", 365, minimum=1),
             oidc_audience=env.get("OIDC_AUDIENCE") or None,
             oidc_service_accounts=accounts,
         )

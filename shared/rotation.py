@@ -18,6 +18,7 @@ from shared.bookings.booking import Booking
 from shared.bookings.repository import BookingRepository
 from shared.bookings.service import manage_aad
 from shared.connections.repository import CONNECTIONS
+from shared.schemas import Ack
 from shared.store.port import Doc, DocStore, Txn, Where, update
 from shared.vault import Sealed, Vault, connection_aad
 from shared.web import Route, json_response, route
@@ -79,7 +80,12 @@ def _reseal_one(store: DocStore, collection: str, doc_id: str, reseal: Callable[
 def reseal_route(sweep: Callable[[], int]) -> Route:
     """POST /tasks/reseal for the scheduler: the count lets the engineer on call see when a key can go."""
 
-    @route("/tasks/reseal", "POST")
+    @route(
+        "/tasks/reseal",
+        "POST",
+        summary="Cloud Scheduler's daily re-seal: what an older key sealed is sealed again under the current one",
+        responses={200: Ack},
+    )
     def reseal(request: Request) -> Response:
         return json_response({"resealed": sweep()})
 

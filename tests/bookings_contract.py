@@ -10,7 +10,7 @@ import pytest
 
 from shared.bookings.booking import Booking, Fan
 from shared.bookings.model import cell_ids, token_hash
-from shared.bookings.repository import BookingRepository, SlotTaken
+from shared.bookings.repository import BookingRepository, PageMark, SlotTaken
 from shared.store.lease import LeaseLost, take_lease
 from shared.store.port import DocStore
 
@@ -132,11 +132,6 @@ def _check_queries(repo: BookingRepository) -> None:
     # Queries: the creator's bookings by start, and what is due by a time.
     repo.add("b3", sample(hour=11, token="t-3"))
     repo.add("other", sample(creator_id="c2", hour=9, token="t-4"))
-    rows = repo.of_creator("c1")
-    assert {i for i, _ in rows} == {"b1", "b2", "b3"}
-    assert [b.start for _, b in rows] == sorted(b.start for _, b in rows)
-    assert rows[-1][0] == "b3"
-    assert {i for i, _ in repo.of_creator("c1", starting_before=datetime(2026, 3, 2, 10, tzinfo=UTC))} == {"b1", "b2"}
     assert {i for i, _ in repo.mail_due_by(NOW + timedelta(seconds=8), 10)} == {"b1", "b2", "b3", "other"}
     assert {i for i, _ in repo.mail_due_by(NOW, 10)} == {"b1"}
     assert list(repo.mail_due_by(NOW - timedelta(seconds=1), 10)) == []
@@ -158,3 +153,35 @@ def _check_queries(repo: BookingRepository) -> None:
     assert hold is not None
     assert repo.claim_hold_release("b3", hold, NOW) is True
     assert repo.claim_hold_release("b3", hold, NOW) is False
+
+    def at(hour: int, minute: int = 0) -> datetime:
+        return datetime(2026, 3, 2, hour, minute, tzinfo=UTC)
+
+    def ids(rows: list[tuple[str, Booking]]) -> list[str]:
+        return [i for i, _ in rows]
+
+    # Only the bookings overlapping the window (of any status), not the creator's whole history.
+    assert {i for i, _ in repo.overlapping("c1", at(9, 45), at(11))} == {"b2"}
+    assert {i for i, _ in repo.overlapping("c1", at(9), at(9, 1))} == {"b1", "b2"}
+    assert {i for i, _ in repo.overlapping("c1", at(11, 29), at(12))} == {"b3"}
+    assert repo.overlapping("c1", at(11, 30), at(12)) == []
+    repo.add("day-long", sample(creator_id="c3", hour=0, minutes=1440, token="t-6"))
+    assert {i for i, _ in repo.overlapping("c3", at(23, 50), at(23, 55))} == {"day-long"}, "started a day before"
+
+    # Pages: upcoming soonest end first, past newest end first; ties on the end go by id.
+    repo.add("b4", replace(sample(hour=11, token="t-7"), status="cancelled", change="cancelled"))
+    upcoming = repo.page_of_creator("c1", upcoming=True, now=at(9, 15), size=10)
+    assert ids(upcoming) == ["b1", "b2", "b3", "b4", "old-key"]
+    first = repo.page_of_creator("c1", upcoming=True, now=at(9, 15), size=2)
+    assert ids(first) == ["b1", "b2"]
+    mark = PageMark(first[-1][1].end, first[-1][0])
+    assert ids(repo.page_of_creator("c1", upcoming=True, now=at(9, 15), size=1, after=mark)) == ["b3"]
+    tie = PageMark(at(11, 30), "b3")
+    assert ids(repo.page_of_creator("c1", upcoming=True, now=at(9, 15), size=5, after=tie)) == ["b4", "old-key"]
+    past = repo.page_of_creator("c1", upcoming=False, now=at(12), size=10)
+    assert ids(past) == ["b4", "b3", "b2", "b1"]
+    assert ids(repo.page_of_creator("c1", upcoming=False, now=at(12), size=2, after=PageMark(at(11, 30), "b4"))) == [
+        "b3",
+        "b2",
+    ]
+    assert ids(repo.page_of_creator("c1", upcoming=False, now=at(10), size=10)) == ["b2", "b1"], "ended at now is past"

@@ -58,3 +58,11 @@ def _check_pages(store: DocStore, when: datetime) -> None:
             break
         after = (page[-1][1]["due"], page[-1][0])
     assert seen == [f"p{i}" for i in range(7)], "oldest first, then by id, each once"
+    seen, after = [], None
+    while True:
+        page = store.query("paged", due, order_by="due", limit=3, start_after=after, descending=True)
+        seen += [doc_id for doc_id, _ in page]
+        if len(page) < 3:
+            break
+        after = (page[-1][1]["due"], page[-1][0])
+    assert seen == [f"p{i}" for i in reversed(range(7))], "descending: newest first, then by id descending"

@@ -26,10 +26,19 @@ locals {
   # Single-field and equality-only queries use Firestore's automatic single-field indexes, none of
   # which is exempted. Key => collection and ordered fields.
   firestore_indexes = {
-    # Slots (creator_id == and start <) and the creator's bookings list (creator_id ==, ordered by start).
+    # Slots: the creator's bookings starting in the window (or up to the longest booking before it).
     bookings-creator-start = {
       collection = "bookings"
       fields     = [["creator_id", "ASCENDING"], ["start", "ASCENDING"]]
+    }
+    # GET /api/bookings in pages: upcoming soonest end first, past newest end first.
+    bookings-creator-end = {
+      collection = "bookings"
+      fields     = [["creator_id", "ASCENDING"], ["end", "ASCENDING"]]
+    }
+    bookings-creator-end-desc = {
+      collection = "bookings"
+      fields     = [["creator_id", "ASCENDING"], ["end", "DESCENDING"]]
     }
   }
 

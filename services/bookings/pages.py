@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -108,26 +108,33 @@ class BookingPages:
     def _creator_zone(self, creator_id: str) -> ZoneInfo:
         return zone_or(self._uses.catalog.timezone_of(creator_id), "UTC")
 
-    def _listing(self, creator_id: str, *, upcoming: bool) -> list[dict[str, Any]]:
-        return [booking_view(i, b) for i, b in self._bookings.listing(creator_id, upcoming=upcoming)]
+    def _listing(
+        self, creator_id: str, *, upcoming: bool, after: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        page = self._bookings.listing(creator_id, upcoming=upcoming, after=after)
+        return [booking_view(i, b) for i, b in page.rows], page.next_cursor
 
     # ---- creators: Dashboard -> Bookings ---------------------------------------------------------------
 
     def dashboard(self, request: Request) -> Response:
         creator_id = self._kit.creator_id(request)
         zone = self._creator_zone(creator_id)
-        upcoming = self._listing(creator_id, upcoming=True)
-        past = list(reversed(self._listing(creator_id, upcoming=False)))
+        upcoming, later = self._listing(creator_id, upcoming=True, after=request.args.get("later") or None)
+        past, older = self._listing(creator_id, upcoming=False, after=request.args.get("older") or None)
         week = _week_of(request.args.get("week"), self._kit.clock.now().astimezone(zone).date())
+        week_start = datetime.combine(week, time(), zone)
+        in_week = self._bookings.in_window(creator_id, week_start, week_start + timedelta(days=7))
         return self._render(
             request,
             "bookings.html.j2",
             nav="bookings",
             zone=zone,
             upcoming=upcoming,
+            later_bookings=later and "/dashboard/bookings?" + urlencode({"later": later}),
             past=past,
+            older_bookings=older and "/dashboard/bookings?" + urlencode({"older": older}),
             notices=[notice_view(n) for n in self._uses.notices.open_for(creator_id)],
-            calendar=_week_calendar(week, zone, [*past, *upcoming]),
+            calendar=_week_calendar(week, zone, [booking_view(i, b) for i, b in in_week]),
             week=week,
             previous_week=(week - timedelta(days=7)).isoformat(),
             next_week=(week + timedelta(days=7)).isoformat(),
@@ -137,15 +144,20 @@ class BookingPages:
     def dashboard_live(self, request: Request) -> Response:
         """The upcoming bookings' views for the page's script, which swaps "being prepared" for Join meeting."""
         creator_id = self._kit.auth.verify(request.cookies.get(SESSION_COOKIE, ""))
-        return json_response({"bookings": self._listing(creator_id, upcoming=True)})
+        upcoming, _ = self._listing(creator_id, upcoming=True)
+        return json_response({"bookings": upcoming})
 
     def dashboard_cancel_confirm(self, request: Request, booking_id: str) -> Response:
         creator_id = self._kit.creator_id(request)
-        found = [b for b in self._listing(creator_id, upcoming=True) if b["id"] == booking_id]
-        if not found:
+        try:
+            booking = self._bookings.get(booking_id)
+        except NotFoundError:
+            booking = None
+        if booking is None or booking.creator_id != creator_id or booking.end <= self._kit.clock.now():
             raise PageError(404, "We could not find this booking", "It may have ended or been cancelled already.")
         zone = self._creator_zone(creator_id)
-        return self._render(request, "cancel_creator.html.j2", nav="bookings", zone=zone, booking=found[0])
+        view = booking_view(booking_id, booking)
+        return self._render(request, "cancel_creator.html.j2", nav="bookings", zone=zone, booking=view)
 
     def dashboard_cancel(self, request: Request, booking_id: str) -> Response:
         creator_id = self._kit.creator_id(request)
@@ -304,7 +316,7 @@ class BookingPages:
             self._bookings.reschedule(booking["id"], start)
         except ConflictError as exc:
             message = "Sorry, that time is no longer free. Please pick another time."
-            if exc.code == "not_reschedulable":
+            if exc.code in ("not_reschedulable", "session_started"):
                 message = exc.message
             return self._reschedule_form(request, token, 409, message)
         return self._kit.redirect(f"/manage/{token}{Zones.of(request, booking['timezone']).query(done='rescheduled')}")

@@ -10,6 +10,7 @@ from shared.bootstrap import Runtime, notifier, service_app
 from shared.envelope import booking_id_of
 from shared.mail import MailSendError
 from shared.notify import Notifier
+from shared.schemas import PUSH_ANSWERS, PushEnvelopeIn
 from shared.web import Route, WebApp, error_response, json_response, route
 
 log = logging.getLogger(__name__)
@@ -28,11 +29,23 @@ def build_routes(owed: Notifier) -> list[Route]:
         log.info("booking emails sent", extra={"booking_id": booking_id, "outcome": outcome.value})
         return json_response({"booking_id": booking_id, "outcome": outcome.value})
 
-    @route("/pubsub/booking-events", "POST")
+    @route(
+        "/pubsub/booking-events",
+        "POST",
+        summary="Pub/Sub push: a booking changed; settle its emails",
+        body=PushEnvelopeIn,
+        responses=PUSH_ANSWERS,
+    )
     def booking_events(request: Request) -> Response:
         return send_owed_from_push(request)
 
-    @route("/pubsub/link-events", "POST")
+    @route(
+        "/pubsub/link-events",
+        "POST",
+        summary="Pub/Sub push: a link became known; settle the emails",
+        body=PushEnvelopeIn,
+        responses=PUSH_ANSWERS,
+    )
     def link_events(request: Request) -> Response:
         return send_owed_from_push(request)
 

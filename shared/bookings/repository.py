@@ -10,14 +10,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from shared.availability import MAX_DURATION_MINUTES
 from shared.bookings.booking import Booking, Fan, GoogleEventRef, ZoomMeetingRef
 from shared.bookings.model import BOOKINGS, CELLS, HOLD_RELEASE_RETENTION, HOLD_RELEASES, token_hash
 from shared.bookings.outbox import outbox_write
 from shared.store.lease import Lease
-from shared.store.port import Conflict, Doc, DocStore, Txn, Where, Write, create, delete, paged, update
+from shared.store.port import Conflict, Cursor, Doc, DocStore, Txn, Where, Write, create, delete, paged, update
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,17 @@ DecidedFrom = Callable[[Booking], tuple[object, ...]]
 """What a conditional write was decided from; the write is refused once the stored booking's differs."""
 
 Row = tuple[str, Booking]
+
+LONGEST_BOOKING = timedelta(minutes=MAX_DURATION_MINUTES)
+"""No offer is longer, so a booking overlapping a window starts at most this long before it."""
+
+
+@dataclass(frozen=True)
+class PageMark:
+    """Where a page of a creator's bookings ended: its last booking's end, and its id to break ties."""
+
+    end: datetime
+    booking_id: str
 
 
 class SlotTaken(Exception):
@@ -36,8 +49,15 @@ class BookingRepository(Protocol):
 
     def with_manage_token(self, token: str) -> Row | None: ...
 
-    def of_creator(self, creator_id: str, starting_before: datetime | None = None) -> list[Row]:
-        """The creator's bookings by start time (only those starting before `starting_before`, when given)."""
+    def overlapping(self, creator_id: str, low: datetime, high: datetime) -> list[Row]:
+        """The creator's bookings (of any status) whose time overlaps [low, high), whatever the history's length."""
+        ...
+
+    def page_of_creator(
+        self, creator_id: str, *, upcoming: bool, now: datetime, size: int, after: PageMark | None = None
+    ) -> list[Row]:
+        """Up to `size` of the creator's bookings: upcoming (not yet ended, soonest end first) or past (ended,
+        newest end first), following the page that ended at `after`."""
         ...
 
     def holds_expired_by(self, now: datetime, batch: int) -> Iterator[Row]:
@@ -162,10 +182,31 @@ class DocStoreBookingRepository:
         rows = self._query([Where("manage_token_hash", "==", token_hash(token))], limit=1)
         return rows[0] if rows else None
 
-    def of_creator(self, creator_id: str, starting_before: datetime | None = None) -> list[Row]:
-        if starting_before is None:
-            return self._query([Where("creator_id", "==", creator_id)], order_by="start")
-        return self._query([Where("creator_id", "==", creator_id), Where("start", "<", starting_before)])
+    def overlapping(self, creator_id: str, low: datetime, high: datetime) -> list[Row]:
+        rows = self._query(
+            [
+                Where("creator_id", "==", creator_id),
+                Where("start", ">", low - LONGEST_BOOKING),
+                Where("start", "<", high),
+            ]
+        )
+        return [(i, b) for i, b in rows if b.end > low]
+
+    def page_of_creator(
+        self, creator_id: str, *, upcoming: bool, now: datetime, size: int, after: PageMark | None = None
+    ) -> list[Row]:
+        start_after = (after.end, after.booking_id) if after is not None else None
+        if upcoming:
+            return self._page(
+                [Where("creator_id", "==", creator_id), Where("end", ">", now)],
+                "end",
+                size,
+                start_after,
+                descending=False,
+            )
+        return self._page(
+            [Where("creator_id", "==", creator_id), Where("end", "<=", now)], "end", size, start_after, descending=True
+        )
 
     def holds_expired_by(self, now: datetime, batch: int) -> Iterator[Row]:
         return self._due("hold_expires_at", now, batch)
@@ -245,6 +286,22 @@ class DocStoreBookingRepository:
 
     def _query(self, where: Sequence[Where], order_by: str | None = None, limit: int | None = None) -> list[Row]:
         return _readable(self._store.query(BOOKINGS, where, order_by, limit))
+
+    def _page(
+        self, where: Sequence[Where], order_by: str, size: int, after: Cursor | None, *, descending: bool
+    ) -> list[Row]:
+        """Up to `size` readable bookings following `after`; one that cannot be read is passed over and the
+        next is read in its place, so a page is never cut short (and the list never ended early) by it."""
+        rows: list[Row] = []
+        while len(rows) < size:
+            want = size - len(rows)
+            found = self._store.query(BOOKINGS, where, order_by, want, after, descending=descending)
+            rows.extend(_readable(found))
+            if len(found) < want:
+                break
+            last_id, last = found[-1]
+            after = (last[order_by], last_id)
+        return rows
 
     def _due(self, field: str, now: datetime, batch: int) -> Iterator[Row]:
         for doc_id, doc in paged(self._store, BOOKINGS, [Where(field, "<=", now)], field, batch):

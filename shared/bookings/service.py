@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import secrets
 import uuid
@@ -16,9 +18,9 @@ from shared.bookings.booking import Booking, CancelledBy, Fan, Status
 from shared.bookings.catalog import Catalog, require_bookings_plan, weekly_hours_of
 from shared.bookings.model import cell_ids, next_reminder, token_hash
 from shared.bookings.outbox import Outbox
-from shared.bookings.repository import BookingRepository, Row, SlotTaken
+from shared.bookings.repository import BookingRepository, PageMark, Row, SlotTaken
 from shared.clock import Clock
-from shared.errors import ConflictError, NotFoundError
+from shared.errors import ConflictError, InvalidInputError, NotFoundError
 from shared.store.port import Doc
 from shared.vault import Vault
 
@@ -62,6 +64,37 @@ class Policy:
     payment_hold: timedelta
     link_deadline: timedelta
     confirmation_grace: timedelta
+    booking_horizon: timedelta
+    """How far ahead a fan may book."""
+
+
+PAGE_SIZE = 50
+"""Bookings per page of the dashboard list when the caller names no size: a small history fits in one."""
+MAX_PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Row]
+    next_cursor: str | None
+    """Opaque: pass it back as `after` for the following page; None on the last page."""
+
+
+def _write_cursor(mark: PageMark) -> str:
+    text = json.dumps({"end": mark.end.isoformat(), "id": mark.booking_id})
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _read_cursor(cursor: str) -> PageMark:
+    try:
+        fields = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        end = datetime.fromisoformat(fields["end"])
+        booking_id = fields["id"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidInputError("invalid_cursor", "cursor is not one this list gave out.") from exc
+    if end.tzinfo is None or not isinstance(booking_id, str):
+        raise InvalidInputError("invalid_cursor", "cursor is not one this list gave out.")
+    return PageMark(end, booking_id)
 
 
 @dataclass(frozen=True)
@@ -109,10 +142,23 @@ class BookingService:
             raise booking_not_found(booking_id)
         return booking
 
-    def listing(self, creator_id: str, *, upcoming: bool) -> list[Row]:
-        """The creator's dashboard list: upcoming (not yet ended) or past, by start time."""
-        now = self._clock.now()
-        return [(i, b) for i, b in self._bookings.of_creator(creator_id) if (b.end > now) == upcoming]
+    def listing(self, creator_id: str, *, upcoming: bool, size: int = PAGE_SIZE, after: str | None = None) -> Page:
+        """One page of the creator's dashboard list: upcoming (not yet ended) soonest first, or past newest first;
+        `after` is the previous page's `next_cursor`."""
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise InvalidInputError("invalid_limit", f"limit must be from 1 to {MAX_PAGE_SIZE}.")
+        mark = _read_cursor(after) if after else None
+        rows = self._bookings.page_of_creator(
+            creator_id, upcoming=upcoming, now=self._clock.now(), size=size + 1, after=mark
+        )
+        if len(rows) <= size:
+            return Page(rows, None)
+        last_id, last = rows[size - 1]
+        return Page(rows[:size], _write_cursor(PageMark(last.end, last_id)))
+
+    def in_window(self, creator_id: str, start: datetime, end: datetime) -> list[Row]:
+        """The creator's bookings overlapping [start, end), by start time (the dashboard's week)."""
+        return sorted(self._bookings.overlapping(creator_id, start, end), key=lambda row: row[1].start)
 
     # ---- writing -------------------------------------------------------------------------------------------
 
@@ -179,6 +225,8 @@ class BookingService:
         seen = self.get(booking_id)
         if not seen.confirmed:
             raise ConflictError("not_reschedulable", f"A {seen.status.replace('_', ' ')} booking cannot be moved.")
+        if seen.start <= now:
+            raise ConflictError("session_started", "The session has started; it can no longer be moved.")
         if start == seen.start:
             return seen
         creator = self._catalog.creator(seen.creator_id) or {}
@@ -205,6 +253,9 @@ class BookingService:
         seen = self.get(booking_id)
         if seen.cancelled:
             return seen
+        if by == "fan" and seen.start <= now:
+            # One payment must not buy endless sessions: only the creator can cancel one that has started.
+            raise ConflictError("session_started", "The session has started; ask the creator to cancel it.")
         self._write(booking_id, seen, self._next_revision(self._cancelled(seen, by, reason, now), now))
         return self.get(booking_id)
 
@@ -278,7 +329,10 @@ class BookingService:
         self._outbox.publish(booking_id, changes.revision)
 
     def _require_free_slot(self, creator_id: str, creator: Doc, start: datetime, end: datetime, now: datetime) -> None:
-        """The slot must still be one the fan could pick: within hours, not past, not busy in Google."""
+        """The slot must still be one the fan could pick: within hours and the horizon, not past, not busy."""
+        if start > now + self._policy.booking_horizon:
+            days = self._policy.booking_horizon.days
+            raise InvalidInputError("beyond_horizon", f"start: bookings open at most {days} days ahead.")
         try:
             hours = weekly_hours_of(creator)
         except AvailabilityError:

@@ -26,7 +26,7 @@ from shared.bookings.notices import Notices
 from shared.bookings.repository import BookingRepository
 from shared.bus.port import Publisher
 from shared.clock import Clock
-from shared.connections.port import Connections, NotConnectedError
+from shared.connections.port import Connections, ConnectionStatus, NotConnectedError
 from shared.connections.repository import REFRESH_LEASE, REFRESH_MAX_POLLS, REFRESH_POLL_SECONDS
 from shared.providers._http import PROVIDER_CALL_WORST_SECONDS
 from shared.providers.errors import ErrorKind, Provider, ProviderError
@@ -69,12 +69,48 @@ def _untold(booking: Booking) -> bool:
     return booking.link_decided and booking.video_provider != "zoom"
 
 
+class _RunConnections:
+    """The creator's connections as one reconcile uses them: each status read once, and a provider's token, once a
+    call went through with it, reused for the reconcile's later calls instead of reading the connection again.
+    A later call refused for its token (expired meanwhile, or revoked) goes back through the repository, which
+    refreshes and retries, or marks the connection for reconnecting, exactly as for a first call."""
+
+    def __init__(self, connections: Connections) -> None:
+        self._connections = connections
+        self._status: dict[tuple[str, Provider], ConnectionStatus] = {}
+        self._tokens: dict[tuple[str, Provider], str] = {}
+
+    def status(self, creator_id: str, provider: Provider) -> ConnectionStatus:
+        key = (creator_id, provider)
+        if key not in self._status:
+            self._status[key] = self._connections.status(creator_id, provider)
+        return self._status[key]
+
+    def with_token(self, creator_id: str, provider: Provider, call: Callable[[str], T]) -> T:
+        key = (creator_id, provider)
+        token = self._tokens.get(key)
+        if token is not None:
+            try:
+                return call(token)
+            except ProviderError as exc:
+                if exc.kind not in (ErrorKind.UNAUTHORIZED, ErrorKind.REVOKED):
+                    raise
+                del self._tokens[key]
+
+        def remembering(token: str) -> T:
+            self._tokens[key] = token
+            return call(token)
+
+        return self._connections.with_token(creator_id, provider, remembering)
+
+
 @dataclass(frozen=True)
 class _Run:
-    """One reconcile: the booking it is for and the lease that fences its writes."""
+    """One reconcile: the booking it is for, the lease that fences its writes and the connections it reads once."""
 
     booking_id: str
     lease: Lease
+    connections: _RunConnections
 
 
 class RetryLater(Exception):
@@ -117,7 +153,7 @@ class MeetingReconciler:
             booking = self._bookings.get(booking_id)
             if booking is None or booking.pending_payment:
                 return
-            self._reconcile(_Run(booking_id, lease), booking)
+            self._reconcile(_Run(booking_id, lease, _RunConnections(self._connections)), booking)
         except _Superseded:
             log.info(
                 "booking changed during the reconcile; its new revision's event follows",
@@ -141,8 +177,8 @@ class MeetingReconciler:
     def _reconcile(self, run: _Run, booking: Booking) -> None:
         revision = booking.revision
         settled = booking.link_decided
-        booking, zoom_url = self._reconcile_zoom(run, booking)
-        booking, meet_url = self._reconcile_google(run, booking, zoom_url)
+        stored, zoom_url = self._reconcile_zoom(run, booking)
+        booking, meet_url = self._reconcile_google(run, stored, zoom_url)
         if not booking.confirmed:
             if booking.link_nudge_at is not None:  # the cancel's cleanup is done: no nudge republishes it
                 self._write(run, booking, replace(booking, link_nudge_at=None))
@@ -160,7 +196,7 @@ class MeetingReconciler:
             link_revision=revision,
             link_nudge_at=None,
         )
-        recorded = self._write(run, booking, link)
+        recorded = self._write(run, stored, link)  # with the Google event made or moved for it, in one write
         if recorded.link_published_revision != revision:
             kind = "link.ready" if url else "link.unavailable"
             self._publisher.publish(LINK_EVENTS, {"type": kind, "booking_id": run.booking_id, "revision": revision})
@@ -181,7 +217,7 @@ class MeetingReconciler:
                 booking = self._settle_marked(run, booking)
             if booking.zoom and (not booking.confirmed or booking.zoom.start != booking.start or _untold(booking)):
                 booking = self._delete_meeting(run, booking, booking.zoom.meeting_id)
-            if want and booking.zoom is None and self._connections.status(booking.creator_id, "zoom") == "connected":
+            if want and booking.zoom is None and run.connections.status(booking.creator_id, "zoom") == "connected":
                 booking = self._settle_marked(run, self._create_meeting(run, booking))
         except _GiveUp as give_up:
             log.warning(
@@ -197,7 +233,7 @@ class MeetingReconciler:
         lists the recorded one."""
         marker = zoom_marker(run.booking_id)
         deadline = booking.link_deadline_at if booking.confirmed else self._cleanup_deadline(booking)
-        listed = self._call(booking.creator_id, "zoom", self._zoom.list_meetings, deadline) or []
+        listed = self._call(run, booking.creator_id, "zoom", self._zoom.list_meetings, deadline) or []
         marked = [m for m in listed if _carries(m, marker)]
         kept = booking.zoom
         if kept is None and booking.confirmed and not booking.link_decided and marked:
@@ -221,7 +257,7 @@ class MeetingReconciler:
             timezone=booking.timezone,
         )
         meeting = self._call(
-            booking.creator_id, "zoom", lambda t: self._zoom.create_meeting(t, spec), booking.link_deadline_at
+            run, booking.creator_id, "zoom", lambda t: self._zoom.create_meeting(t, spec), booking.link_deadline_at
         )
         made = ZoomMeetingRef(meeting.id, meeting.join_url, booking.start)
         try:
@@ -239,6 +275,7 @@ class MeetingReconciler:
         """Delete one of the booking's meetings (gone already is done); one that cannot be is a notice."""
         try:
             self._call(
+                run,
                 booking.creator_id,
                 "zoom",
                 lambda t: self._zoom.delete_meeting(t, meeting_id),
@@ -252,28 +289,32 @@ class MeetingReconciler:
             self._notices.zoom_delete_failed(booking.creator_id, run.booking_id, meeting_id)
 
     def _reconcile_google(self, run: _Run, booking: Booking, zoom_url: str | None) -> tuple[Booking, str | None]:
-        """The booking with its Google event made, moved or deleted as it says, and the Meet URL to use if any."""
+        """The booking with its Google event made, moved or deleted as it says, and the Meet URL to use if any.
+        A confirmed booking's event made or moved is not written here: the link's write, right after, records it
+        (and if that write never happens, the event's derived id finds it again, for the next try or a cancel)."""
         creator_id = booking.creator_id
         event = booking.google_event
         try:
             if not booking.confirmed:
                 return self._delete_event(run, booking), None
-            if self._connections.status(creator_id, "google") != "connected":
+            if run.connections.status(creator_id, "google") != "connected":
                 return booking, None
             spec = self._event_spec(run.booking_id, booking, zoom_url)
             link_deadline = booking.link_deadline_at
             if event is None:
-                made = self._call(creator_id, "google", lambda t: self._insert_or_patch(t, spec), link_deadline)
+                made = self._call(run, creator_id, "google", lambda t: self._insert_or_patch(t, spec), link_deadline)
             elif event.start != booking.start or event.zoom_url != zoom_url:
-                made = self._call(creator_id, "google", lambda t: self._calendar.patch_event(t, spec), link_deadline)
+                made = self._call(
+                    run, creator_id, "google", lambda t: self._calendar.patch_event(t, spec), link_deadline
+                )
             else:
                 return booking, None if zoom_url else event.meet_url
             if made is None:
                 # The creator deleted the event in Google Calendar (patch answered not found): none to move.
-                return self._write(run, booking, replace(booking, google_event=None)), None
+                return replace(booking, google_event=None), None
             meet = None if zoom_url else made.hangout_link
             recorded = GoogleEventRef(event_id=spec.event_id, start=booking.start, zoom_url=zoom_url, meet_url=meet)
-            return self._write(run, booking, replace(booking, google_event=recorded)), meet
+            return replace(booking, google_event=recorded), meet
         except _GiveUp as give_up:
             log.warning(
                 "no Google event for this revision", extra={"booking_id": run.booking_id, "reason": give_up.reason}
@@ -283,11 +324,11 @@ class MeetingReconciler:
     def _delete_event(self, run: _Run, booking: Booking) -> Booking:
         """A cancelled booking's event goes, recorded or not: its id is derived from the booking, so an insert
         whose answer was lost is deleted too (not found is done)."""
-        if booking.google_event is None and self._connections.status(booking.creator_id, "google") != "connected":
+        if booking.google_event is None and run.connections.status(booking.creator_id, "google") != "connected":
             return booking
         event_id = event_id_for(run.booking_id)
         deadline = self._cleanup_deadline(booking)
-        self._call(booking.creator_id, "google", lambda t: self._calendar.delete_event(t, event_id), deadline)
+        self._call(run, booking.creator_id, "google", lambda t: self._calendar.delete_event(t, event_id), deadline)
         return self._write(run, booking, replace(booking, google_event=None))
 
     def _insert_or_patch(self, token: str, spec: EventSpec) -> Any:
@@ -321,11 +362,13 @@ class MeetingReconciler:
     def _cleanup_deadline(booking: Booking) -> datetime:
         return booking.updated_at + DELETE_RETRY_WINDOW
 
-    def _call(self, creator_id: str, provider: Provider, fn: Callable[[str], T], deadline: datetime | None) -> T:
+    def _call(
+        self, run: _Run, creator_id: str, provider: Provider, fn: Callable[[str], T], deadline: datetime | None
+    ) -> T:
         """One provider call under the failure policy: revoked gives up at once, transient and rate-limited
         failures retry (through Pub/Sub redelivery) until the booking's link deadline, not-found is done."""
         try:
-            return self._connections.with_token(creator_id, provider, fn)
+            return run.connections.with_token(creator_id, provider, fn)
         except NotConnectedError as exc:
             raise _GiveUp(str(exc)) from None
         except ProviderError as exc:

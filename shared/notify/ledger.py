@@ -49,6 +49,10 @@ class Delivery(StrEnum):
     """It can never be sent (now or earlier): the record says why."""
 
 
+_FINAL = {ClaimState.SENT: Delivery.ALREADY_SENT, ClaimState.FAILED: Delivery.FAILED}
+"""A claim in one of these states is settled for good: what a later delivery of the same message answers."""
+
+
 @dataclass(frozen=True)
 class EmailKey:
     """Names one message; ``kind`` is the reminder's own name (reminder_24h) so each reminder goes once."""
@@ -134,16 +138,21 @@ class EmailLedger:
             return None
         except Conflict:
             pass
+        # Sent and failed are final and a live claim is someone else's: each is answered by a plain read. Only
+        # taking over an expired claim (or one released meanwhile) needs the transaction.
+        standing = self._store.get(EMAILS, key.doc_id)
+        if standing is not None and standing["state"] in _FINAL:
+            return _FINAL[standing["state"]]
+        if standing is not None and standing["lease_until"] > claim["created_at"]:
+            return Delivery.IN_FLIGHT
 
         def take_over(txn: Txn) -> Delivery | None:
             current = txn.get(EMAILS, key.doc_id)
             if current is None:  # released between our create and this read
                 txn.write(create(EMAILS, key.doc_id, claim))
                 return None
-            if current["state"] == ClaimState.SENT:
-                return Delivery.ALREADY_SENT
-            if current["state"] == ClaimState.FAILED:
-                return Delivery.FAILED
+            if current["state"] in _FINAL:
+                return _FINAL[current["state"]]
             if current["lease_until"] > claim["created_at"]:
                 return Delivery.IN_FLIGHT
             taken = {k: claim[k] for k in ("owner", "lease_until", "link_included")}

@@ -41,9 +41,6 @@ _PRIMARY: dict[tuple[str, str], tuple[Message, ...]] = {
 
 _WHY_FAILED = {"render": "it could not be written from the booking's details", "send": "the mail server refused it"}
 
-LINK_READY_TO = (Recipient.FAN,)
-"""Who gets link_ready after their copy went out without the link; creators have the dashboard."""
-
 _MAX_PASSES = 3
 
 
@@ -86,11 +83,10 @@ class Notifier:
         """
         for _ in range(_MAX_PASSES):
             booking = self._bookings.get(booking_id)
-            creator = self._catalog.creator(booking.creator_id) if booking else None
-            if booking is None or creator is None:
-                log.warning("nothing to send: booking or creator missing", extra={"booking_id": booking_id})
+            if booking is None:
+                log.warning("nothing to send: booking missing", extra={"booking_id": booking_id})
                 return Outcome.UNKNOWN
-            outcome = self._send_once(booking_id, booking, creator, force)
+            outcome = self._send_once(booking_id, booking, force)
             if outcome is not Outcome.SETTLED or self._finish(booking_id, booking):
                 return outcome
         return Outcome.IN_FLIGHT  # still changing under us: the sweep comes back while mail_due_at is set
@@ -109,12 +105,16 @@ class Notifier:
 
     # ---- steps ---------------------------------------------------------------------------------------------
 
-    def _send_once(self, booking_id: str, booking: Booking, creator: Doc, force: bool) -> Outcome:
+    def _send_once(self, booking_id: str, booking: Booking, force: bool) -> Outcome:
         owed = _PRIMARY.get((booking.status, booking.change), ())
         if booking.change == "cancelled" and not booking.confirmed_at:
             owed = ()  # a hold that never got paid: the fan was never told it was booked
         if owed and self._must_wait(booking, force):
-            return Outcome.WAITING
+            return Outcome.WAITING  # decided from the booking alone: the creator is read only to send
+        creator = self._catalog.creator(booking.creator_id)
+        if creator is None:
+            log.warning("nothing to send: creator missing", extra={"booking_id": booking_id})
+            return Outcome.UNKNOWN
         done = self._deliver_all(booking_id, booking, creator, owed)
         if booking.confirmed and booking.link_ready:
             link_ready = self._link_ready_owed(booking_id, booking, owed)
@@ -127,11 +127,10 @@ class Notifier:
         return not force and booking.confirmed and booking.link_pending and due is not None and self._clock.now() < due
 
     def _link_ready_owed(self, booking_id: str, booking: Booking, owed: Sequence[Message]) -> list[Message]:
-        """link_ready for each recipient whose copy of this revision went out without the link."""
+        """link_ready for each recipient whose copy of this revision went out without the link: fan and
+        creator alike, since every copy without it said it will follow in a separate email."""
         result: list[Message] = []
         for kind, recipient in owed:
-            if recipient not in LINK_READY_TO:
-                continue
             sent = self._ledger.record(EmailKey(booking_id, kind.value, booking.revision, recipient.value))
             if sent is not None and sent["state"] == "sent" and not sent["link_included"]:
                 result.append((EmailKind.LINK_READY, recipient))

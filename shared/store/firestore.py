@@ -57,12 +57,15 @@ class FirestoreDocStore:
         order_by: str | None = None,
         limit: int | None = None,
         start_after: Cursor | None = None,
+        *,
+        descending: bool = False,
     ) -> list[tuple[str, Doc]]:
         query: Any = self._client.collection(collection)
         for w in where:
             query = query.where(filter=FieldFilter(w.field, w.op, w.value))
         if order_by:
-            query = query.order_by(order_by).order_by(_DOCUMENT_ID)
+            direction = firestore.Query.DESCENDING if descending else firestore.Query.ASCENDING
+            query = query.order_by(order_by, direction=direction).order_by(_DOCUMENT_ID, direction=direction)
             if start_after is not None:
                 value, doc_id = start_after
                 query = query.start_after({order_by: value, _DOCUMENT_ID: doc_id})

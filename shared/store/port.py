@@ -56,10 +56,12 @@ class DocStore(Protocol):
         order_by: str | None = None,
         limit: int | None = None,
         start_after: Cursor | None = None,
+        *,
+        descending: bool = False,
     ) -> list[tuple[str, Doc]]:
-        """With ``order_by``, rows come by that field, then by document id, and ``start_after`` (the
-        field's value and the id of the last row read) resumes after that row: pages that neither skip
-        nor repeat a row, even when many share one value."""
+        """With ``order_by``, rows come by that field, then by document id (both descending when asked),
+        and ``start_after`` (the field's value and the id of the last row read) resumes after that row:
+        pages that neither skip nor repeat a row, even when many share one value."""
         ...
 
     def commit(self, writes: Sequence[Write]) -> None:

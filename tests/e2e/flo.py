@@ -244,6 +244,15 @@ class Flo:
 
     # ---- mail ------------------------------------------------------------------------------------------
 
+    def hold_mail(self, *addresses: str) -> None:
+        """The mail sink refuses mail to these addresses (a 4xx: the sender retries) until released."""
+        for address in addresses:
+            assert self.mail.put(f"/held/{address}").status_code == 204
+
+    def release_mail(self, *addresses: str) -> None:
+        for address in addresses:
+            assert self.mail.delete(f"/held/{address}").status_code == 204
+
     def mail_policy(self, refuse: str | None = None, *, smtputf8: bool = True) -> None:
         """Make the mail sink refuse addresses matching `refuse` (550) or stop offering SMTPUTF8."""
         r = self.mail.put("/policy", json={"refuse": refuse, "smtputf8": smtputf8})

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from shared.bookings.booking import Booking
 from shared.bookings.model import token_hash
-from shared.bookings.repository import DecidedFrom, Row, SlotTaken
+from shared.bookings.repository import DecidedFrom, PageMark, Row, SlotTaken
 from shared.store.lease import Lease
 from shared.store.port import DocStore
 from tests.fakes.store import FakeDocStore
@@ -35,13 +35,23 @@ class FakeBookingRepository:
         wanted = token_hash(token)
         return next(((i, b) for i, b in self.bookings.items() if b.manage_token_hash == wanted), None)
 
-    def of_creator(self, creator_id: str, starting_before: datetime | None = None) -> list[Row]:
-        rows = [
-            (i, b)
-            for i, b in self.bookings.items()
-            if b.creator_id == creator_id and (starting_before is None or b.start < starting_before)
+    def overlapping(self, creator_id: str, low: datetime, high: datetime) -> list[Row]:
+        return [
+            (i, b) for i, b in self.bookings.items() if b.creator_id == creator_id and b.start < high and b.end > low
         ]
-        return sorted(rows, key=lambda row: row[1].start)
+
+    def page_of_creator(
+        self, creator_id: str, *, upcoming: bool, now: datetime, size: int, after: PageMark | None = None
+    ) -> list[Row]:
+        rows = sorted(
+            ((i, b) for i, b in self.bookings.items() if b.creator_id == creator_id and (b.end > now) == upcoming),
+            key=lambda row: (row[1].end, row[0]),
+            reverse=not upcoming,
+        )
+        if after is not None:
+            mark = (after.end, after.booking_id)
+            rows = [(i, b) for i, b in rows if ((b.end, i) > mark if upcoming else (b.end, i) < mark)]
+        return rows[:size]
 
     def holds_expired_by(self, now: datetime, batch: int) -> Iterator[Row]:
         return self._due(lambda b: b.hold_expires_at, now)

@@ -73,6 +73,8 @@ class FakeDocStore:
         order_by: str | None = None,
         limit: int | None = None,
         start_after: Cursor | None = None,
+        *,
+        descending: bool = False,
     ) -> list[tuple[str, Doc]]:
         with self._lock:
             rows = [
@@ -81,10 +83,11 @@ class FakeDocStore:
                 if all(_matches(doc, w) for w in where)
             ]
         if order_by:
-            rows = [r for r in rows if r[1].get(order_by) is not None]
-            rows.sort(key=lambda r: (r[1][order_by], r[0]))
+            field = order_by
+            rows = [r for r in rows if r[1].get(field) is not None]
+            rows.sort(key=lambda r: (r[1][field], r[0]), reverse=descending)
             if start_after is not None:
-                rows = [r for r in rows if (r[1][order_by], r[0]) > start_after]
+                rows = rows[sum(1 for r in rows if _reached((r[1][field], r[0]), start_after, descending)) :]
         return rows[:limit] if limit is not None else rows
 
     def commit(self, writes: Sequence[Write]) -> None:
@@ -117,3 +120,8 @@ class FakeDocStore:
     def clear(self) -> None:
         with self._lock:
             self._docs.clear()
+
+
+def _reached(key: Cursor, cursor: Cursor, descending: bool) -> bool:
+    """Whether a row ordered by `key` comes at or before the page's `cursor` in the query's order."""
+    return key >= cursor if descending else key <= cursor

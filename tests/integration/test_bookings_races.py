@@ -16,7 +16,7 @@ from shared.bookings.model import BOOKINGS, CELLS, HOLD_RELEASES
 from shared.bookings.service import BookingService, SlotTakenError
 from shared.bootstrap import booking_service
 from shared.store.firestore import FirestoreDocStore
-from shared.store.port import Doc, DocStore, Txn, Where, Write
+from shared.store.port import Cursor, Doc, DocStore, Txn, Where, Write
 from tests.fakes.bus import FakePublisher
 from tests.fakes.clock import FakeClock
 from tests.integration.conftest import PROJECT_ID
@@ -50,9 +50,11 @@ class _PaymentLandsAfter:
         where: Sequence[Where] = (),
         order_by: str | None = None,
         limit: int | None = None,
-        start_after: tuple[Any, str] | None = None,
+        start_after: Cursor | None = None,
+        *,
+        descending: bool = False,
     ) -> list[tuple[str, Doc]]:
-        rows = self._store.query(collection, where, order_by, limit, start_after)
+        rows = self._store.query(collection, where, order_by, limit, start_after, descending=descending)
         self._after("query", collection)
         return rows
 

@@ -36,7 +36,10 @@ MONDAY = "2026-03-02"
 TUESDAY = "2026-03-03"
 MORNINGS = {day: [["09:00", "12:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
 POLICY = Policy(
-    payment_hold=timedelta(minutes=15), link_deadline=timedelta(seconds=900), confirmation_grace=timedelta(seconds=8)
+    payment_hold=timedelta(minutes=15),
+    link_deadline=timedelta(seconds=900),
+    confirmation_grace=timedelta(seconds=8),
+    booking_horizon=timedelta(days=365),
 )
 
 

@@ -32,7 +32,11 @@ def test_a_stored_booking_that_cannot_be_read_is_passed_over_not_allowed_to_hide
         repo.add(booking_id, sample(hour=hour, token=f"t-{booking_id}"))
     store.commit([update(BOOKINGS, "a", {"fan": None})])
     assert [i for i, _ in repo.mail_due_by(NOW + timedelta(days=1), 1)] == ["b", "c"]
-    assert [i for i, _ in repo.of_creator("c1")] == ["b", "c"]
+    assert [i for i, _ in repo.overlapping("c1", NOW, NOW + timedelta(days=1))] == ["b", "c"]
+    first = repo.page_of_creator("c1", upcoming=True, now=NOW, size=1)
+    assert [i for i, _ in first] == ["b"], "the unreadable one's place on the page goes to the next"
+    past = repo.page_of_creator("c1", upcoming=False, now=NOW + timedelta(days=1), size=2)
+    assert [i for i, _ in past] == ["c", "b"]
 
 
 def test_a_hold_release_marker_carries_the_expiry_firestore_s_ttl_deletes_it_by() -> None:

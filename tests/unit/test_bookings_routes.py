@@ -16,7 +16,7 @@ from shared.bootstrap import bookings_use_cases
 from shared.config import Settings
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.store.port import delete, put, update
-from tests.unit.test_bookings_harness import BASE_URL, MORNINGS, Harness, at, error_of
+from tests.unit.test_bookings_harness import BASE_URL, MORNINGS, Creator, Harness, at, error_of
 
 # ---- dev creators and settings -------------------------------------------------------------------------------
 
@@ -35,7 +35,7 @@ def test_the_dev_route_makes_a_creator_and_a_token_that_authenticates() -> None:
     assert stored["timezone"] == "Europe/Paris"
     ok = h.client.get("/api/bookings", headers={"Authorization": f"Bearer {body['token']}"})
     assert ok.status_code == 200
-    assert ok.get_json() == {"bookings": []}
+    assert ok.get_json() == {"bookings": [], "next_cursor": None}
 
 
 @pytest.mark.parametrize(
@@ -630,7 +630,7 @@ def test_an_unknown_scope_is_400() -> None:
     creator = h.creator()
     response = h.client.get("/api/bookings?scope=everything", headers=creator.headers)
     assert response.status_code == 400
-    assert error_of(response)["code"] == "invalid_scope"
+    assert error_of(response)["message"].startswith("scope:")
 
 
 # ---- notices --------------------------------------------------------------------------------------------------
@@ -709,3 +709,42 @@ def test_the_dev_routes_do_not_exist_outside_local() -> None:
     rules = {r.rule for r in build_routes(bookings_use_cases(runtime))}
     assert "/api/public/bookings" in rules
     assert not any(rule.startswith("/api/dev/") for rule in rules)
+
+
+# ---- the dashboard list in pages -----------------------------------------------------------------------------
+
+
+def _pages(h: Harness, creator: Creator, scope: str, limit: int) -> list[list[str]]:
+    """Follow next_cursor from the first page to the last; each page's booking ids."""
+    pages: list[list[str]] = []
+    query = f"/api/bookings?scope={scope}&limit={limit}"
+    while True:
+        body = h.client.get(query, headers=creator.headers).get_json()
+        pages.append([b["id"] for b in body["bookings"]])
+        if body["next_cursor"] is None:
+            return pages
+        query = f"/api/bookings?scope={scope}&limit={limit}&cursor={body['next_cursor']}"
+
+
+def test_the_bookings_list_pages_upcoming_soonest_first_and_past_newest_first() -> None:
+    h = Harness()
+    creator = h.creator()
+    offer_id = h.offer(creator)
+    made = [h.booked(offer_id, at(9 + i // 2, 30 * (i % 2), day=day))[0] for day in (2, 3) for i in range(5)]
+    upcoming = _pages(h, creator, "upcoming", 3)
+    assert upcoming == [made[0:3], made[3:6], made[6:9], made[9:]]
+    everything = h.client.get("/api/bookings", headers=creator.headers).get_json()
+    assert [b["id"] for b in everything["bookings"]] == made and everything["next_cursor"] is None
+    h.clock.advance(timedelta(hours=26))
+    assert _pages(h, creator, "past", 4) == [made[6::-1][:4], made[6::-1][4:]]
+    assert _pages(h, creator, "upcoming", 2) == [made[7:9], made[9:]]
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=201", "limit=-1", "limit=two", "cursor=nope", "cursor=e30"])
+def test_a_bad_page_size_or_cursor_is_a_400(query: str) -> None:
+    h = Harness()
+    creator = h.creator()
+    response = h.client.get(f"/api/bookings?scope=past&{query}", headers=creator.headers)
+    assert response.status_code == 400
+    expected = "invalid_cursor" if query.startswith("cursor") else "invalid_request"  # the query model names limit
+    assert error_of(response)["code"] == expected, error_of(response)

@@ -9,7 +9,7 @@ never raises.
 Firestore's rules, as applied here: equality filters alone (any number, `in` included) are served by
 merging the automatic single-field indexes; a query on one field needs nothing else; a range filter or
 an order on one field together with filters on other fields needs a composite index whose fields are the
-equality fields followed by that field.
+equality fields followed by that field, descending when the query orders it `descending=True`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from tests.unit.test_terraform import ROOT, _local
 
 SOURCES = [*sorted((ROOT / "shared").rglob("*.py")), *sorted((ROOT / "services").rglob("*.py"))]
 EQUALITY_OPS = frozenset({"==", "in"})
+Index = tuple[str, frozenset[str], str, str]
 
 
 @dataclass(frozen=True)
@@ -30,16 +31,19 @@ class Query:
     equalities: frozenset[str]
     ranges: frozenset[str]
     order_by: str | None
+    descending: bool = False
 
-    def needed_index(self) -> tuple[str, frozenset[str], str] | None:
-        """(collection, equality fields, last field) of the composite index, or None when none is needed."""
+    def needed_index(self) -> Index | None:
+        """(collection, equality fields, last field, its order) of the composite index, or None when none is
+        needed."""
         fields = {*self.ranges, *([self.order_by] if self.order_by else [])}
         assert len(fields) <= 1, f"{self.where}: range filters or order on several fields cannot be indexed"
         if not fields:
             return None
         (last,) = fields
         equalities = self.equalities - {last}
-        return (self.collection, frozenset(equalities), last) if equalities else None
+        order = "DESCENDING" if self.descending else "ASCENDING"
+        return (self.collection, frozenset(equalities), last, order) if equalities else None
 
 
 def _collection_names() -> dict[str, str]:
@@ -127,10 +131,19 @@ def _query(where: str, collection: str, arguments: dict[str, ast.expr]) -> Query
             (equalities if op in EQUALITY_OPS else ranges).add(field)
     order = arguments.get("order_by")
     order_by = _field(order, where) if order is not None and not _is_none(order) else None
-    query = Query(where, collection, frozenset(equalities), frozenset(ranges), order_by)
+    query = Query(where, collection, frozenset(equalities), frozenset(ranges), order_by, _descending(arguments, where))
     fields = {*equalities, *ranges, *([order_by] if order_by else [])}
     assert len(fields) == 1 or not any(f.startswith("<") for f in fields), f"{where}: a variable field beside others"
     return query
+
+
+def _descending(arguments: dict[str, ast.expr], where: str) -> bool:
+    """A query's `descending=`, which must be a literal so that the index it needs can be told."""
+    node = arguments.get("descending")
+    if node is None:
+        return False
+    assert isinstance(node, ast.Constant) and isinstance(node.value, bool), f"{where}: descending is not a literal"
+    return node.value
 
 
 def _is_none(node: ast.expr) -> bool:
@@ -177,12 +190,13 @@ def code_queries() -> list[Query]:
     return found
 
 
-def terraform_indexes() -> set[tuple[str, frozenset[str], str]]:
+def terraform_indexes() -> set[Index]:
     indexes = set()
     for key, spec in _local("firestore_indexes").items():
         fields = [field for field, order in spec["fields"]]
-        assert all(order == "ASCENDING" for _, order in spec["fields"]), f"{key}: the code orders ascending only"
-        indexes.add((spec["collection"], frozenset(fields[:-1]), fields[-1]))
+        orders = [order for field, order in spec["fields"]]
+        assert all(order == "ASCENDING" for order in orders[:-1]), f"{key}: equality fields are indexed ascending"
+        indexes.add((spec["collection"], frozenset(fields[:-1]), fields[-1], orders[-1]))
     return indexes
 
 
@@ -195,7 +209,8 @@ def test_the_queries_are_found() -> None:
     assert len(queries) >= 5, listing
     assert any(q.collection == "bookings" and q.equalities == {"creator_id"} and q.ranges == {"start"} for q in queries)
     repository = [q for q in queries if q.where.startswith("shared/bookings/repository.py:")]
-    assert any(q.equalities == {"creator_id"} and q.order_by == "start" for q in repository), listing
+    paging = [q for q in repository if q.equalities == {"creator_id"} and q.order_by == "end"]
+    assert {q.descending for q in paging} == {False, True}, listing
 
 
 def test_every_query_has_its_index_and_every_index_serves_a_query() -> None:
@@ -216,5 +231,7 @@ def test_the_rules_tell_which_queries_need_an_index() -> None:
 
     assert query({"a", "b"}, set()).needed_index() is None
     assert query(set(), {"a"}, "a").needed_index() is None
-    assert query({"a"}, {"b"}).needed_index() == ("c", frozenset({"a"}), "b")
-    assert query({"a"}, set(), "b").needed_index() == ("c", frozenset({"a"}), "b")
+    assert query({"a"}, {"b"}).needed_index() == ("c", frozenset({"a"}), "b", "ASCENDING")
+    assert query({"a"}, set(), "b").needed_index() == ("c", frozenset({"a"}), "b", "ASCENDING")
+    descending = Query("example", "c", frozenset({"a"}), frozenset({"b"}), "b", descending=True)
+    assert descending.needed_index() == ("c", frozenset({"a"}), "b", "DESCENDING")

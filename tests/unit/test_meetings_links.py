@@ -407,17 +407,17 @@ def test_a_zoom_meeting_made_while_the_link_settled_on_meet_is_deleted_once_zoom
     booking_id = h.book(local(3, 10))
     zoom = h.zoom
 
-    def revoked_once(token: str) -> list[ZoomMeeting]:
-        del zoom.list_meetings
-        raise REVOKED
+    def revoked(token: str) -> list[ZoomMeeting]:
+        raise REVOKED  # every token: a refused cached token is retried through the connection, and refused again
 
-    zoom.list_meetings = revoked_once  # type: ignore[method-assign]
+    zoom.list_meetings = revoked  # type: ignore[method-assign]
     h.deliver(booking_id)
     doc = h.doc(booking_id)
     event = h.event_of(booking_id)
     assert event is not None and doc["meeting_url"] == event.hangout_link
     assert doc["zoom"] is not None and len(h.live_meetings()) == 1
 
+    del zoom.list_meetings
     h.connect("zoom")
     doc = h.settle(booking_id)
 

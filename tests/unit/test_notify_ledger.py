@@ -191,3 +191,22 @@ def test_a_send_taking_every_smtp_step_at_its_timeout_is_not_sent_twice() -> Non
     assert EmailLedger(store, clock, Slowest()).deliver(KEY, message, link_included=False) is Delivery.SENT
     assert overlapping == [Delivery.IN_FLIGHT]
     assert len(sink.sent) == 1
+
+
+def test_a_sent_or_live_claim_is_answered_without_a_transaction(monkeypatch: pytest.MonkeyPatch) -> None:
+    led, store, clock, sender = ledger()
+    other = EmailKey("b1", "confirmation", 2, "creator")
+    assert led.deliver(KEY, message, link_included=True) is Delivery.SENT
+    live = {"state": "sending", "owner": "someone", "lease_until": NOW + LEASE, "created_at": NOW}
+    store.commit([create(EMAILS, other.doc_id, live)])
+
+    def no_transaction(fn: object) -> None:
+        raise AssertionError("a duplicate delivery needs no transaction")
+
+    monkeypatch.setattr(store, "transaction", no_transaction)
+    assert led.deliver(KEY, message, link_included=True) is Delivery.ALREADY_SENT
+    assert led.deliver(other, message, link_included=True) is Delivery.IN_FLIGHT
+    monkeypatch.undo()
+    clock.advance(LEASE + timedelta(seconds=1))
+    assert led.deliver(other, message, link_included=True) is Delivery.SENT, "an expired claim is taken over"
+    assert len(sender.sent) == 2

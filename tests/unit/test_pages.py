@@ -7,7 +7,7 @@ import json
 import logging
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -117,6 +117,22 @@ def test_an_unknown_offer_and_a_creator_without_the_plan_get_pages_not_json() ->
     assert response.status_code == 403
     assert response.mimetype == "text/html"
     assert "not taking bookings" in response.get_data(as_text=True)
+
+
+def test_a_started_session_is_not_the_fans_to_move_or_cancel_on_the_pages_either() -> None:
+    h = Harness()
+    _, booking_id, token = _booked(h)
+    client = _app(h)
+    reschedule_csrf = _csrf(client, f"/manage/{token}/reschedule")
+    cancel_csrf = _csrf(client, f"/manage/{token}/cancel")
+    h.clock.advance(timedelta(hours=1, minutes=5))  # the 09:00 session has started
+    moved = client.post(f"/manage/{token}/reschedule", data={"csrf": reschedule_csrf, "start": at(10, day=3)})
+    assert moved.status_code == 409
+    assert "The session has started" in moved.get_data(as_text=True)
+    cancelled = client.post(f"/manage/{token}/cancel", data={"csrf": cancel_csrf})
+    assert cancelled.status_code == 409
+    assert "ask the creator to cancel it" in cancelled.get_data(as_text=True)
+    assert h.doc(booking_id)["status"] == "confirmed"
 
 
 def test_every_page_answer_carries_the_security_headers() -> None:
@@ -339,3 +355,27 @@ def test_every_template_stylesheet_and_script_ships_in_the_package() -> None:
     files = [p for p in root.rglob("*") if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts]
     assert {p.suffix for p in files} >= {".j2", ".css", ".js"}
     assert [p.name for p in files if not any(fnmatch(p.name, pattern) for pattern in patterns)] == []
+
+
+def test_the_dashboard_shows_the_newest_past_bookings_first_and_links_to_older_ones() -> None:
+    h = Harness()
+    creator = h.creator()
+    offer_id = h.offer(creator)
+    days = (2, 3, 4, 5, 6, 9, 10, 11, 12)
+    made = [h.booked(offer_id, at(9 + i // 2, 30 * (i % 2), day=day))[0] for day in days for i in range(6)]
+    h.clock.advance(timedelta(days=12))
+    client = _app(h)
+    _sign_in(client, creator)
+    first = client.get("/dashboard/bookings").get_data(as_text=True)
+    shown = re.findall(r'<li class="booking confirmed">.*?</li>', first, re.S)
+    assert len(shown) == 50
+    older = re.search(r'<a href="([^"]+)">Older bookings</a>', first)
+    assert older, "a history longer than a page links to the older bookings"
+    rest = client.get(older.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert len(re.findall(r'<li class="booking confirmed">', rest)) == len(made) - 50
+    assert "Older bookings" not in rest
+    past = rest[rest.index('id="past"') :]
+    assert re.findall(r'<div class="booking-when"><strong>(.*?)</strong>', past) == [
+        f"Mon 2 Mar 2026, {start}\N{EN DASH}{end} UTC (UTC)"
+        for start, end in (("10:30", "11:00"), ("10:00", "10:30"), ("09:30", "10:00"), ("09:00", "09:30"))
+    ], "the oldest bookings come last, newest first"
