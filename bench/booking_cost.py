@@ -35,7 +35,7 @@ from shared.connections.repository import DocStoreConnections
 from shared.providers.models import TokenSet, ZoomUser
 from shared.providers.oauth import GOOGLE_SCOPES
 from shared.secrets import EnvSecretSource
-from shared.store.port import Cursor, Doc, DocStore, Txn, Where, Write
+from shared.store.port import Doc, DocStore, Txn, Write
 from shared.topology import load_topology
 from shared.vault import Vault
 from tests.fakes.bus import FakePublisher
@@ -43,7 +43,7 @@ from tests.fakes.clock import FakeClock
 from tests.fakes.mail import FakeMailSender
 from tests.fakes.providers import FakeGoogleCalendar, FakeOAuthProvider, FakeZoom
 from tests.fakes.pubsub import encode_push
-from tests.fakes.store import FakeDocStore
+from tests.fakes.store import DelegatingStore, FakeDocStore
 
 T = TypeVar("T")
 KEYS = "v1:" + base64.urlsafe_b64encode(bytes(range(32))).decode().rstrip("=")
@@ -83,39 +83,30 @@ class _CountingTxn:
         self._txn.write(write)
 
 
-class CountingStore:
+class CountingStore(DelegatingStore):
     """The DocStore port, counting what Firestore would bill and round trips."""
 
     def __init__(self, inner: DocStore, counts: Counts) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._counts = counts
 
     def get(self, collection: str, doc_id: str) -> Doc | None:
         self._counts.add("doc reads")
-        return self._inner.get(collection, doc_id)
+        return super().get(collection, doc_id)
 
-    def query(
-        self,
-        collection: str,
-        where: Sequence[Where] = (),
-        order_by: str | None = None,
-        limit: int | None = None,
-        start_after: Cursor | None = None,
-        *,
-        descending: bool = False,
-    ) -> list[tuple[str, Doc]]:
-        rows = self._inner.query(collection, where, order_by, limit, start_after, descending=descending)
+    def query(self, collection: str, *args: Any, **options: Any) -> list[tuple[str, Doc]]:
+        rows = super().query(collection, *args, **options)
         self._counts.add("doc reads", max(1, len(rows)))
         return rows
 
     def commit(self, writes: Sequence[Write]) -> None:
         self._counts.add("commits")
         self._counts.add("doc writes", len(writes))
-        self._inner.commit(writes)
+        super().commit(writes)
 
     def transaction(self, fn: Callable[[Txn], T]) -> T:
         self._counts.add("txns")
-        return self._inner.transaction(lambda txn: fn(_CountingTxn(txn, self._counts)))
+        return super().transaction(lambda txn: fn(_CountingTxn(txn, self._counts)))
 
 
 class CountingPublisher:

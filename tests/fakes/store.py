@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from shared.store.port import Conflict, Cursor, Doc, NotFound, Where, Write
+from shared.store.port import Conflict, Cursor, Doc, DocStore, NotFound, Txn, Where, Write
 
 T = TypeVar("T")
 
@@ -125,3 +125,32 @@ class FakeDocStore:
 def _reached(key: Cursor, cursor: Cursor, descending: bool) -> bool:
     """Whether a row ordered by `key` comes at or before the page's `cursor` in the query's order."""
     return key >= cursor if descending else key <= cursor
+
+
+class DelegatingStore:
+    """A DocStore that passes every call on to another: tests and benchmarks subclass it to count, watch or
+    interleave one operation without writing out the whole port again."""
+
+    def __init__(self, inner: DocStore) -> None:
+        self._inner = inner
+
+    def get(self, collection: str, doc_id: str) -> Doc | None:
+        return self._inner.get(collection, doc_id)
+
+    def query(
+        self,
+        collection: str,
+        where: Sequence[Where] = (),
+        order_by: str | None = None,
+        limit: int | None = None,
+        start_after: Cursor | None = None,
+        *,
+        descending: bool = False,
+    ) -> list[tuple[str, Doc]]:
+        return self._inner.query(collection, where, order_by, limit, start_after, descending=descending)
+
+    def commit(self, writes: Sequence[Write]) -> None:
+        self._inner.commit(writes)
+
+    def transaction(self, fn: Callable[[Txn], T]) -> T:
+        return self._inner.transaction(fn)

@@ -16,9 +16,10 @@ from shared.bookings.model import BOOKINGS, CELLS, HOLD_RELEASES
 from shared.bookings.service import BookingService, SlotTakenError
 from shared.bootstrap import booking_service
 from shared.store.firestore import FirestoreDocStore
-from shared.store.port import Cursor, Doc, DocStore, Txn, Where, Write
+from shared.store.port import Doc, DocStore, Write
 from tests.fakes.bus import FakePublisher
 from tests.fakes.clock import FakeClock
+from tests.fakes.store import DelegatingStore
 from tests.integration.conftest import PROJECT_ID
 from tests.integration.test_bookings_concurrency import _creator, _service
 from tests.unit.test_bookings_harness import NOW, runtime_for
@@ -27,12 +28,12 @@ T = TypeVar("T")
 START = datetime(2026, 3, 2, 11, tzinfo=UTC)
 
 
-class _PaymentLandsAfter:
+class _PaymentLandsAfter(DelegatingStore):
     """The releasing instance's own Firestore client; once `hit` matches a step it took, the other instance's
     payment is confirmed before this instance goes on."""
 
     def __init__(self, hit: Callable[[str, Any], bool], pay: Callable[[], object]) -> None:
-        self._store = FirestoreDocStore(PROJECT_ID)
+        super().__init__(FirestoreDocStore(PROJECT_ID))
         self._hit = hit
         self._pay: Callable[[], object] | None = pay
 
@@ -41,29 +42,14 @@ class _PaymentLandsAfter:
             pay, self._pay = self._pay, None
             pay()
 
-    def get(self, collection: str, doc_id: str) -> Doc | None:
-        return self._store.get(collection, doc_id)
-
-    def query(
-        self,
-        collection: str,
-        where: Sequence[Where] = (),
-        order_by: str | None = None,
-        limit: int | None = None,
-        start_after: Cursor | None = None,
-        *,
-        descending: bool = False,
-    ) -> list[tuple[str, Doc]]:
-        rows = self._store.query(collection, where, order_by, limit, start_after, descending=descending)
+    def query(self, collection: str, *args: Any, **options: Any) -> list[tuple[str, Doc]]:
+        rows = super().query(collection, *args, **options)
         self._after("query", collection)
         return rows
 
     def commit(self, writes: Sequence[Write]) -> None:
-        self._store.commit(writes)
+        super().commit(writes)
         self._after("commit", writes)
-
-    def transaction(self, fn: Callable[[Txn], T]) -> T:
-        return self._store.transaction(fn)
 
 
 def _instance(store: DocStore, clock: FakeClock) -> BookingService:

@@ -15,20 +15,20 @@ from shared.providers.errors import ErrorKind, ProviderError
 from shared.providers.models import TokenSet
 from shared.providers.oauth import GOOGLE_SCOPES
 from shared.store.lease import LEASES, Lease, release_lease, take_lease
-from shared.store.port import Cursor, Doc, DocStore, Txn, Where, Write, create
-from tests.fakes.store import FakeDocStore
+from shared.store.port import DocStore, Txn, Write, create
+from tests.fakes.store import DelegatingStore, FakeDocStore
 from tests.unit.test_connect_harness import CREATOR, NOW, ZOOM_USER, Harness, settings_query, signed
 
 T = TypeVar("T")
 TTL = timedelta(seconds=30)
 
 
-class InterleavingStore:
+class InterleavingStore(DelegatingStore):
     """A DocStore that runs `before` once, just ahead of the first operation `when` picks out: another
     instance's step landing between this caller's read and its write."""
 
     def __init__(self, inner: DocStore, when: str, before: Callable[[], None]) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._when = when
         self._before: Callable[[], None] | None = before
 
@@ -38,28 +38,13 @@ class InterleavingStore:
             before, self._before = self._before, None
             before()
 
-    def get(self, collection: str, doc_id: str) -> Doc | None:
-        return self._inner.get(collection, doc_id)
-
-    def query(
-        self,
-        collection: str,
-        where: Sequence[Where] = (),
-        order_by: str | None = None,
-        limit: int | None = None,
-        start_after: Cursor | None = None,
-        *,
-        descending: bool = False,
-    ) -> list[tuple[str, Doc]]:
-        return self._inner.query(collection, where, order_by, limit, start_after, descending=descending)
-
     def commit(self, writes: Sequence[Write]) -> None:
         self._maybe("commit", writes)
-        self._inner.commit(writes)
+        super().commit(writes)
 
     def transaction(self, fn: Callable[[Txn], T]) -> T:
         self._maybe("transaction")
-        return self._inner.transaction(fn)
+        return super().transaction(fn)
 
 
 def _creates_lease(writes: Sequence[Write]) -> bool:
