@@ -9,6 +9,7 @@ from services.bookings.schemas import (
     AvailabilityIn,
     BookIn,
     DevCreatorIn,
+    LinkIn,
     OfferIn,
     RescheduleIn,
     booked_view,
@@ -81,6 +82,11 @@ class BookingRoutes:
         creator_id = self._auth.creator_id(request)
         return json_response(booking_view(booking_id, self._bookings.cancel_by_creator(creator_id, booking_id)))
 
+    def set_link(self, request: Request, booking_id: str) -> Response:
+        creator_id = self._auth.creator_id(request)
+        body = parse_body(request, LinkIn)
+        return json_response(booking_view(booking_id, self._bookings.set_link(creator_id, booking_id, str(body.url))))
+
     def notices(self, request: Request) -> Response:
         creator_id = self._auth.creator_id(request)
         return json_response({"notices": [notice_view(n) for n in self._uses.notices.open_for(creator_id)]})
@@ -127,6 +133,7 @@ def build_routes(uses: BookingsUseCases) -> list[Route]:
         Route("/api/offers", ("POST",), r.offers),
         Route("/api/bookings", ("GET",), r.list_bookings),
         Route("/api/bookings/<booking_id>/cancel", ("POST",), r.creator_cancel),
+        Route("/api/bookings/<booking_id>/link", ("PUT",), r.set_link),
         Route("/api/notices", ("GET",), r.notices),
         Route("/api/notices/<notice_id>/dismiss", ("POST",), r.dismiss),
         Route("/pubsub/payment-events", ("POST",), r.payment_events),

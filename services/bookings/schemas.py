@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, EmailStr, Field, field_validator
+from pydantic import AfterValidator, AnyUrl, AwareDatetime, BaseModel, EmailStr, Field, UrlConstraints, field_validator
 
 from shared.availability import format_slot, parse_weekly_hours
 from shared.bookings.booking import Booking, Fan
@@ -42,6 +42,22 @@ class BookIn(BaseModel):
 
 class RescheduleIn(BaseModel):
     start: BookableStart
+
+
+HttpsLink = Annotated[AnyUrl, UrlConstraints(max_length=2048, allowed_schemes=["https"], host_required=True)]
+
+
+class LinkIn(BaseModel):
+    """A join link the creator sets by hand: any https URL (a Zoom or Meet URL gets its chip)."""
+
+    url: HttpsLink
+
+    @field_validator("url")
+    @classmethod
+    def _no_credentials(cls, value: AnyUrl) -> AnyUrl:
+        if value.username or value.password:
+            raise ValueError("the link must not carry a user name or password")
+        return value
 
 
 class AvailabilityIn(BaseModel):

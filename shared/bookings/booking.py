@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 Status = Literal["pending_payment", "confirmed", "cancelled"]
 LinkStatus = Literal["pending", "ready", "unavailable"]
-Change = Literal["created", "confirmed", "rescheduled", "cancelled"]
+Change = Literal["created", "confirmed", "rescheduled", "cancelled", "link_set"]
 """What the latest revision did: with the status it says which emails the revision owes."""
 LinkProvider = Literal["zoom", "google_meet"]
 CancelledBy = Literal["fan", "creator", "system"]
@@ -43,6 +43,7 @@ class GoogleEventRef:
     event_id: str
     start: datetime
     zoom_url: str | None
+    """The link written in place of a Meet: Zoom's, or one the creator set by hand (the stored name is older)."""
     meet_url: str | None
 
 
@@ -89,6 +90,8 @@ class Booking:
     link_revision: int | None = None
     """The revision whose link the meetings worker decided (made one, or gave up on one)."""
     link_published_revision: int | None = None
+    link_manual: bool = False
+    """The creator set the link by hand: Flo neither replaces it (a reschedule keeps it) nor deletes its meeting."""
 
     @property
     def confirmed(self) -> bool:

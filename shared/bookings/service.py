@@ -12,7 +12,7 @@ from typing import Protocol
 from shared.availability import AvailabilityError, Interval, compute_slots
 from shared.bookings.booking import Booking, CancelledBy, Fan, Status
 from shared.bookings.catalog import Catalog, require_bookings_plan, weekly_hours_of
-from shared.bookings.model import cell_ids, next_reminder, token_hash
+from shared.bookings.model import cell_ids, next_reminder, token_hash, video_provider_of
 from shared.bookings.outbox import Outbox
 from shared.bookings.repository import BookingRepository, Row, SlotTaken
 from shared.clock import Clock
@@ -176,17 +176,15 @@ class BookingService:
         end = start + timedelta(minutes=seen.duration_minutes)
         self._require_free_slot(seen.creator_id, creator, start, end, now)
         moved = replace(
-            seen,
-            start=start,
-            end=end,
-            cells=tuple(cell_ids(seen.creator_id, start, end)),
-            change="rescheduled",
-            meeting_url=None,
-            video_provider=None,
-            link_status="pending",
+            seen, start=start, end=end, cells=tuple(cell_ids(seen.creator_id, start, end)), change="rescheduled"
         )
+        if not seen.link_manual:
+            moved = replace(moved, meeting_url=None, video_provider=None, link_status="pending")
+        changes = self._next_revision(self._confirmed(moved, now), now)
+        if seen.link_manual:  # the creator's own link stays: the new revision's link is decided already
+            changes = replace(changes, link_revision=changes.revision, link_nudge_at=None)
         try:
-            self._write(booking_id, seen, self._next_revision(self._confirmed(moved, now), now))
+            self._write(booking_id, seen, changes)
         except SlotTaken:
             raise SlotTakenError from None
         return self.get(booking_id)
@@ -204,6 +202,32 @@ class BookingService:
         if self.get(booking_id).creator_id != creator_id:
             raise booking_not_found(booking_id)
         return self.cancel(booking_id, by="creator")
+
+    def set_link(self, creator_id: str, booking_id: str, url: str) -> Booking:
+        """The creator sets or replaces one upcoming booking's link by hand (a new revision: the fan gets
+        link_ready and an updated ICS). Flo's own Zoom meeting, if any, is then deleted by the meetings worker;
+        a meeting behind a link set by hand is never touched."""
+        now = self._clock.now()
+        seen = self.get(booking_id)
+        if seen.creator_id != creator_id:
+            raise booking_not_found(booking_id)
+        if not seen.confirmed or seen.end <= now:
+            raise ConflictError("not_linkable", "Only an upcoming confirmed booking can be given a link.")
+        if seen.meeting_url == url:
+            return seen
+        linked = replace(
+            seen,
+            change="link_set",
+            meeting_url=url,
+            video_provider=video_provider_of(url),
+            link_status="ready",
+            link_manual=True,
+            link_nudge_at=None,
+            mail_due_at=now,
+        )
+        changes = self._next_revision(linked, now)
+        self._write(booking_id, seen, replace(changes, link_revision=changes.revision))
+        return self.get(booking_id)
 
     def release_expired_holds(self) -> int:
         """Pending-payment holds past their time give their slot back. Returns how many were released."""

@@ -33,6 +33,7 @@ _PRIMARY: dict[tuple[str, str], tuple[Message, ...]] = {
     ),
     ("confirmed", "rescheduled"): ((EmailKind.RESCHEDULED, Recipient.FAN), (EmailKind.RESCHEDULED, Recipient.CREATOR)),
     ("cancelled", "cancelled"): ((EmailKind.CANCELLED, Recipient.FAN), (EmailKind.CANCELLED, Recipient.CREATOR)),
+    ("confirmed", "link_set"): ((EmailKind.LINK_READY, Recipient.FAN),),
 }
 """(status, change) -> the messages that revision owes; anything else (e.g. pending payment) owes none."""
 
