@@ -3,6 +3,7 @@ service's use cases from them. Tests build the same graph through the same funct
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,6 +23,7 @@ from shared.bookings.payments import LocalPayments
 from shared.bookings.repository import BookingRepository, DocStoreBookingRepository
 from shared.bookings.service import BookingService, BusyTimes, Policy
 from shared.bookings.slots import SlotFinder
+from shared.bookings.trial import TrialBooking
 from shared.bus.port import Publisher
 from shared.clock import Clock, SystemClock
 from shared.config import ConfigError, Settings
@@ -62,6 +64,8 @@ class Adapters:
     """What the workers use to call a creator's Zoom or Google (the connection repository unless replaced)."""
     connection_repository: DocStoreConnections | None = None
     mail: MailSender | None = None
+    pause: Callable[[float], None] | None = None
+    """How a use case waits between polls (time.sleep; tests run the workers instead)."""
 
 
 @dataclass(frozen=True)
@@ -225,11 +229,15 @@ class BookingsUseCases:
     local: bool
 
 
+def slot_finder(runtime: Runtime, busy: BusyTimes) -> SlotFinder:
+    return SlotFinder(runtime.catalog, runtime.bookings, busy, runtime.clock)
+
+
 def bookings_use_cases(runtime: Runtime) -> BookingsUseCases:
     busy = GoogleBusyTimes(runtime.connections, runtime.calendar, runtime.clock)
     return BookingsUseCases(
         bookings=booking_service(runtime, busy),
-        slots=SlotFinder(runtime.catalog, runtime.bookings, busy, runtime.clock),
+        slots=slot_finder(runtime, busy),
         catalog=runtime.catalog,
         notices=runtime.notices,
         payments=LocalPayments(runtime.bookings, runtime.publisher),
@@ -275,6 +283,7 @@ def scheduler_tick(runtime: Runtime) -> SchedulerTick:
 class ConnectUseCases:
     flow: ConnectFlow
     zoom_webhook: ZoomWebhook
+    trial: TrialBooking
     catalog: Catalog
     auth: CreatorAuth
     base_url: str
@@ -293,8 +302,18 @@ def connect_use_cases(runtime: Runtime) -> ConnectUseCases:
         signer=StateSigner(runtime.secret("OAUTH_STATE_SECRET")),
     )
     webhook = ZoomWebhook(runtime.secret("ZOOM_WEBHOOK_SECRET"), runtime.connection_repository, runtime.clock)
+    busy = GoogleBusyTimes(runtime.connections, runtime.calendar, runtime.clock)
+    trial = TrialBooking(
+        booking_service(runtime, busy),
+        slot_finder(runtime, busy),
+        runtime.catalog,
+        runtime.connections,
+        runtime.store,
+        runtime.clock,
+        runtime.adapters.pause or time.sleep,
+    )
     return ConnectUseCases(
-        flow, webhook, runtime.catalog, runtime.auth, runtime.settings.base_url, runtime.settings.local
+        flow, webhook, trial, runtime.catalog, runtime.auth, runtime.settings.base_url, runtime.settings.local
     )
 
 

@@ -37,6 +37,7 @@ locals {
   # only through the local dev route that stands in for Flo Payments, so it gets no grant here.
   topic_publishers = {
     bookings  = ["booking-events"]
+    connect   = ["booking-events"] # the creator's test booking
     meetings  = ["link-events"]
     reminders = ["booking-events"]
   }

@@ -12,6 +12,7 @@ from urllib.parse import quote, urlencode
 
 from werkzeug.wrappers import Request, Response
 
+from services.connect.schemas import TrialReportOut
 from shared.bootstrap import ConnectUseCases, Runtime, connect_use_cases, page_kit, service_app
 from shared.connections.connect import CallbackRefused, provider_named
 from shared.oauth_state import STATE_LIFETIME, new_browser_binding
@@ -72,6 +73,11 @@ def build_routes(uses: ConnectUseCases) -> list[Route]:
             return to_settings({"error": text})
         return to_settings({"connected": provider})
 
+    @route("/api/integrations/test-booking", "POST")
+    def test_booking(request: Request) -> Response:
+        report = uses.trial.run(auth.creator_id(request))
+        return json_response(TrialReportOut.of(report).model_dump())
+
     def disconnect(request: Request, name: str) -> Response:
         creator_id = auth.creator_id(request)
         return json_response(flow.disconnect(creator_id, provider_named(name)))
@@ -89,6 +95,7 @@ def build_routes(uses: ConnectUseCases) -> list[Route]:
         integrations,
         connect,
         callback,
+        test_booking,
         Route("/api/integrations/<name>/disconnect", ("POST",), disconnect),
         Route("/api/integrations/<name>", ("DELETE",), disconnect),
         zoom_webhook,

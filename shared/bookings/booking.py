@@ -90,6 +90,8 @@ class Booking:
     link_revision: int | None = None
     """The revision whose link the meetings worker decided (made one, or gave up on one)."""
     link_published_revision: int | None = None
+    test_booking: bool = False
+    """Made by the creator's "Send a test booking" to their own address: hidden from lists, cleaned up after."""
     link_manual: bool = False
     """The creator set the link by hand: Flo neither replaces it (a reschedule keeps it) nor deletes its meeting."""
 

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 LINK_NUDGE_INTERVAL = timedelta(seconds=60)
 """How long after its deadline a still-pending link gets its booking event published again."""
 EXPIRED_HOLDS_BATCH = 200
+TEST_OFFER_ID = "test-booking"
+TEST_OFFER: Doc = {"title": "Test booking", "duration_minutes": 15, "price_cents": 0}
+"""What "Send a test booking" books: a short free session, in no offer of the creator's."""
 
 
 class SlotTakenError(ConflictError):
@@ -108,24 +111,39 @@ class BookingService:
         return booking
 
     def listing(self, creator_id: str, *, upcoming: bool) -> list[Row]:
-        """The creator's dashboard list: upcoming (not yet ended) or past, by start time."""
+        """The creator's dashboard list: upcoming (not yet ended) or past, by start time; test bookings hidden."""
         now = self._clock.now()
-        return [(i, b) for i, b in self._bookings.of_creator(creator_id) if (b.end > now) == upcoming]
+        rows = self._bookings.of_creator(creator_id)
+        return [(i, b) for i, b in rows if (b.end > now) == upcoming and not b.test_booking]
 
     # ---- writing -------------------------------------------------------------------------------------------
 
     def book(self, offer_id: str, start: datetime, fan: Fan) -> Booked:
         offer, creator = self._catalog.offer(offer_id)
         require_bookings_plan(creator)
+        return self._book(offer["creator_id"], creator, offer_id, offer, start, fan, test_booking=False)
+
+    def book_test(self, creator_id: str, start: datetime) -> Booked:
+        """A short free session to the creator's own address, run through the real path (meeting, event, emails)."""
+        creator = self._catalog.creator(creator_id)
+        if creator is None:
+            raise NotFoundError("creator_not_found", "No such creator.")
+        require_bookings_plan(creator)
+        fan = Fan(name=str(creator["name"]), email=str(creator["email"]))
+        return self._book(creator_id, creator, TEST_OFFER_ID, TEST_OFFER, start, fan, test_booking=True)
+
+    def _book(
+        self, creator_id: str, creator: Doc, offer_id: str, offer: Doc, start: datetime, fan: Fan, *, test_booking: bool
+    ) -> Booked:
         now = self._clock.now()
         duration = int(offer["duration_minutes"])
         end = start + timedelta(minutes=duration)
-        self._require_free_slot(offer["creator_id"], creator, start, end, now)
+        self._require_free_slot(creator_id, creator, start, end, now)
         booking_id = uuid.uuid4().hex
         manage_token = secrets.token_urlsafe(32)
         paid = int(offer["price_cents"]) > 0
         booking = Booking(
-            creator_id=offer["creator_id"],
+            creator_id=creator_id,
             offer_id=offer_id,
             offer_title=offer["title"],
             duration_minutes=duration,
@@ -139,13 +157,16 @@ class BookingService:
             change="created" if paid else "confirmed",
             manage_token_hash=token_hash(manage_token),
             manage_token_sealed=self._vault.encrypt(manage_token, manage_aad(booking_id)).to_dict(),
-            cells=tuple(cell_ids(offer["creator_id"], start, end)),
+            cells=tuple(cell_ids(creator_id, start, end)),
             created_at=now,
             updated_at=now,
+            test_booking=test_booking,
         )
         booking = (
             replace(booking, hold_expires_at=now + self._policy.payment_hold) if paid else self._confirmed(booking, now)
         )
+        if test_booking:  # cleaned up within the request: no reminder may go out for it
+            booking = replace(booking, next_reminder_at=None)
         self._add_claiming(booking_id, booking, now)
         self._outbox.publish(booking_id, 1)
         return Booked(booking_id, booking.status, manage_token)

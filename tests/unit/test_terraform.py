@@ -35,6 +35,7 @@ EXPECTED_SECRET_READERS = {
 }
 EXPECTED_PUBLISHERS = {
     "bookings": {"booking-events"},
+    "connect": {"booking-events"},
     "meetings": {"link-events"},
     "reminders": {"booking-events"},
 }
