@@ -1,6 +1,6 @@
-"""Issue 14 through the whole local stack: the link a creator sets by hand, over HTTP, the mail sink and the
-provider sandbox (Flo's own Zoom meeting replaced, one it did not make never deleted, the Google event
-carrying the creator's link, a reschedule keeping it)."""
+"""Issue 14 through the whole local stack, over HTTP, the mail sink and the provider sandbox: the link a creator
+sets by hand (Flo's own Zoom meeting replaced, one it did not make never deleted, the Google event carrying the
+creator's link, a reschedule keeping it) and the creator's test booking (run for real, then cleaned up)."""
 
 from __future__ import annotations
 
@@ -15,14 +15,7 @@ OWN_ZOOM = "https://zoom.us/j/86400000001?pwd=own"
 
 
 def _mails(flo: Flo, booking_id: str, kind: str) -> list[EmailMessage]:
-    found = []
-    for item in flo.mail.get("/messages").json():
-        headers = item["headers"]
-        if headers.get("X-Flo-Booking-Id") == booking_id and headers.get("X-Flo-Email-Kind") == kind:
-            message = message_from_string(item["raw"], policy=policy.default)
-            assert isinstance(message, EmailMessage)
-            found.append(message)
-    return found
+    return [m for m in _all_mails(flo, booking_id) if m["X-Flo-Email-Kind"] == kind]
 
 
 def _event(message: EmailMessage) -> Calendar:
@@ -71,3 +64,36 @@ def test_a_link_set_by_hand_reaches_the_fan_replaces_flos_meeting_and_survives_a
     zoom_calls = [(c["method"], c["path"]) for c in flo.sandbox.calls("zoom")]
     assert not [c for c in zoom_calls if c[0] in ("POST", "DELETE") and "/meetings" in c[1]], zoom_calls
     assert flo.notices(creator) == []
+
+
+def test_a_test_booking_runs_the_real_path_to_the_creators_own_address_and_leaves_nothing_behind(flo: Flo) -> None:
+    creator = flo.creator()
+    flo.connected(creator, "zoom", "google")
+
+    r = flo.http.post("/api/integrations/test-booking", headers=flo.auth(creator), timeout=120)
+
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert {s["name"]: s["status"] for s in report["steps"]} == {
+        "booked": "ok",
+        "meeting": "ok",
+        "calendar_event": "ok",
+        "emails": "ok",
+        "cleanup": "ok",
+    }, report
+    booking_id = report["booking_id"]
+    sent = {m["X-Flo-Email-Kind"]: m["To"].addresses[0].addr_spec for m in _all_mails(flo, booking_id)}
+    assert sent == {"confirmation": creator.email, "creator_notification": creator.email}
+    assert flo.zoom_meetings(creator) == []
+    assert flo.google_events(creator) == []
+    assert booking_id not in {**flo.bookings(creator), **flo.bookings(creator, "past")}
+
+
+def _all_mails(flo: Flo, booking_id: str) -> list[EmailMessage]:
+    found = []
+    for item in flo.mail.get("/messages").json():
+        if item["headers"].get("X-Flo-Booking-Id") == booking_id:
+            message = message_from_string(item["raw"], policy=policy.default)
+            assert isinstance(message, EmailMessage)
+            found.append(message)
+    return found
