@@ -172,7 +172,11 @@ class DocStoreConnections:
         account_email: str | None,
         zoom_user_id: str | None = None,
     ) -> None:
-        """Store a fresh connection, replacing any earlier one (a reconnect clears reconnect_required)."""
+        """Store a fresh connection, replacing any earlier one (a reconnect clears reconnect_required). The grant
+        it replaces is revoked when it was another account's: the same account's grant is the one just given
+        (revoking it at Zoom or Google would end the new connection too)."""
+        earlier = self._store.get(CONNECTIONS, connection_id(creator_id, provider))
+        replaced = self._record(creator_id, provider) if earlier is not None else None
         doc: Doc = {
             "creator_id": creator_id,
             "provider": provider,
@@ -188,6 +192,19 @@ class DocStoreConnections:
         }
         self._store.commit([put(CONNECTIONS, connection_id(creator_id, provider), doc)])
         log.info("connection stored", extra={"creator_id": creator_id, "provider": provider})
+        other_account = earlier is not None and _account(earlier) != _account(doc)
+        if other_account and replaced is not None and replaced.tokens is not None:
+            self._revoke_quietly(creator_id, provider, replaced.tokens.refresh_token)
+
+    def _revoke_quietly(self, creator_id: str, provider: Provider, refresh_token: str) -> None:
+        """Hand a grant back at the provider; failing that only leaves an unused grant, so it is logged."""
+        try:
+            self._oauth[provider].revoke(refresh_token)
+        except ProviderError as exc:
+            log.warning(
+                "revoking at the provider failed",
+                extra={"creator_id": creator_id, "provider": provider, "kind": exc.kind.value},
+            )
 
     def remove(self, creator_id: str, provider: Provider) -> None:
         """Revoke the grant at the provider (best effort: the row goes either way) and delete the connection."""
@@ -195,13 +212,7 @@ class DocStoreConnections:
         if record is None:
             return
         if record.tokens is not None:
-            try:
-                self._oauth[provider].revoke(record.tokens.refresh_token)
-            except ProviderError as exc:
-                log.warning(
-                    "revoking at the provider failed; removing the connection anyway",
-                    extra={"creator_id": creator_id, "provider": provider, "kind": exc.kind.value},
-                )
+            self._revoke_quietly(creator_id, provider, record.tokens.refresh_token)  # the row goes either way
         self._store.commit([delete(CONNECTIONS, connection_id(creator_id, provider))])
         log.info("connection removed", extra={"creator_id": creator_id, "provider": provider})
 
@@ -336,6 +347,11 @@ class DocStoreConnections:
 
     def _take_lease(self, creator_id: str, provider: Provider) -> Lease | None:
         return take_lease(self._store, _lease_id(creator_id, provider), self._clock.now(), self._policy.lease_ttl)
+
+
+def _account(doc: Doc) -> object:
+    """Which provider account a connection is for: Zoom's user id, else the account's email."""
+    return doc.get("zoom_user_id") or doc.get("account_email")
 
 
 def _lease_id(creator_id: str, provider: str) -> str:

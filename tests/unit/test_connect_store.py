@@ -15,6 +15,7 @@ from shared.providers._http import PROVIDER_CALL_WORST_SECONDS
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.providers.models import TokenSet
 from shared.store.port import create
+from shared.vault import Sealed, connection_aad
 from tests.unit.test_connect_harness import CREATOR, NOW, ZOOM_USER, Harness, settings_query
 
 LEASE = f"refresh-{CREATOR}-zoom"
@@ -279,3 +280,24 @@ def test_a_deauthorization_read_before_the_creator_reconnected_keeps_the_new_con
     assert h.connections.deauthorize_zoom(ZOOM_USER.id) == 0
     assert h.tiles()["zoom"]["status"] == "connected"
     assert current_access(h) == "reconnected-access"
+
+
+def test_reconnecting_another_zoom_account_revokes_the_grant_it_replaces(h: Harness) -> None:
+    replaced = h.connection("zoom")
+    assert replaced is not None
+    old_refresh = h.vault.decrypt(Sealed.from_dict(replaced["refresh_token"]), connection_aad(CREATOR, "zoom"))
+    fresh = TokenSet("other-access", "other-refresh", h.clock.now() + timedelta(hours=1), frozenset())
+
+    h.connections.save(CREATOR, "zoom", fresh, "other@zoom.example", zoom_user_id="another-zoom-user")
+
+    assert h.oauth["zoom"].revoked == {old_refresh}
+    assert current_access(h) == "other-access"
+
+
+def test_reconnecting_the_same_zoom_account_keeps_its_grant_unrevoked(h: Harness) -> None:
+    fresh = TokenSet("again-access", "again-refresh", h.clock.now() + timedelta(hours=1), frozenset())
+
+    h.connections.save(CREATOR, "zoom", fresh, "host@zoom.example", zoom_user_id=ZOOM_USER.id)
+
+    assert h.oauth["zoom"].revoked == set()  # revoking it at Zoom would end the connection just made
+    assert current_access(h) == "again-access"
