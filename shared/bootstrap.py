@@ -301,7 +301,13 @@ def connect_use_cases(runtime: Runtime) -> ConnectUseCases:
         connections=runtime.connection_repository,
         signer=StateSigner(runtime.secret("OAUTH_STATE_SECRET")),
     )
-    webhook = ZoomWebhook(runtime.secret("ZOOM_WEBHOOK_SECRET"), runtime.connection_repository, runtime.clock)
+    webhook = ZoomWebhook(
+        runtime.secret("ZOOM_WEBHOOK_SECRET"),
+        runtime.connection_repository,
+        runtime.clock,
+        runtime.bookings,
+        runtime.notices,
+    )
     busy = GoogleBusyTimes(runtime.connections, runtime.calendar, runtime.clock)
     trial = TrialBooking(
         booking_service(runtime, busy),

@@ -12,8 +12,12 @@ from shared.errors import NotFoundError
 from shared.store.port import Conflict, DocStore, Where, create, update
 
 NOTICES = "notices"
-NoticeKind = Literal["zoom_delete_failed"]
+NoticeKind = Literal["zoom_delete_failed", "zoom_meeting_kept"]
 ZOOM_DELETE_FAILED = "We could not remove a Zoom meeting for a cancelled session"
+ZOOM_DATA_ERASED = (
+    "Zoom was removed from Flo and Flo deleted your Zoom data: this session keeps its link, but Flo can no longer"
+    " move or delete its Zoom meeting"
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,20 @@ class Notices:
         }
         with contextlib.suppress(Conflict):
             self._store.commit([create(NOTICES, f"zoom-delete-{meeting_id}", notice)])
+
+    def zoom_meeting_kept(self, creator_id: str, booking_id: str, meeting_id: int, message: str) -> None:
+        """Note a session's Zoom meeting that Flo stops managing, before Flo forgets its id; one per meeting."""
+        notice = {
+            "creator_id": creator_id,
+            "kind": "zoom_meeting_kept",
+            "booking_id": booking_id,
+            "meeting_id": str(meeting_id),
+            "message": message,
+            "created_at": self._clock.now(),
+            "dismissed": False,
+        }
+        with contextlib.suppress(Conflict):
+            self._store.commit([create(NOTICES, f"zoom-kept-{meeting_id}", notice)])
 
     def open_for(self, creator_id: str) -> list[Notice]:
         """The creator's notices not yet dismissed, oldest first."""

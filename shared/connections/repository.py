@@ -247,25 +247,29 @@ class DocStoreConnections:
             **dict.fromkeys(_TOKEN_FIELDS),
         }
 
-    def deauthorize_zoom(self, zoom_user_id: str) -> int:
-        """Zoom says the creator removed the app: forget the tokens, show Reconnect required. Returns rows changed.
+    def deauthorize_zoom(self, zoom_user_id: str, *, erase: bool = False) -> list[str]:
+        """Zoom says the creator removed the app: forget the tokens, show Reconnect required (with `erase`, Zoom's
+        user_data_retention false, also the account's email, user id and scopes). Returns the creators changed.
         Each row is changed only if it is still the grant that was read: a reconnect meanwhile is a new grant."""
         rows = self._store.query(
             CONNECTIONS, [Where("provider", "==", "zoom"), Where("zoom_user_id", "==", zoom_user_id)]
         )
-        changed = 0
+        changes = self._broken("app_deauthorized")
+        if erase:
+            changes |= {"account_email": None, "zoom_user_id": None, "scopes": [], "expires_at": None}
+        changed: list[str] = []
         for doc_id, doc in rows:
 
             def break_if_same_grant(txn: Txn, doc_id: str = doc_id, generation: str = doc["generation"]) -> bool:
                 current = txn.get(CONNECTIONS, doc_id)
                 if current is None or current["generation"] != generation:
                     return False
-                txn.write(update(CONNECTIONS, doc_id, self._broken("app_deauthorized")))
+                txn.write(update(CONNECTIONS, doc_id, changes))
                 return True
 
             if self._store.transaction(break_if_same_grant):
-                changed += 1
-                log.info("zoom app deauthorized", extra={"creator_id": doc.get("creator_id")})
+                changed.append(str(doc["creator_id"]))
+                log.info("zoom app deauthorized", extra={"creator_id": doc.get("creator_id"), "erased": erase})
         return changed
 
     # ---- using --------------------------------------------------------------------------------------

@@ -194,7 +194,7 @@ def test_a_reconnect_during_a_refresh_wins(h: Harness, monkeypatch: pytest.Monke
 
 
 def test_deauthorize_ignores_unknown_zoom_users(h: Harness) -> None:
-    assert h.connections.deauthorize_zoom("someone-else") == 0
+    assert h.connections.deauthorize_zoom("someone-else") == []
     assert h.tiles()["zoom"]["status"] == "connected"
 
 
@@ -277,7 +277,7 @@ def test_a_deauthorization_read_before_the_creator_reconnected_keeps_the_new_con
         return rows
 
     monkeypatch.setattr(h.store, "query", read_then_reconnect)
-    assert h.connections.deauthorize_zoom(ZOOM_USER.id) == 0
+    assert h.connections.deauthorize_zoom(ZOOM_USER.id) == []
     assert h.tiles()["zoom"]["status"] == "connected"
     assert current_access(h) == "reconnected-access"
 

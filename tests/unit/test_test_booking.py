@@ -23,6 +23,7 @@ from shared.providers.errors import ErrorKind, ProviderError
 from shared.secrets import EnvSecretSource
 from shared.store.port import update
 from tests.fakes.mail import FakeMailSender
+from tests.unit.test_connect_harness import WEBHOOK_SECRET
 from tests.unit.test_meetings_harness import KEYS, MeetingsHarness, local
 
 
@@ -34,12 +35,13 @@ class TrialHarness(MeetingsHarness):
         self.mail = FakeMailSender()
         names = (
             "OAUTH_STATE_SECRET",
-            "ZOOM_WEBHOOK_SECRET",
             "ZOOM_CLIENT_ID",
             "ZOOM_CLIENT_SECRET",
             "GOOGLE_CLIENT_ID",
+            "GOOGLE_CLIENT_SECRET",
         )
-        secrets = {"TOKEN_ENCRYPTION_KEYS": KEYS, "GOOGLE_CLIENT_SECRET": "g" * 32} | {name: "s" * 32 for name in names}
+        secrets = {"TOKEN_ENCRYPTION_KEYS": KEYS, "ZOOM_WEBHOOK_SECRET": WEBHOOK_SECRET}
+        secrets |= {name: "s" * 32 for name in names}
         self.runtime = replace(
             self.runtime,
             service="connect",
