@@ -276,7 +276,9 @@ def notifier(runtime: Runtime) -> Notifier:
 def scheduler_tick(runtime: Runtime) -> SchedulerTick:
     # The sweeps only cancel or expire bookings, so they never read a calendar.
     service = booking_service(runtime, NoCalendar())
-    return SchedulerTick(runtime.bookings, runtime.outbox, service, notifier(runtime), runtime.clock)
+    return SchedulerTick(
+        runtime.bookings, runtime.outbox, service, notifier(runtime), runtime.clock, runtime.connection_repository
+    )
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,11 @@ locals {
   # secret containers, the per-secret accessor grants and the unit tests all derive from it.
   # notify and reminders read TOKEN_ENCRYPTION_KEYS to decrypt the fan's manage link for emails.
   secret_readers = {
-    ZOOM_CLIENT_ID        = ["connect", "meetings"]
-    ZOOM_CLIENT_SECRET    = ["connect", "meetings"]
+    ZOOM_CLIENT_ID        = ["connect", "meetings", "reminders"]
+    ZOOM_CLIENT_SECRET    = ["connect", "meetings", "reminders"]
     ZOOM_WEBHOOK_SECRET   = ["connect"]
-    GOOGLE_CLIENT_ID      = ["connect", "meetings", "bookings"]
-    GOOGLE_CLIENT_SECRET  = ["connect", "meetings", "bookings"]
+    GOOGLE_CLIENT_ID      = ["connect", "meetings", "bookings", "reminders"]
+    GOOGLE_CLIENT_SECRET  = ["connect", "meetings", "bookings", "reminders"]
     TOKEN_ENCRYPTION_KEYS = ["connect", "meetings", "bookings", "notify", "reminders"]
     OAUTH_STATE_SECRET    = ["connect"]
     SMTP_PASSWORD         = ["notify", "reminders"]

@@ -240,10 +240,12 @@ class DocStoreConnections:
             log.warning("connection needs reconnecting", extra={"creator_id": creator_id, "provider": provider})
 
     def _broken(self, reason: ReconnectReason) -> Doc:
+        # No expiry either: the ahead-of-time refresh looks for connections by it, and these have nothing to refresh.
         return {
             "status": "reconnect_required",
             "reconnect_reason": reason,
             "reconnect_required_at": self._clock.now(),
+            "expires_at": None,
             **dict.fromkeys(_TOKEN_FIELDS),
         }
 
@@ -271,6 +273,29 @@ class DocStoreConnections:
                 changed.append(str(doc["creator_id"]))
                 log.info("zoom app deauthorized", extra={"creator_id": doc.get("creator_id"), "erased": erase})
         return changed
+
+    # ---- refreshing ahead ---------------------------------------------------------------------------
+
+    def refresh_expiring(self, horizon: timedelta, limit: int) -> dict[str, int]:
+        """Refresh every connection whose access token expires within `horizon` (the scheduler's tick), single-
+        flight like any other refresh, so a revoked or lapsed grant turns Reconnect required within minutes,
+        not at the next booking, and Zoom's refresh token is used every hour instead of lapsing unused."""
+        now = self._clock.now()
+        counts = {"tokens_refreshed": 0, "tokens_refused": 0, "tokens_failed": 0}
+        for doc_id, doc in self._store.query(CONNECTIONS, [Where("expires_at", "<=", now + horizon)], limit=limit):
+            creator_id, provider = str(doc["creator_id"]), doc["provider"]
+            try:
+                record, tokens = self._usable(creator_id, provider)
+                if tokens.expires_soon(now, horizon):
+                    self._refresh(creator_id, provider, record.stamp)
+                    counts["tokens_refreshed"] += 1
+            except NotConnectedError:
+                continue  # removed or broken meanwhile
+            except ProviderError as exc:
+                key = "tokens_refused" if exc.kind is ErrorKind.REVOKED else "tokens_failed"
+                counts[key] += 1
+                log.warning("ahead-of-time refresh failed", extra={"connection": doc_id, "kind": exc.kind.value})
+        return counts
 
     # ---- using --------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
@@ -20,6 +20,7 @@ from shared.bookings.repository import BookingRepository
 from shared.bookings.service import BookingService
 from shared.bookings.sweeps import run_booking_sweeps
 from shared.clock import Clock
+from shared.connections.repository import DocStoreConnections
 from shared.notify.owed import Notifier, Outcome
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,8 @@ T = TypeVar("T")
 
 BATCH = 200
 """Per query and tick: the rest is picked up by the next tick a few minutes later."""
+REFRESH_AHEAD = timedelta(minutes=15)
+"""Tokens expiring this soon are refreshed by the tick (every 5 minutes): each about 10 minutes ahead of use."""
 
 
 def tick(bookings: BookingRepository, notifier: Notifier, now: datetime) -> dict[str, int]:
@@ -107,21 +110,29 @@ def _guarded(booking_id: str, step: Callable[[], T]) -> T | None:
 
 class SchedulerTick:
     """Everything Cloud Scheduler's job runs: the booking sweeps (unpublished events, expired holds, stuck
-    links), then owed confirmations and due reminders. Counts only: failures are logged per booking and
-    retried by the next tick."""
+    links), then owed confirmations and due reminders, then the tokens about to expire. Counts only: failures
+    are logged per booking and retried by the next tick."""
 
     def __init__(
-        self, bookings: BookingRepository, outbox: Outbox, service: BookingService, notifier: Notifier, clock: Clock
+        self,
+        bookings: BookingRepository,
+        outbox: Outbox,
+        service: BookingService,
+        notifier: Notifier,
+        clock: Clock,
+        connections: DocStoreConnections,
     ) -> None:
         self._bookings = bookings
         self._outbox = outbox
         self._service = service
         self._notifier = notifier
         self._clock = clock
+        self._connections = connections
 
     def run(self) -> dict[str, int]:
         now = self._clock.now()
         return {
             **run_booking_sweeps(self._bookings, self._outbox, self._service, now),
             **tick(self._bookings, self._notifier, now),
+            **self._connections.refresh_expiring(REFRESH_AHEAD, BATCH),
         }

@@ -301,3 +301,35 @@ def test_reconnecting_the_same_zoom_account_keeps_its_grant_unrevoked(h: Harness
 
     assert h.oauth["zoom"].revoked == set()  # revoking it at Zoom would end the connection just made
     assert current_access(h) == "again-access"
+
+
+def test_the_tick_refreshes_a_token_before_it_expires_and_only_then(h: Harness) -> None:
+    before = current_access(h)
+    assert h.connections.refresh_expiring(timedelta(minutes=15), 50)["tokens_refreshed"] == 0
+    h.clock.advance(timedelta(minutes=50))
+
+    counts = h.connections.refresh_expiring(timedelta(minutes=15), 50)
+    other_instance = h.instance(RefreshPolicy(max_polls=5)).refresh_expiring(timedelta(minutes=15), 50)
+
+    assert counts == {"tokens_refreshed": 1, "tokens_refused": 0, "tokens_failed": 0}
+    assert other_instance["tokens_refreshed"] == 0  # the fresh token no longer expires soon
+    assert h.oauth["zoom"].calls.count("refresh") == 1
+    assert current_access(h) != before
+    assert h.oauth["zoom"].calls.count("refresh") == 1  # the next booking uses the token refreshed ahead
+
+
+def test_a_grant_revoked_in_zoom_is_found_by_the_tick_not_by_the_next_booking(h: Harness) -> None:
+    h.oauth["zoom"].fail_next(ProviderError(ErrorKind.REVOKED, "zoom", 400, None, "invalid_grant"))
+    h.clock.advance(timedelta(minutes=50))
+
+    counts = h.connections.refresh_expiring(timedelta(minutes=15), 50)
+
+    assert counts == {"tokens_refreshed": 0, "tokens_refused": 1, "tokens_failed": 0}
+    assert h.tiles()["zoom"]["status"] == "reconnect_required"
+    assert h.tiles()["zoom"]["reconnect_reason"] == "refresh_refused"
+    h.clock.advance(timedelta(hours=2))
+    assert h.connections.refresh_expiring(timedelta(minutes=15), 50) == {
+        "tokens_refreshed": 0,
+        "tokens_refused": 0,
+        "tokens_failed": 0,
+    }  # a broken connection has nothing to refresh and is not looked at again

@@ -16,7 +16,7 @@ from shared.bootstrap import Runtime
 from shared.config import ConfigError, Settings
 from shared.secrets import EnvSecretSource
 from tests.fakes.pubsub import encode_push
-from tests.unit.test_bookings_harness import ENV, KEYS
+from tests.unit.test_bookings_harness import ENV, KEYS, OAUTH_CLIENTS
 from tests.unit.test_notify_harness import CREATOR, FAN, NotifyHarness
 
 PASSWORD = "sink-password-never-logged"
@@ -35,7 +35,7 @@ def runtime(h: NotifyHarness, service: str, **env: str) -> Runtime:
         store=h.store,
         publisher=h.publisher,
         clock=h.clock,
-        secrets=EnvSecretSource({"TOKEN_ENCRYPTION_KEYS": KEYS}),
+        secrets=EnvSecretSource({"TOKEN_ENCRYPTION_KEYS": KEYS, **OAUTH_CLIENTS}),
     )
 
 

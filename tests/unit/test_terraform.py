@@ -24,11 +24,11 @@ TOPOLOGY_PATH = ROOT / "shared" / "topology.yaml"
 
 # The secret -> readers table, written out independently of the Terraform.
 EXPECTED_SECRET_READERS = {
-    "ZOOM_CLIENT_ID": {"connect", "meetings"},
-    "ZOOM_CLIENT_SECRET": {"connect", "meetings"},
+    "ZOOM_CLIENT_ID": {"connect", "meetings", "reminders"},
+    "ZOOM_CLIENT_SECRET": {"connect", "meetings", "reminders"},
     "ZOOM_WEBHOOK_SECRET": {"connect"},
-    "GOOGLE_CLIENT_ID": {"connect", "meetings", "bookings"},
-    "GOOGLE_CLIENT_SECRET": {"connect", "meetings", "bookings"},
+    "GOOGLE_CLIENT_ID": {"connect", "meetings", "bookings", "reminders"},
+    "GOOGLE_CLIENT_SECRET": {"connect", "meetings", "bookings", "reminders"},
     "TOKEN_ENCRYPTION_KEYS": {"connect", "meetings", "bookings", "notify", "reminders"},
     "OAUTH_STATE_SECRET": {"connect"},
     "SMTP_PASSWORD": {"notify", "reminders"},
