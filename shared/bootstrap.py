@@ -35,6 +35,7 @@ from shared.logs import configure_logging, register_secret
 from shared.mail import MailSender, SmtpSender
 from shared.mail.port import SMTP_TIMEOUT_SECONDS
 from shared.meetings.reconcile import MeetingReconciler
+from shared.notify.connection_broken import BrokenConnectionMail
 from shared.notify.ledger import EmailLedger
 from shared.notify.owed import Notifier
 from shared.notify.reminders import SchedulerTick
@@ -276,8 +277,24 @@ def notifier(runtime: Runtime) -> Notifier:
 def scheduler_tick(runtime: Runtime) -> SchedulerTick:
     # The sweeps only cancel or expire bookings, so they never read a calendar.
     service = booking_service(runtime, NoCalendar())
+    settings = runtime.settings
+    broken_mail = BrokenConnectionMail(
+        runtime.connection_repository,
+        runtime.bookings,
+        runtime.catalog,
+        EmailLedger(runtime.store, runtime.clock, runtime.mail),
+        runtime.clock,
+        settings.mail_from,
+        settings.base_url,
+    )
     return SchedulerTick(
-        runtime.bookings, runtime.outbox, service, notifier(runtime), runtime.clock, runtime.connection_repository
+        runtime.bookings,
+        runtime.outbox,
+        service,
+        notifier(runtime),
+        runtime.clock,
+        runtime.connection_repository,
+        broken_mail,
     )
 
 

@@ -54,6 +54,16 @@ class ConnectionInfo:
     reconnect_required_at: datetime | None
 
 
+@dataclass(frozen=True)
+class BrokenConnection:
+    """A break the creator is owed one email about: the grant (generation) that broke, and why."""
+
+    creator_id: str
+    provider: Provider
+    generation: str
+    reason: str
+
+
 Stamp = tuple[str, int]
 """(generation, token_version): which grant and which refresh of it a token came from."""
 
@@ -246,6 +256,7 @@ class DocStoreConnections:
             "reconnect_reason": reason,
             "reconnect_required_at": self._clock.now(),
             "expires_at": None,
+            "broken_mail_due": True,
             **dict.fromkeys(_TOKEN_FIELDS),
         }
 
@@ -273,6 +284,33 @@ class DocStoreConnections:
                 changed.append(str(doc["creator_id"]))
                 log.info("zoom app deauthorized", extra={"creator_id": doc.get("creator_id"), "erased": erase})
         return changed
+
+    # ---- telling the creator ------------------------------------------------------------------------
+
+    def broken_mail_due(self, limit: int) -> list[BrokenConnection]:
+        """Connections that turned Reconnect required and whose creator has not been emailed about it yet."""
+        rows = self._store.query(CONNECTIONS, [Where("broken_mail_due", "==", True)], limit=limit)
+        return [
+            BrokenConnection(
+                str(doc["creator_id"]),
+                doc["provider"],
+                str(doc["generation"]),
+                str(doc.get("reconnect_reason") or ""),
+            )
+            for _, doc in rows
+            if doc.get("status") == "reconnect_required"
+        ]
+
+    def broken_mail_sent(self, broken: BrokenConnection) -> None:
+        """The creator was told about this break; a reconnect meanwhile (a new grant) is left as it is."""
+        doc_id = connection_id(broken.creator_id, broken.provider)
+
+        def clear_if_same_grant(txn: Txn) -> None:
+            current = txn.get(CONNECTIONS, doc_id)
+            if current is not None and current["generation"] == broken.generation:
+                txn.write(update(CONNECTIONS, doc_id, {"broken_mail_due": False}))
+
+        self._store.transaction(clear_if_same_grant)
 
     # ---- refreshing ahead ---------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from shared.bookings.service import BookingService
 from shared.bookings.sweeps import run_booking_sweeps
 from shared.clock import Clock
 from shared.connections.repository import DocStoreConnections
+from shared.notify.connection_broken import BrokenConnectionMail
 from shared.notify.owed import Notifier, Outcome
 
 log = logging.getLogger(__name__)
@@ -110,8 +111,8 @@ def _guarded(booking_id: str, step: Callable[[], T]) -> T | None:
 
 class SchedulerTick:
     """Everything Cloud Scheduler's job runs: the booking sweeps (unpublished events, expired holds, stuck
-    links), then owed confirmations and due reminders, then the tokens about to expire. Counts only: failures
-    are logged per booking and retried by the next tick."""
+    links), owed confirmations and due reminders, the tokens about to expire, and the creators whose connection
+    broke. Counts only: failures are logged per booking and retried by the next tick."""
 
     def __init__(
         self,
@@ -121,6 +122,7 @@ class SchedulerTick:
         notifier: Notifier,
         clock: Clock,
         connections: DocStoreConnections,
+        broken_mail: BrokenConnectionMail,
     ) -> None:
         self._bookings = bookings
         self._outbox = outbox
@@ -128,6 +130,7 @@ class SchedulerTick:
         self._notifier = notifier
         self._clock = clock
         self._connections = connections
+        self._broken_mail = broken_mail
 
     def run(self) -> dict[str, int]:
         now = self._clock.now()
@@ -135,4 +138,5 @@ class SchedulerTick:
             **run_booking_sweeps(self._bookings, self._outbox, self._service, now),
             **tick(self._bookings, self._notifier, now),
             **self._connections.refresh_expiring(REFRESH_AHEAD, BATCH),
+            **self._broken_mail.send_due(),
         }

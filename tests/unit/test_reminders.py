@@ -182,4 +182,6 @@ def test_the_route_answers_with_counts() -> None:
         "tokens_refreshed": 0,
         "tokens_refused": 0,
         "tokens_failed": 0,
+        "broken_mail_sent": 0,
+        "broken_mail_failed": 0,
     }
