@@ -24,6 +24,7 @@ LEFT_AFTER_ERASURE = {
     "key_version",
     "reconnect_reason",
     "reconnect_required_at",
+    "broken_mail_due",
 }
 """All a connection keeps once Zoom asked Flo to keep no user data: no token, email, user id or scope."""
 
