@@ -319,7 +319,8 @@ def _delivery(response: httpx.Response) -> dict[str, Any]:
 
 @bp.post("/zoom/webhooks/deauthorization")
 def send_deauthorization() -> Response:
-    """Send app_deauthorized for a user; by default also revoke the user's grants, as Zoom does."""
+    """Send app_deauthorized for a user; by default also revoke the user's grants, as Zoom does. With
+    `user_data_retention` false the event asks the app to delete the user's data, as Zoom does then."""
     body = _body()
     url, secret, timestamp = _webhook_target(body)
     email = str(body.get("user", ""))
@@ -341,6 +342,7 @@ def send_deauthorization() -> Response:
             "signature": secrets.token_hex(32),
             "deauthorization_time": datetime.fromtimestamp(state.now(), UTC).isoformat(timespec="milliseconds"),
             "client_id": client_id,
+            "user_data_retention": "true" if body.get("user_data_retention", True) else "false",
         },
     }
     try:

@@ -86,13 +86,13 @@ def invalid_token() -> Response:
 # -- OAuth ---------------------------------------------------------------------------------
 
 
-@bp.get("/oauth/authorize")
 def _app_scopes(params: dict[str, str]) -> list[str]:
     """What a Zoom grant carries: the app's configured scopes (the sandbox's switch), else those asked for."""
     configured = sandbox().settings.zoom_app_scopes
     return configured if configured is not None else params.get("scope", "").split() or DEFAULT_SCOPES
 
 
+@bp.get("/oauth/authorize")
 def authorize_page() -> Response | str:
     params = authorize_params()
     problem = authorize_problem(params)
