@@ -28,6 +28,7 @@ from shared.bus.port import Publisher
 from shared.clock import Clock, SystemClock
 from shared.config import ConfigError, Settings
 from shared.connections.connect import ConnectFlow
+from shared.connections.heal import ZoomHealing
 from shared.connections.port import Connections
 from shared.connections.repository import DocStoreConnections
 from shared.connections.zoom_webhook import ZoomWebhook
@@ -310,6 +311,9 @@ class ConnectUseCases:
 
 
 def connect_use_cases(runtime: Runtime) -> ConnectUseCases:
+    busy = GoogleBusyTimes(runtime.connections, runtime.calendar, runtime.clock)
+    service = booking_service(runtime, busy)
+    healing = ZoomHealing(runtime.bookings, service, runtime.notices, runtime.connections, runtime.zoom, runtime.clock)
     flow = ConnectFlow(
         base_url=runtime.settings.base_url,
         store=runtime.store,
@@ -319,6 +323,7 @@ def connect_use_cases(runtime: Runtime) -> ConnectUseCases:
         zoom=runtime.zoom,
         connections=runtime.connection_repository,
         signer=StateSigner(runtime.secret("OAUTH_STATE_SECRET")),
+        healing=healing,
     )
     webhook = ZoomWebhook(
         runtime.secret("ZOOM_WEBHOOK_SECRET"),
@@ -327,9 +332,8 @@ def connect_use_cases(runtime: Runtime) -> ConnectUseCases:
         runtime.bookings,
         runtime.notices,
     )
-    busy = GoogleBusyTimes(runtime.connections, runtime.calendar, runtime.clock)
     trial = TrialBooking(
-        booking_service(runtime, busy),
+        service,
         slot_finder(runtime, busy),
         runtime.catalog,
         runtime.connections,

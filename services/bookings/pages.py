@@ -126,7 +126,7 @@ class BookingPages:
             zone=zone,
             upcoming=upcoming,
             past=past,
-            notices=[notice_view(n) for n in self._uses.notices.open_for(creator_id)],
+            notices=[{**notice_view(n), "resolved": n.resolved} for n in self._uses.notices.open_for(creator_id)],
             calendar=_week_calendar(week, zone, [*past, *upcoming]),
             week=week,
             previous_week=(week - timedelta(days=7)).isoformat(),

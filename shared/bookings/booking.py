@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 Status = Literal["pending_payment", "confirmed", "cancelled"]
 LinkStatus = Literal["pending", "ready", "unavailable"]
-Change = Literal["created", "confirmed", "rescheduled", "cancelled", "link_set"]
+Change = Literal["created", "confirmed", "rescheduled", "cancelled", "link_set", "link_retry"]
 """What the latest revision did: with the status it says which emails the revision owes."""
 LinkProvider = Literal["zoom", "google_meet"]
 CancelledBy = Literal["fan", "creator", "system"]

@@ -14,6 +14,11 @@ from shared.store.port import Conflict, DocStore, Where, create, update
 NOTICES = "notices"
 NoticeKind = Literal["zoom_delete_failed", "zoom_meeting_kept"]
 ZOOM_DELETE_FAILED = "We could not remove a Zoom meeting for a cancelled session"
+ZOOM_DELETE_RETRIED = "Flo removed the leftover Zoom meeting of a cancelled session after you reconnected Zoom"
+ZOOM_OTHER_ACCOUNT = (
+    "You connected a different Zoom account: this session's meeting stays in your earlier Zoom account, and Flo"
+    " no longer moves or deletes it"
+)
 ZOOM_DATA_ERASED = (
     "Zoom was removed from Flo and Flo deleted your Zoom data: this session keeps its link, but Flo can no longer"
     " move or delete its Zoom meeting"
@@ -29,6 +34,8 @@ class Notice:
     """As stored: the meeting id of a zoom_delete_failed notice."""
     message: str
     created_at: datetime
+    resolved: bool = False
+    """Flo fixed what the notice warned about later (its message says so)."""
 
 
 class Notices:
@@ -64,6 +71,13 @@ class Notices:
         with contextlib.suppress(Conflict):
             self._store.commit([create(NOTICES, f"zoom-kept-{meeting_id}", notice)])
 
+    def open_of_kind(self, creator_id: str, kind: NoticeKind) -> list[Notice]:
+        return [n for n in self.open_for(creator_id) if n.kind == kind]
+
+    def resolve(self, notice_id: str, message: str) -> None:
+        """What the notice warned about was fixed: it says so (and stays until the creator dismisses it)."""
+        self._store.commit([update(NOTICES, notice_id, {"message": message, "resolved": True})])
+
     def open_for(self, creator_id: str) -> list[Notice]:
         """The creator's notices not yet dismissed, oldest first."""
         rows = self._store.query(NOTICES, [Where("creator_id", "==", creator_id), Where("dismissed", "==", False)])
@@ -75,6 +89,7 @@ class Notices:
                 meeting_id=doc.get("meeting_id"),
                 message=doc.get("message", ""),
                 created_at=doc["created_at"],
+                resolved=bool(doc.get("resolved")),
             )
             for notice_id, doc in rows
         ]

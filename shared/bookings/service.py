@@ -250,6 +250,29 @@ class BookingService:
         self._write(booking_id, seen, replace(changes, link_revision=changes.revision))
         return self.get(booking_id)
 
+    def retry_link(self, booking_id: str, seen: Booking) -> bool:
+        """An upcoming confirmed booking left without a link (its provider was broken) gets another go: a new
+        revision whose link is owed afresh (the meetings worker makes it; notify sends link_ready to both).
+        Conditional on the booking `seen`; True if this call reopened it."""
+        now = self._clock.now()
+        if not (seen.confirmed and seen.end > now and seen.link_decided and not seen.meeting_url):
+            return False
+        if seen.link_manual or seen.test_booking:
+            return False
+        reopened = replace(
+            seen,
+            change="link_retry",
+            link_status="pending",
+            link_deadline_at=now + self._policy.link_deadline,
+            link_nudge_at=now + self._policy.link_deadline + LINK_NUDGE_INTERVAL,
+            mail_due_at=now + self._policy.link_deadline,  # the sweep sends link_ready if its event was lost
+        )
+        changes = self._next_revision(reopened, now)
+        if self._bookings.update_if(booking_id, seen, changes) is None:
+            return False
+        self._outbox.publish(booking_id, changes.revision)
+        return True
+
     def release_expired_holds(self) -> int:
         """Pending-payment holds past their time give their slot back. Returns how many were released."""
         now = self._clock.now()

@@ -35,6 +35,8 @@ T = TypeVar("T")
 CONNECTIONS = "connections"
 LEASES = "leases"
 ReconnectReason = Literal["refresh_refused", "access_revoked", "app_deauthorized"]
+Replaced = Literal["nothing", "same_account", "other_account"]
+"""What a new connection replaced: none, a grant of the same provider account, or another account's."""
 _TOKEN_FIELDS = ("access_token", "refresh_token")
 
 
@@ -181,10 +183,10 @@ class DocStoreConnections:
         tokens: TokenSet,
         account_email: str | None,
         zoom_user_id: str | None = None,
-    ) -> None:
+    ) -> Replaced:
         """Store a fresh connection, replacing any earlier one (a reconnect clears reconnect_required). The grant
         it replaces is revoked when it was another account's: the same account's grant is the one just given
-        (revoking it at Zoom or Google would end the new connection too)."""
+        (revoking it at Zoom or Google would end the new connection too). Says what it replaced."""
         earlier = self._store.get(CONNECTIONS, connection_id(creator_id, provider))
         replaced = self._record(creator_id, provider) if earlier is not None else None
         doc: Doc = {
@@ -205,6 +207,7 @@ class DocStoreConnections:
         other_account = earlier is not None and _account(earlier) != _account(doc)
         if other_account and replaced is not None and replaced.tokens is not None:
             self._revoke_quietly(creator_id, provider, replaced.tokens.refresh_token)
+        return "nothing" if earlier is None else "other_account" if other_account else "same_account"
 
     def _revoke_quietly(self, creator_id: str, provider: Provider, refresh_token: str) -> None:
         """Hand a grant back at the provider; failing that only leaves an unused grant, so it is logged."""

@@ -108,6 +108,9 @@ class Notifier:
             owed = ()  # a hold that never got paid (the fan was never told it was booked), or a test cleaned up
         if owed and self._must_wait(booking, force):
             return Outcome.WAITING
+        if booking.change == "link_retry":  # a link that came back after a reconnect: both hear, once it is made
+            owed = ((EmailKind.LINK_READY, Recipient.FAN), (EmailKind.LINK_READY, Recipient.CREATOR))
+            owed = owed if booking.link_ready else ()
         done = self._deliver_all(booking_id, booking, creator, owed)
         if booking.confirmed and booking.link_ready:
             link_ready = self._link_ready_owed(booking_id, booking, owed)
