@@ -101,3 +101,52 @@ def test_a_deauthorization_keeping_no_data_leaves_flo_no_zoom_data_but_the_links
         str(meeting["id"]),
     )
     assert flo.booking(creator, made["booking_id"])["meeting_url"] == link
+
+
+def test_reconnecting_the_same_zoom_account_heals_what_broke_meanwhile(flo: Flo) -> None:
+    creator = flo.creator()
+    flo.connected(creator, "zoom")
+    offer = flo.offer(creator)
+    first, second, third = flo.slot_starts(creator, offer, 3)
+    kept = flo.book(offer, first)
+    keeps_link = flo.settled(creator, kept["booking_id"])["meeting_url"]
+    cancelled = flo.book(offer, second)
+    left_behind = flo.settled(creator, cancelled["booking_id"])["meeting_url"]
+
+    flo.sandbox.revoke("zoom", creator.email)  # removed in Zoom: Flo finds out at its next call
+    assert flo.fan_cancel(cancelled).status_code == 200
+    eventually(lambda: flo.notices(creator) or None, timeout=40, what="the zoom_delete_failed notice")
+    unlinked = flo.book(offer, third)
+    assert flo.settled(creator, unlinked["booking_id"])["link_status"] == "unavailable"
+    assert flo.meeting_for(creator, left_behind) is not None
+
+    flo.connected(creator, "zoom")  # the same Zoom user
+
+    assert flo.meeting_for(creator, left_behind) is None  # the failed delete was retried
+    [notice] = flo.notices(creator)
+    assert (notice["kind"], notice["message"]) == (
+        "zoom_delete_failed",
+        "Flo removed the leftover Zoom meeting of a cancelled session after you reconnected Zoom",
+    )
+    healed = eventually(
+        lambda: b if (b := flo.booking(creator, unlinked["booking_id"]))["link_status"] == "ready" else None,
+        what="a Zoom link for the booking that got none",
+    )
+    assert healed["zoom_chip"] is True
+    ready = eventually(
+        lambda: m if len(m := _booking_mails(flo, unlinked["booking_id"], "link_ready")) >= 2 else None,
+        what="link_ready to fan and creator",
+    )
+    assert sorted(m["To"].addresses[0].addr_spec for m in ready) == sorted([unlinked["fan"]["email"], creator.email])
+    assert flo.booking(creator, kept["booking_id"])["meeting_url"] == keeps_link
+
+
+def _booking_mails(flo: Flo, booking_id: str, kind: str) -> list[EmailMessage]:
+    found = []
+    for item in flo.mail.get("/messages").json():
+        headers = item["headers"]
+        if headers.get("X-Flo-Booking-Id") == booking_id and headers.get("X-Flo-Email-Kind") == kind:
+            message = message_from_string(item["raw"], policy=policy.default)
+            assert isinstance(message, EmailMessage)
+            found.append(message)
+    return found
