@@ -12,8 +12,12 @@ from shared.errors import NotFoundError
 from shared.store.port import Conflict, DocStore, Where, create, update
 
 NOTICES = "notices"
-NoticeKind = Literal["zoom_delete_failed", "zoom_meeting_kept"]
+NoticeKind = Literal["zoom_delete_failed", "zoom_meeting_kept", "zoom_quota_spent"]
 ZOOM_DELETE_FAILED = "We could not remove a Zoom meeting for a cancelled session"
+ZOOM_QUOTA_SPENT = (
+    "Zoom's 100 meetings a day for your account are used up: new bookings get a Google Meet link (or none)"
+    " until 00:00 UTC"
+)
 ZOOM_DELETE_RETRIED = "Flo removed the leftover Zoom meeting of a cancelled session after you reconnected Zoom"
 ZOOM_OTHER_ACCOUNT = (
     "You connected a different Zoom account: this session's meeting stays in your earlier Zoom account, and Flo"
@@ -70,6 +74,20 @@ class Notices:
         }
         with contextlib.suppress(Conflict):
             self._store.commit([create(NOTICES, f"zoom-kept-{meeting_id}", notice)])
+
+    def zoom_quota_spent(self, creator_id: str, now: datetime) -> None:
+        """Tell the creator Zoom's daily budget is spent; one notice per UTC day."""
+        notice = {
+            "creator_id": creator_id,
+            "kind": "zoom_quota_spent",
+            "booking_id": None,
+            "meeting_id": None,
+            "message": ZOOM_QUOTA_SPENT,
+            "created_at": now,
+            "dismissed": False,
+        }
+        with contextlib.suppress(Conflict):
+            self._store.commit([create(NOTICES, f"zoom-quota-{creator_id}-{now.date().isoformat()}", notice)])
 
     def open_of_kind(self, creator_id: str, kind: NoticeKind) -> list[Notice]:
         return [n for n in self.open_for(creator_id) if n.kind == kind]

@@ -29,6 +29,7 @@ from shared.bus.port import Publisher
 from shared.clock import Clock
 from shared.connections.port import Connections, NotConnectedError
 from shared.connections.repository import REFRESH_LEASE, REFRESH_MAX_POLLS, REFRESH_POLL_SECONDS
+from shared.meetings.quota import ZoomQuota
 from shared.providers._http import PROVIDER_CALL_WORST_SECONDS
 from shared.providers.errors import ErrorKind, Provider, ProviderError
 from shared.providers.google_calendar import event_id_for
@@ -94,6 +95,7 @@ class MeetingReconciler:
         connections: Connections,
         zoom: VideoProvider,
         calendar: CalendarProvider,
+        quota: ZoomQuota,
     ) -> None:
         self._bookings = bookings
         self._leases = leases
@@ -103,6 +105,7 @@ class MeetingReconciler:
         self._connections = connections
         self._zoom = zoom
         self._calendar = calendar
+        self._quota = quota
 
     def reconcile(self, booking_id: str) -> None:
         lease = take_lease(self._leases, f"meetings-{booking_id}", self._clock.now(), LEASE_TTL)
@@ -181,6 +184,9 @@ class MeetingReconciler:
             if booking.zoom and self._meeting_unused(booking, booking.zoom):
                 booking = self._delete_meeting(run, booking, booking.zoom.meeting_id)
             if want and booking.zoom is None and self._connections.status(booking.creator_id, "zoom") == "connected":
+                if not self._quota.take(booking.creator_id, self._clock.now()):
+                    self._notices.zoom_quota_spent(booking.creator_id, self._clock.now())
+                    raise _GiveUp("zoom daily meeting limit spent")
                 booking = self._settle_marked(run, self._create_meeting(run, booking))
         except _GiveUp as give_up:
             log.warning(
