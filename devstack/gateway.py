@@ -6,11 +6,13 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
+from devstack.ratelimit import RateLimiter
 from shared.topology import Topology
 
 _HOP_BY_HOP = {
@@ -29,29 +31,40 @@ _HOP_BY_HOP = {
 class Gateway:
     """Forwards each request to the service that owns its path prefix, as the URL map does in production."""
 
-    def __init__(self, topology: Topology, service_urls: Mapping[str, str]) -> None:
+    def __init__(self, topology: Topology, service_urls: Mapping[str, str], limiter: RateLimiter | None = None) -> None:
         self._topology = topology
         self._service_urls = dict(service_urls)
         # A load balancer keeps no cookies: each browser's own Cookie header goes through, and a Set-Cookie goes
         # back to that browser only (a shared jar would hand one browser's session to every other).
         no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
         self._client = httpx.Client(timeout=60, follow_redirects=False, cookies=no_cookies)
+        self._limiter = limiter
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
-        service = self._topology.service_for(request.path)
-        if service is None:
+        served = self._topology.route_for(request.path)
+        if served is None:
             response = Response(
                 '{"error": {"code": "not_found", "message": "No service serves this path."}}',
                 status=404,
                 mimetype="application/json",
             )
             return response(environ, start_response)
+        wait = self._limiter.retry_after(request.remote_addr or "") if self._limiter and served.public else None
+        if wait is not None:
+            response = Response(
+                '{"error": {"code": "rate_limited", "message": "Too many requests; try again shortly."}}',
+                status=429,
+                mimetype="application/json",
+                headers={"Retry-After": str(wait)},
+            )
+            return response(environ, start_response)
+        service = served.service
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
         try:
             upstream = self._client.request(
                 request.method,
-                self._service_urls[service] + request.full_path.rstrip("?"),
+                self._service_urls[service] + _raw_target(environ),
                 headers=headers,
                 content=request.get_data(),
             )
@@ -64,6 +77,15 @@ class Gateway:
             return response(environ, start_response)
         out_headers = [(k, v) for k, v in upstream.headers.multi_items() if k.lower() not in _HOP_BY_HOP]
         return Response(upstream.content, status=upstream.status_code, headers=out_headers)(environ, start_response)
+
+
+def _raw_target(environ: dict[str, Any]) -> str:
+    """The path and query as the client sent them (still percent-encoded), so any byte in them reaches the
+    service as it would behind the load balancer, rather than failing here as a decoded control character."""
+    query = environ.get("QUERY_STRING", "")
+    return quote(environ.get("PATH_INFO", ""), safe="/;:@&=+$,!~*'()", encoding="latin-1") + (
+        f"?{query}" if query else ""
+    )
 
 
 def serve_gateway(gateway: Gateway, port: int) -> BaseWSGIServer:

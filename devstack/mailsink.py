@@ -3,6 +3,14 @@
 The local stack points SMTP_HOST/SMTP_PORT here so no real mail leaves the machine, and tests read
 what was "sent" over HTTP. Run ``python -m devstack.mailsink --smtp-port N --http-port M`` (0 picks
 a free port) or call ``start_mailsink()`` in-process.
+
+It offers SMTPUTF8 (internationalized addresses such as zoë@example.com), and ``PUT /policy`` with
+``{"refuse": "<regex>", "smtputf8": false}`` makes it act like a stricter server for the tests that need
+one: RCPT of an address matching the pattern gets ``550 5.1.1``, and new connections are not offered
+SMTPUTF8. ``DELETE /policy`` (or a PUT without them) puts both back.
+
+``PUT /held/<address>`` holds one mailbox: RCPT to it gets ``451 4.2.1`` (the sender retries later) until
+``DELETE /held/<address>`` releases it, so a test decides when a message may arrive.
 """
 
 from __future__ import annotations
@@ -12,21 +20,22 @@ import asyncio
 import html
 import itertools
 import json
+import re
 import signal
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import message_from_bytes, policy
+from email import message_from_string, policy
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
-from werkzeug.exceptions import HTTPException, NotFound
+from aiosmtpd.smtp import SMTP, AuthResult
+from werkzeug.exceptions import BadRequest, HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, make_server
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -43,7 +52,8 @@ class ReceivedMessage:
     raw: bytes
 
     def parse(self) -> EmailMessage:
-        parsed = message_from_bytes(self.raw, policy=policy.default)
+        # UTF-8, not ASCII with escapes: SMTPUTF8 messages carry non-ASCII addresses in their headers.
+        parsed = message_from_string(self.raw.decode("utf-8", "replace"), policy=policy.default)
         assert isinstance(parsed, EmailMessage)  # policy.default always builds EmailMessage
         return parsed
 
@@ -68,6 +78,19 @@ class _Store:
         self._lock = threading.Lock()
         self._messages: list[ReceivedMessage] = []
         self._ids = itertools.count(1)
+        self._held: set[str] = set()
+
+    def hold(self, address: str, held: bool) -> None:
+        """While an address is held, mail to it is refused with a 4xx, as a busy mailbox would answer."""
+        with self._lock:
+            if held:
+                self._held.add(address.lower())
+            else:
+                self._held.discard(address.lower())
+
+    def held(self, address: str) -> bool:
+        with self._lock:
+            return address.lower() in self._held
 
     def add(self, mail_from: str, rcpt_tos: Sequence[str], raw: bytes) -> None:
         with self._lock:
@@ -91,11 +114,47 @@ class _Store:
             self._messages.clear()
 
 
+@dataclass(frozen=True, slots=True)
+class _Policy:
+    """What the server accepts: by default every recipient, and SMTPUTF8 offered."""
+
+    refuse: re.Pattern[str] | None = None
+    smtputf8: bool = True
+
+    @classmethod
+    def from_json(cls, body: Any) -> _Policy:
+        if not isinstance(body, dict) or set(body) - {"refuse", "smtputf8"}:
+            raise BadRequest('expected {"refuse": "<regex>" | null, "smtputf8": true | false}')
+        pattern, smtputf8 = body.get("refuse"), body.get("smtputf8", True)
+        if not isinstance(pattern, str | None) or not isinstance(smtputf8, bool):
+            raise BadRequest("refuse must be a string or null, smtputf8 a boolean")
+        try:
+            return cls(re.compile(pattern) if pattern else None, smtputf8)
+        except re.error as exc:
+            raise BadRequest(f"refuse is not a regular expression: {exc}") from None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"refuse": self.refuse.pattern if self.refuse else None, "smtputf8": self.smtputf8}
+
+
 class _SmtpHandler:
-    """aiosmtpd handler: accept everything and keep it."""
+    """aiosmtpd handler: accept every recipient the policy does not refuse and the test does not hold, and keep
+    every message."""
 
     def __init__(self, store: _Store) -> None:
         self._store = store
+        self.policy = _Policy()
+
+    async def handle_RCPT(  # noqa: N802 (aiosmtpd hook)
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        refuse = self.policy.refuse
+        if refuse is not None and refuse.search(address):
+            return f"550 5.1.1 <{address}>: mailbox refused by the mail sink's policy"
+        if self._store.held(address):
+            return "451 4.2.1 Mailbox held by the test, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd hook)
         self._store.add(envelope.mail_from, envelope.rcpt_tos, envelope.original_content)
@@ -108,7 +167,12 @@ def _accept_any_login(server: Any, session: Any, envelope: Any, mechanism: str, 
 
 
 class _Controller(Controller):
-    """aiosmtpd's Controller, but port 0 binds a free port instead of failing its self-check."""
+    """aiosmtpd's Controller, but port 0 binds a free port instead of failing its self-check, and each
+    connection is offered SMTPUTF8 as the sink's policy says at that moment."""
+
+    def factory(self) -> SMTP:
+        assert isinstance(self.handler, _SmtpHandler)
+        return SMTP(self.handler, **{**self.SMTP_kwargs, "enable_SMTPUTF8": self.handler.policy.smtputf8})
 
     def _trigger_server(self) -> None:
         # Called once the socket is bound and before the self-check connects to self.port.
@@ -121,25 +185,38 @@ class _Controller(Controller):
 class _HttpApp:
     """The sink's HTTP API (JSON) and a page a person can read."""
 
-    def __init__(self, store: _Store) -> None:
+    def __init__(self, store: _Store, smtp: _SmtpHandler) -> None:
         self._store = store
+        self._smtp = smtp
         self._urls = Map(
             [
                 Rule("/", endpoint=self._index, methods=["GET"]),
                 Rule("/messages", endpoint=self._list, methods=["GET"]),
                 Rule("/messages", endpoint=self._clear, methods=["DELETE"]),
+                Rule("/policy", endpoint=self._policy, methods=["GET", "PUT", "DELETE"]),
                 Rule("/messages/<message_id>/raw", endpoint=self._raw, methods=["GET"]),
                 Rule("/messages/<message_id>/html", endpoint=self._html, methods=["GET"]),
+                Rule("/held/<address>", endpoint=self._hold, methods=["PUT"]),
+                Rule("/held/<address>", endpoint=self._release, methods=["DELETE"]),
             ]
         )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         try:
             endpoint, args = self._urls.bind_to_environ(environ).match()
+            if endpoint == self._policy:  # the one endpoint that reads a body
+                args = {"request": Request(environ)}
             response: Response = endpoint(**args)
-        except HTTPException as exc:  # 404/405 with werkzeug's own body
+        except HTTPException as exc:  # 400/404/405 with werkzeug's own body
             return exc(environ, start_response)
         return response(environ, start_response)
+
+    def _policy(self, request: Request) -> Response:
+        if request.method == "PUT":
+            self._smtp.policy = _Policy.from_json(request.get_json(silent=True))
+        elif request.method == "DELETE":
+            self._smtp.policy = _Policy()
+        return Response(json.dumps(self._smtp.policy.to_json()), mimetype="application/json")
 
     def _list(self) -> Response:
         body = json.dumps([message.to_json() for message in self._store.all()])
@@ -147,6 +224,14 @@ class _HttpApp:
 
     def _clear(self) -> Response:
         self._store.clear()
+        return Response(status=204)
+
+    def _hold(self, address: str) -> Response:
+        self._store.hold(address, held=True)
+        return Response(status=204)
+
+    def _release(self, address: str) -> Response:
+        self._store.hold(address, held=False)
         return Response(status=204)
 
     def _raw(self, message_id: str) -> Response:
@@ -222,8 +307,9 @@ class MailSink:
 def start_mailsink(smtp_port: int = 0, http_port: int = 0, host: str = "127.0.0.1") -> MailSink:
     """Start the SMTP and HTTP servers in background threads; port 0 picks a free port."""
     store = _Store()
+    handler = _SmtpHandler(store)
     smtp = _Controller(
-        _SmtpHandler(store),
+        handler,
         hostname=host,
         port=smtp_port,
         authenticator=_accept_any_login,
@@ -231,7 +317,7 @@ def start_mailsink(smtp_port: int = 0, http_port: int = 0, host: str = "127.0.0.
     )
     smtp.start()
     try:
-        http = make_server(host, http_port, _HttpApp(store), threaded=True)
+        http = make_server(host, http_port, _HttpApp(store, handler), threaded=True)
     except BaseException:
         smtp.stop()
         raise

@@ -28,6 +28,7 @@ import httpx
 from devstack.emulators import PrerequisiteError, free_port, start_emulator, stop_process, wait_http
 from devstack.gateway import Gateway, serve_gateway
 from devstack.pubsub_setup import ensure_topology
+from devstack.ratelimit import limiter_from_env
 from shared.topology import Topology, load_topology
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,14 +37,18 @@ PROJECT_ID = "flo-local"
 
 def _dev_secrets() -> dict[str, str]:
     """Fresh throwaway secrets per run: the local data lives only as long as the emulators do."""
-    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+    def key() -> str:
+        return "v1:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
     return {
         "ZOOM_CLIENT_ID": "flo-local-zoom",
         "ZOOM_CLIENT_SECRET": secrets.token_urlsafe(24),
         "ZOOM_WEBHOOK_SECRET": secrets.token_urlsafe(24),
         "GOOGLE_CLIENT_ID": "flo-local-google.apps.googleusercontent.com",
         "GOOGLE_CLIENT_SECRET": secrets.token_urlsafe(24),
-        "TOKEN_ENCRYPTION_KEYS": f"v1:{key}",
+        "TOKEN_ENCRYPTION_KEYS": key(),
+        "MANAGE_TOKEN_KEYS": key(),
         "OAUTH_STATE_SECRET": secrets.token_urlsafe(32),
     }
 
@@ -187,7 +192,7 @@ def run(state_file: Path | None) -> int:
         for url, process in [*waits, *mail_waits, *service_waits]:
             wait_http(url, timeout=30, process=process)
         ensure_topology(PROJECT_ID, topology, service_urls.__getitem__)
-        server = serve_gateway(Gateway(topology, service_urls), flo_port)
+        server = serve_gateway(Gateway(topology, service_urls, limiter_from_env(env)), flo_port)
         for job in topology.scheduler:
             threading.Thread(
                 target=_scheduler_loop,
@@ -213,7 +218,7 @@ def run(state_file: Path | None) -> int:
         _watch(stack, log_dir)
     except KeyboardInterrupt:
         return 0
-    except (PrerequisiteError, TimeoutError, RuntimeError, OSError, httpx.HTTPError) as exc:
+    except (PrerequisiteError, TimeoutError, RuntimeError, OSError, ValueError, httpx.HTTPError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -6,6 +6,8 @@ cookie (shared/pages), so both verify it the same way on every request.
 
 from __future__ import annotations
 
+import logging
+import os
 import secrets
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -19,6 +21,8 @@ from shared.bookings.model import token_hash
 from shared.oidc import CertSource, GoogleCertSource
 from shared.store.port import DocStore, put
 from shared.web import ApiError
+
+log = logging.getLogger(__name__)
 
 API_TOKENS = "api_tokens"
 SECURETOKEN_CERTS_URL = "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
@@ -64,13 +68,27 @@ class DevTokenAuth:
         return str(found["creator_id"])
 
 
-class IdentityPlatformAuth:
-    """Production: an Identity Platform (Firebase) ID token, checked against the project; the creator id is its uid."""
+CERTS_RETRY_AFTER_SECONDS = 30
+CLOCK_SKEW_SECONDS = 30
+"""A creator's device or Google's clock may be a little ahead: a token issued "in the future" by this much is fine."""
 
-    def __init__(self, project_id: str, certs: CertSource | None = None, clock_skew_seconds: int = 10) -> None:
+
+class IdentityPlatformAuth:
+    """Production: an Identity Platform (Firebase) ID token, checked against the project; the creator id is its uid.
+
+    The signing certificates are fetched once and reused for as long as Google's Cache-Control allows;
+    when they cannot be fetched the request is a 503 with Retry-After, so the creator's app retries
+    instead of showing a sign-in error. IDENTITY_PLATFORM_CERTS_URL overrides where they are fetched
+    from (tests serve certificates they made); Terraform never sets it.
+    """
+
+    def __init__(
+        self, project_id: str, certs: CertSource | None = None, clock_skew_seconds: int = CLOCK_SKEW_SECONDS
+    ) -> None:
         self._project_id = project_id
         self._issuer = f"https://securetoken.google.com/{project_id}"
-        self._certs = certs if certs is not None else GoogleCertSource(SECURETOKEN_CERTS_URL)
+        url = os.environ.get("IDENTITY_PLATFORM_CERTS_URL", SECURETOKEN_CERTS_URL)
+        self._certs = certs if certs is not None else GoogleCertSource(url)
         self._clock_skew_seconds = clock_skew_seconds
 
     def creator_id(self, request: Request) -> str:
@@ -80,7 +98,13 @@ class IdentityPlatformAuth:
         try:
             certs = self._certs()
         except (httpx.HTTPError, ValueError):
-            raise ApiError(503, "auth_unavailable", "Sign-in cannot be checked right now; try again soon.") from None
+            log.warning("Identity Platform certificates could not be fetched", exc_info=True)
+            raise ApiError(
+                503,
+                "auth_unavailable",
+                "Sign-in cannot be checked right now; try again shortly.",
+                headers={"Retry-After": str(CERTS_RETRY_AFTER_SECONDS)},
+            ) from None
         try:
             claims: Mapping[str, Any] = jwt.decode(  # type: ignore[no-untyped-call]  # untyped in google-auth
                 token, certs=certs, audience=self._project_id, clock_skew_in_seconds=self._clock_skew_seconds

@@ -70,7 +70,7 @@ class WeeklyHours:
 
 
 @cache
-def _known_zones() -> frozenset[str]:
+def known_timezones() -> frozenset[str]:
     """IANA names from the tzdata package, the same on every machine.
 
     ZoneInfo alone (and available_timezones) also accepts whatever files the machine has, such
@@ -121,7 +121,7 @@ def _parse_day(day: str, ranges: object) -> tuple[tuple[int, int], ...]:
 
 def parse_weekly_hours(timezone: str, weekly_hours: object) -> WeeklyHours:
     """Validate Settings → Availability input; missing days have no hours."""
-    if not isinstance(timezone, str) or timezone not in _known_zones():
+    if not isinstance(timezone, str) or timezone not in known_timezones():
         raise AvailabilityError(f"unknown timezone {timezone!r} (use an IANA name like 'Europe/London')")
     if not isinstance(weekly_hours, dict):
         raise AvailabilityError("weekly_hours must be an object mapping days to lists of [start, end] pairs")

@@ -4,22 +4,23 @@ service's use cases from them. Tests build the same graph through the same funct
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import cached_property
+from functools import cached_property, partial
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import httplib2
 import httpx
-from werkzeug.wrappers import Request
+from werkzeug.wrappers import Request, Response
 
 from shared.auth import CreatorAuth, DevTokenAuth, IdentityPlatformAuth
 from shared.bookings.busy import GoogleBusyTimes, NoCalendar
 from shared.bookings.catalog import Catalog
 from shared.bookings.notices import Notices
 from shared.bookings.outbox import Outbox
-from shared.bookings.payments import LocalPayments
+from shared.bookings.payments import LocalPayments, PaymentConfirmations
 from shared.bookings.repository import BookingRepository, DocStoreBookingRepository
 from shared.bookings.service import BookingService, BusyTimes, Policy
 from shared.bookings.slots import SlotFinder
@@ -50,10 +51,11 @@ from shared.providers.oauth import GoogleOAuth, ZoomOAuth
 from shared.providers.ports import CalendarProvider, OAuthProvider, VideoProvider
 from shared.providers.urls import ProviderUrls
 from shared.providers.zoom import ZoomClient
+from shared.rotation import reseal_connections, reseal_manage_tokens
 from shared.secrets import SecretSource, secret_source_from_env
 from shared.store.port import DocStore
 from shared.vault import Vault
-from shared.web import ApiError, LazyApp, Route, WebApp
+from shared.web import ApiError, LazyApp, Route, WebApp, error_response
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,28 @@ class Adapters:
     mail: MailSender | None = None
     pause: Callable[[float], None] | None = None
     """How a use case waits between polls (time.sleep; tests run the workers instead)."""
+
+
+V = TypeVar("V")
+
+
+class LazyMapping(Mapping[str, V]):
+    """A mapping whose values are built on first lookup and then kept."""
+
+    def __init__(self, factories: Mapping[str, Callable[[], V]]) -> None:
+        self._factories = factories
+        self._built: dict[str, V] = {}
+
+    def __getitem__(self, key: str) -> V:
+        if key not in self._built:
+            self._built[key] = self._factories[key]()
+        return self._built[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._factories)
+
+    def __len__(self) -> int:
+        return len(self._factories)
 
 
 @dataclass(frozen=True)
@@ -90,7 +114,13 @@ class Runtime:
 
     @cached_property
     def vault(self) -> Vault:
-        return Vault(self.secret("TOKEN_ENCRYPTION_KEYS"))
+        """Seals creators' OAuth tokens (and connect's PKCE verifiers): only connect, meetings, bookings hold it."""
+        return Vault(self.secret("TOKEN_ENCRYPTION_KEYS"), name="TOKEN_ENCRYPTION_KEYS")
+
+    @cached_property
+    def manage_vault(self) -> Vault:
+        """Seals fans' manage tokens, which emails need in clear; notify and reminders hold only this key."""
+        return Vault(self.secret("MANAGE_TOKEN_KEYS"), name="MANAGE_TOKEN_KEYS")
 
     @cached_property
     def provider_urls(self) -> ProviderUrls:
@@ -102,17 +132,21 @@ class Runtime:
 
     @cached_property
     def oauth(self) -> Mapping[str, OAuthProvider]:
+        """Each provider's client is made (and its secrets read) on first use, so a service that only
+        refreshes Google tokens (bookings) is never given, nor needs, the Zoom secrets."""
         if self.adapters.oauth is not None:
             return self.adapters.oauth
         urls = self.provider_urls
-        return {
-            "zoom": ZoomOAuth(
-                urls, self.secret("ZOOM_CLIENT_ID"), self.secret("ZOOM_CLIENT_SECRET"), self.http, self.clock
-            ),
-            "google": GoogleOAuth(
-                urls, self.secret("GOOGLE_CLIENT_ID"), self.secret("GOOGLE_CLIENT_SECRET"), self.http, self.clock
-            ),
-        }
+        return LazyMapping(
+            {
+                "zoom": lambda: ZoomOAuth(
+                    urls, self.secret("ZOOM_CLIENT_ID"), self.secret("ZOOM_CLIENT_SECRET"), self.http, self.clock
+                ),
+                "google": lambda: GoogleOAuth(
+                    urls, self.secret("GOOGLE_CLIENT_ID"), self.secret("GOOGLE_CLIENT_SECRET"), self.http, self.clock
+                ),
+            }
+        )
 
     @cached_property
     def zoom(self) -> VideoProvider:
@@ -136,7 +170,7 @@ class Runtime:
 
     @cached_property
     def mail(self) -> MailSender:
-        return self.adapters.mail or smtp_sender(self.settings)
+        return self.adapters.mail or smtp_sender(self)
 
     @cached_property
     def auth(self) -> CreatorAuth:
@@ -178,21 +212,20 @@ def page_kit(runtime: Runtime) -> PageKit:
     )
 
 
-def smtp_sender(settings: Settings) -> SmtpSender:
-    """SMTP from the environment; STARTTLS with credentials outside local (the mail sink speaks plain SMTP)."""
+def smtp_sender(runtime: Runtime) -> SmtpSender:
+    """SMTP host and TLS mode from the environment; the password is the SMTP_PASSWORD secret, read like every
+    other secret (Secret Manager in production, the environment locally) and only when a username is set."""
+    settings = runtime.settings
     if not settings.smtp_host:
         raise ConfigError("SMTP_HOST must be set for services that send email")
-    password = settings.environ.get("SMTP_PASSWORD") or None
-    if settings.smtp_username and not password:
-        raise ConfigError("SMTP_PASSWORD must be set when SMTP_USERNAME is")
-    register_secret(password)
     username = settings.smtp_username
+    password = runtime.secret("SMTP_PASSWORD") if username else None
     return SmtpSender(
         settings.smtp_host,
         settings.smtp_port,
         username=username,
-        password=password if username else None,
-        use_starttls=bool(username) and not settings.local,
+        password=password,
+        tls=settings.smtp_tls,
         timeout=SMTP_TIMEOUT_SECONDS,
     )
 
@@ -205,6 +238,7 @@ def booking_policy(settings: Settings) -> Policy:
         payment_hold=timedelta(minutes=settings.payment_hold_minutes),
         link_deadline=timedelta(seconds=settings.link_deadline_seconds),
         confirmation_grace=timedelta(seconds=settings.confirmation_grace_seconds),
+        booking_horizon=timedelta(days=settings.booking_horizon_days),
     )
 
 
@@ -216,7 +250,7 @@ def booking_service(runtime: Runtime, busy: BusyTimes) -> BookingService:
         runtime.clock,
         busy,
         booking_policy(runtime.settings),
-        runtime.vault,
+        runtime.manage_vault,
     )
 
 
@@ -227,23 +261,26 @@ class BookingsUseCases:
     catalog: Catalog
     notices: Notices
     payments: LocalPayments
+    payment_confirmations: PaymentConfirmations
     auth: CreatorAuth
     base_url: str
     local: bool
 
 
 def slot_finder(runtime: Runtime, busy: BusyTimes) -> SlotFinder:
-    return SlotFinder(runtime.catalog, runtime.bookings, busy, runtime.clock)
+    return SlotFinder(runtime.catalog, runtime.bookings, busy, runtime.clock, booking_policy(runtime.settings))
 
 
 def bookings_use_cases(runtime: Runtime) -> BookingsUseCases:
     busy = GoogleBusyTimes(runtime.connections, runtime.calendar, runtime.clock)
+    bookings = booking_service(runtime, busy)
     return BookingsUseCases(
-        bookings=booking_service(runtime, busy),
+        bookings=bookings,
         slots=slot_finder(runtime, busy),
         catalog=runtime.catalog,
         notices=runtime.notices,
         payments=LocalPayments(runtime.bookings, runtime.publisher),
+        payment_confirmations=PaymentConfirmations(bookings, runtime.notices, runtime.publisher),
         auth=runtime.auth,
         base_url=runtime.settings.base_url,
         local=runtime.settings.local,
@@ -270,8 +307,9 @@ def notifier(runtime: Runtime) -> Notifier:
         runtime.bookings,
         runtime.catalog,
         EmailLedger(runtime.store, runtime.clock, runtime.mail),
+        runtime.notices,
         runtime.clock,
-        runtime.vault,
+        runtime.manage_vault,
         settings.mail_from,
         settings.base_url,
     )
@@ -299,6 +337,16 @@ def scheduler_tick(runtime: Runtime) -> SchedulerTick:
         runtime.connection_repository,
         broken_mail,
     )
+
+
+def connection_resealer(runtime: Runtime) -> Callable[[], int]:
+    """meetings' daily sweep: creators' OAuth tokens off retired TOKEN_ENCRYPTION_KEYS versions."""
+    return partial(reseal_connections, runtime.store, runtime.vault)
+
+
+def manage_token_resealer(runtime: Runtime) -> Callable[[], int]:
+    """reminders' daily sweep: fans' manage tokens off retired MANAGE_TOKEN_KEYS versions."""
+    return partial(reseal_manage_tokens, runtime.bookings, runtime.manage_vault)
 
 
 @dataclass(frozen=True)
@@ -363,7 +411,7 @@ def service_app(runtime: Runtime, routes: Iterable[Route], certs: CertSource | N
         try:
             verifier.verify(request.headers.get("Authorization"))
         except OidcError as exc:
-            raise ApiError(exc.status, "unauthorized", exc.message) from None
+            raise ApiError(exc.status, "unauthorized", exc.message, exc.headers) from None
 
     return WebApp(runtime.service, routes, before=[(prefix, require_oidc) for prefix in MACHINE_PREFIXES])
 
@@ -386,4 +434,22 @@ def build_runtime(service: str, environ: Mapping[str, str] | None = None) -> Run
 
 def lazy_service(service: str, build_app: Callable[[Runtime], WebApp]) -> LazyApp:
     """The app a main.py serves: built with real clients on the first request, never at import."""
+    _json_errors_outside_the_app()
     return LazyApp(lambda: build_app(build_runtime(service)))
+
+
+def _json_errors_outside_the_app() -> None:
+    """functions-framework answers a few requests itself, before our app sees them: a path its catch-all
+    rule cannot match (one with a line break) and /robots.txt get its HTML 404. Make those the API's JSON
+    error too. Its `errorhandler` exists only while it loads a main.py, so elsewhere there is nothing to do."""
+    import functions_framework
+    from werkzeug.exceptions import HTTPException
+
+    register = getattr(functions_framework, "errorhandler", None)
+    if register is None:
+        return
+
+    def as_json(exc: HTTPException) -> Response:
+        return error_response(exc.code or 500, "not_found" if exc.code == 404 else "error", exc.description or "")
+
+    register(HTTPException)(as_json)

@@ -14,6 +14,8 @@ from typing import Any
 from werkzeug.wrappers import Request
 
 from shared.errors import InvalidInputError, NotForUs
+from shared.store.ids import is_storable_id
+from shared.web import load_json
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,7 @@ def parse_push(request: Request) -> PushMessage:
     """Turn a push request into a typed message, or raise a 400 naming what is wrong."""
     message_id = "unknown"
     try:
-        envelope = json.loads(request.get_data(cache=True) or b"null")
+        envelope = load_json(request.get_data(cache=True) or b"null")
         if not isinstance(envelope, dict) or not isinstance(envelope.get("message"), dict):
             raise ValueError("the body must be a JSON object with a 'message' object")
         message = envelope["message"]
@@ -47,7 +49,7 @@ def parse_push(request: Request) -> PushMessage:
         attributes = message.get("attributes") or {}
         if not isinstance(attributes, dict):
             raise ValueError("message.attributes must be an object")
-    except (ValueError, binascii.Error) as exc:
+    except (ValueError, binascii.Error, RecursionError) as exc:
         log.warning("malformed push envelope", extra={"message_id": message_id, "reason": str(exc)})
         raise InvalidInputError("malformed_envelope", f"Malformed Pub/Sub push envelope: {exc}") from None
     return PushMessage(
@@ -60,9 +62,10 @@ def parse_push(request: Request) -> PushMessage:
 
 
 def booking_id_of(request: Request, *event_types: str) -> str:
-    """The booking a pushed event is about; NotForUs without one, or when it is not one of `event_types`."""
+    """The booking a pushed event is about; NotForUs without one (or with an id no booking can have), or when
+    it is not one of `event_types`."""
     data = parse_push(request).data
     booking_id = data.get("booking_id")
-    if not isinstance(booking_id, str) or not booking_id or (event_types and data.get("type") not in event_types):
+    if not is_storable_id(booking_id) or (event_types and data.get("type") not in event_types):
         raise NotForUs
     return booking_id

@@ -7,7 +7,9 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,7 +80,7 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 entry[key] = value
-        trace = entry.pop("trace", None)
+        trace = entry.pop("trace", None) or _current_trace.get()
         if trace and self._project_id:
             entry["logging.googleapis.com/trace"] = f"projects/{self._project_id}/traces/{trace}"
         if record.exc_info:
@@ -96,7 +98,29 @@ def configure_logging(service: str, project_id: str | None = None, level: int = 
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+_TRACE_ID = re.compile(r"[0-9a-f]{32}")
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
+
+_current_trace: ContextVar[str | None] = ContextVar("flo_trace_id", default=None)
+
+
 def trace_id(headers: Mapping[str, str] | Any) -> str | None:
-    """The trace id from Cloud Run's X-Cloud-Trace-Context header, so a request's lines group together."""
-    value = headers.get("X-Cloud-Trace-Context")
-    return value.split("/", 1)[0] if value else None
+    """The request's Cloud Trace id: from X-Cloud-Trace-Context ("TRACE/SPAN;o=1", what Cloud Run's front
+    end sends) or else W3C traceparent ("00-TRACE-SPAN-01"); anything malformed is ignored."""
+    cloud = (headers.get("X-Cloud-Trace-Context") or "").split("/", 1)[0].strip().lower()
+    if _TRACE_ID.fullmatch(cloud) and cloud != "0" * 32:
+        return cloud
+    parent = _TRACEPARENT.fullmatch((headers.get("traceparent") or "").strip().lower())
+    if parent and parent.group(1) != "0" * 32:
+        return parent.group(1)
+    return None
+
+
+@contextmanager
+def request_trace(headers: Mapping[str, str] | Any) -> Iterator[None]:
+    """Every line logged while handling the request carries its trace id, so Cloud Logging groups them."""
+    token = _current_trace.set(trace_id(headers))
+    try:
+        yield
+    finally:
+        _current_trace.reset(token)

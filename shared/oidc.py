@@ -42,6 +42,7 @@ GOOGLE_ISSUERS = frozenset({"https://accounts.google.com", "accounts.google.com"
 CertSource = Callable[[], Mapping[str, str]]
 
 _MAX_AGE = re.compile(r"max-age=(\d+)")
+CERTS_RETRY_AFTER_SECONDS = 30
 
 
 class OidcError(Exception):
@@ -51,6 +52,11 @@ class OidcError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+    @property
+    def headers(self) -> Mapping[str, str] | None:
+        """A 503 tells Pub/Sub and Cloud Scheduler (which retry anyway) and any other caller when to retry."""
+        return {"Retry-After": str(CERTS_RETRY_AFTER_SECONDS)} if self.status == 503 else None
 
 
 @dataclass(frozen=True)
@@ -188,4 +194,5 @@ def verifier_from_env(environ: Mapping[str, str] | None = None, certs: CertSourc
     emails = frozenset(e.strip() for e in env.get("OIDC_SERVICE_ACCOUNTS", "").split(",") if e.strip())
     if not audience or not emails:
         raise ValueError("OIDC_AUDIENCE and OIDC_SERVICE_ACCOUNTS must be set outside local development")
-    return OidcVerifier(audience, emails, certs if certs is not None else GoogleCertSource())
+    # OIDC_CERTS_URL lets tests serve certificates they made; Terraform never sets it.
+    return OidcVerifier(audience, emails, certs or GoogleCertSource(env.get("OIDC_CERTS_URL", GOOGLE_CERTS_URL)))

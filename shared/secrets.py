@@ -67,11 +67,25 @@ class SecretManagerClient(Protocol):
     def access_secret_version(self, *, name: str) -> _AccessResponse: ...
 
 
-def _default_client() -> SecretManagerClient:
+EMULATOR_HOST_VAR = "SECRET_MANAGER_EMULATOR_HOST"
+"""host:port of a local Secret Manager stand-in (plain gRPC, no credentials), as FIRESTORE_EMULATOR_HOST
+is for Firestore; only tests set it. Cloud Run never does, so production always talks to Google."""
+
+
+def _default_client(environ: Mapping[str, str]) -> SecretManagerClient:
     """Build the real client; imported here so merely importing this module needs no credentials."""
     from google.cloud import secretmanager
 
-    return secretmanager.SecretManagerServiceClient()
+    emulator = environ.get(EMULATOR_HOST_VAR)
+    if not emulator:
+        return secretmanager.SecretManagerServiceClient()
+    import grpc
+    from google.cloud.secretmanager_v1.services.secret_manager_service.transports import (
+        SecretManagerServiceGrpcTransport,
+    )
+
+    channel = grpc.insecure_channel(emulator)
+    return secretmanager.SecretManagerServiceClient(transport=SecretManagerServiceGrpcTransport(channel=channel))
 
 
 class SecretManagerSource:
@@ -84,12 +98,12 @@ class SecretManagerSource:
     def __init__(
         self,
         project_id: str,
-        client_factory: Callable[[], SecretManagerClient] = _default_client,
+        client_factory: Callable[[], SecretManagerClient] | None = None,
     ) -> None:
         if not project_id:
             raise ValueError("project_id is required to read secrets from Secret Manager")
         self._project_id = project_id
-        self._client_factory = client_factory
+        self._client_factory = client_factory or (lambda: _default_client(os.environ))
         self._client: SecretManagerClient | None = None
         self._cache: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -133,4 +147,4 @@ def secret_source_from_env(environ: Mapping[str, str] | None = None) -> SecretSo
     project_id = env.get("GOOGLE_CLOUD_PROJECT", "")
     if not project_id:
         raise ValueError("GOOGLE_CLOUD_PROJECT must be set to read secrets from Secret Manager")
-    return SecretManagerSource(project_id)
+    return SecretManagerSource(project_id, lambda: _default_client(env))

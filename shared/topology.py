@@ -59,10 +59,14 @@ class Topology:
     scheduler: tuple[SchedulerJob, ...]
     retry: RetryPolicy
 
-    def service_for(self, path: str) -> str | None:
-        """The service that serves a path: the longest matching prefix wins, as in the load balancer."""
+    def route_for(self, path: str) -> RoutePrefix | None:
+        """The path map entry that serves a path: the longest matching prefix wins, as in the load balancer."""
         matches = [r for r in self.routes if path.startswith(r.prefix)]
-        return max(matches, key=lambda r: len(r.prefix)).service if matches else None
+        return max(matches, key=lambda r: len(r.prefix)) if matches else None
+
+    def service_for(self, path: str) -> str | None:
+        found = self.route_for(path)
+        return found.service if found else None
 
 
 @cache

@@ -1,7 +1,10 @@
-"""OAuth tokens at rest: AES-GCM with versioned keys, each record bound to its creator and provider.
+"""Secrets at rest: AES-GCM with versioned keys, each record bound by associated data to what it belongs to.
 
-TOKEN_ENCRYPTION_KEYS is "v2:<base64url 32 bytes>,v1:<...>": the first key encrypts, all of them
-decrypt, so a key is rotated by putting a new one first and re-encrypting records lazily.
+Two key sets, so that holding one does not open the other: TOKEN_ENCRYPTION_KEYS seals creators' OAuth
+tokens, MANAGE_TOKEN_KEYS seals fans' manage tokens. Each is "v2:<base64url 32 bytes>,v1:<...>": the
+first key encrypts, all of them decrypt. A key is rotated by putting a new one first; `reseal` turns a
+record sealed under an older key into one under the current key, and the re-seal sweeps call it for every
+stored record, after which the old key can be removed.
 """
 
 from __future__ import annotations
@@ -56,21 +59,21 @@ def _b64decode(value: str) -> bytes:
     return base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
 
 
-def _parse_keys(config: str) -> dict[str, bytes]:
+def _parse_keys(config: str, name: str) -> dict[str, bytes]:
     keys: dict[str, bytes] = {}
     for position, entry in enumerate(part.strip() for part in config.split(",")):
         version, sep, encoded = entry.partition(":")
         if not sep or not version.strip():
-            raise KeyConfigError(f"TOKEN_ENCRYPTION_KEYS entry {position + 1} is not 'version:base64url-key'")
+            raise KeyConfigError(f"{name} entry {position + 1} is not 'version:base64url-key'")
         version = version.strip()
         if version in keys:
-            raise KeyConfigError(f"TOKEN_ENCRYPTION_KEYS lists key version {version!r} twice")
+            raise KeyConfigError(f"{name} lists key version {version!r} twice")
         try:
             key = _b64decode(encoded.strip())
         except (binascii.Error, ValueError):
-            raise KeyConfigError(f"key version {version!r} is not base64url") from None
+            raise KeyConfigError(f"{name} key version {version!r} is not base64url") from None
         if len(key) != _KEY_BYTES:
-            raise KeyConfigError(f"key version {version!r} must decode to {_KEY_BYTES} bytes, got {len(key)}")
+            raise KeyConfigError(f"{name} key version {version!r} must decode to {_KEY_BYTES} bytes, got {len(key)}")
         keys[version] = key
     return keys
 
@@ -78,10 +81,11 @@ def _parse_keys(config: str) -> dict[str, bytes]:
 class Vault:
     """Seals and opens token strings; built once at bootstrap from the configured keys."""
 
-    def __init__(self, keys_config: str) -> None:
+    def __init__(self, keys_config: str, name: str = "TOKEN_ENCRYPTION_KEYS") -> None:
         if not keys_config.strip():
-            raise KeyConfigError("TOKEN_ENCRYPTION_KEYS is empty")
-        self._keys = {version: AESGCM(key) for version, key in _parse_keys(keys_config).items()}
+            raise KeyConfigError(f"{name} is empty")
+        self.name = name
+        self._keys = {version: AESGCM(key) for version, key in _parse_keys(keys_config, name).items()}
         self.current_version = next(iter(self._keys))
 
     def __repr__(self) -> str:
@@ -99,7 +103,7 @@ class Vault:
     def decrypt(self, sealed: Sealed, aad: str) -> str:
         key = self._keys.get(sealed.key_version)
         if key is None:
-            raise VaultError(f"no key for version {sealed.key_version!r} in TOKEN_ENCRYPTION_KEYS")
+            raise VaultError(f"no key for version {sealed.key_version!r} in {self.name}")
         try:
             nonce, ciphertext = _b64decode(sealed.nonce_b64), _b64decode(sealed.ciphertext_b64)
             return key.decrypt(nonce, ciphertext, aad.encode()).decode()
@@ -109,6 +113,17 @@ class Vault:
                 "(tampered, or bound to another creator or provider)"
             ) from None
 
+    @property
+    def retired_versions(self) -> list[str]:
+        """Key versions that still open old records but seal nothing new: what the re-seal sweeps look for."""
+        return [version for version in self._keys if version != self.current_version]
+
     def needs_reencrypt(self, sealed: Sealed) -> bool:
-        """True for records under an older key: re-encrypt them on the next write."""
+        """True for records under an older key: `reseal` them so that key can be retired."""
         return sealed.key_version != self.current_version
+
+    def reseal(self, sealed: Sealed, aad: str) -> Sealed | None:
+        """The record sealed again under the current key, or None when it already is."""
+        if not self.needs_reencrypt(sealed):
+            return None
+        return self.encrypt(self.decrypt(sealed, aad), aad)

@@ -17,7 +17,9 @@ from shared.store.port import DocStore
 NOW = datetime(2026, 3, 2, 8, tzinfo=UTC)
 
 
-def sample(creator_id: str = "c1", hour: int = 9, minutes: int = 30, token: str = "t-1") -> Booking:
+def sample(
+    creator_id: str = "c1", hour: int = 9, minutes: int = 30, token: str = "t-1", sealed: dict[str, str] | None = None
+) -> Booking:
     start = datetime(2026, 3, 2, hour, tzinfo=UTC)
     end = start + timedelta(minutes=minutes)
     return Booking(
@@ -34,7 +36,7 @@ def sample(creator_id: str = "c1", hour: int = 9, minutes: int = 30, token: str 
         revision=1,
         change="confirmed",
         manage_token_hash=token_hash(token),
-        manage_token_sealed={"v": "sealed"},
+        manage_token_sealed=sealed or {"v": "sealed"},
         cells=tuple(cell_ids(creator_id, start, end)),
         created_at=NOW,
         updated_at=NOW,
@@ -137,11 +139,19 @@ def _check_queries(repo: BookingRepository) -> None:
     assert {i for i, _ in repo.of_creator("c1", starting_before=datetime(2026, 3, 2, 10, tzinfo=UTC))} == {"b1", "b2"}
     assert {i for i, _ in repo.mail_due_by(NOW + timedelta(seconds=8), 10)} == {"b1", "b2", "b3", "other"}
     assert {i for i, _ in repo.mail_due_by(NOW, 10)} == {"b1"}
-    assert repo.mail_due_by(NOW - timedelta(seconds=1), 10) == []
-    assert repo.reminders_due_by(NOW, 10) == []
-    assert repo.holds_expired_by(NOW, 10) == []
-    assert repo.link_nudges_due_by(NOW, 10) == []
-    assert len(repo.mail_due_by(NOW + timedelta(days=1), 2)) == 2
+    assert list(repo.mail_due_by(NOW - timedelta(seconds=1), 10)) == []
+    assert list(repo.reminders_due_by(NOW, 10)) == []
+    assert list(repo.holds_expired_by(NOW, 10)) == []
+    assert list(repo.link_nudges_due_by(NOW, 10)) == []
+    # Small batches still read all that is due, oldest due first, each once.
+    due = [(b.mail_due_at, i) for i, b in repo.mail_due_by(NOW + timedelta(days=1), 2)]
+    assert [i for _, i in due] == [i for _, i in sorted(due, key=lambda row: (row[0] or NOW, row[1]))]
+    assert sorted(i for _, i in due) == ["b1", "b2", "b3", "other"]
+
+    # The re-seal sweep finds manage tokens by the key version that sealed them.
+    repo.add("old-key", sample(hour=13, token="t-5", sealed={"key_version": "m1", "nonce": "n", "ciphertext": "c"}))
+    assert [i for i, _ in repo.manage_tokens_sealed_under(["m0", "m1"], 10)] == ["old-key"]
+    assert repo.manage_tokens_sealed_under(["m2"], 10) == []
 
     # One caller releases an expired hold (per revision).
     hold = repo.get("b3")

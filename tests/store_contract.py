@@ -28,6 +28,7 @@ def check_store_contract(store: DocStore) -> None:
     due = store.query("things", [Where("due", "<=", when + timedelta(minutes=2))], order_by="due")
     assert [doc_id for doc_id, _ in due] == ["t0", "t1", "t2"]
     assert len(store.query("things", [Where("kind", "==", "t")], limit=2)) == 2
+    _check_pages(store, when)
 
     def bump(txn: Txn) -> int:
         doc = txn.get("things", "counter") or {"n": 0}
@@ -41,3 +42,19 @@ def check_store_contract(store: DocStore) -> None:
 
     store.commit([delete("things", "a")])
     assert store.get("things", "a") is None
+
+
+def _check_pages(store: DocStore, when: datetime) -> None:
+    """Pages by (value, id) from a cursor: none skipped or repeated, even when many rows share one value."""
+    store.commit([put("paged", f"p{i}", {"due": when + timedelta(minutes=i // 3)}) for i in range(7)])
+    store.commit([put("paged", "late", {"due": when + timedelta(days=1)})])
+    due = [Where("due", "<=", when + timedelta(hours=1))]
+    seen: list[str] = []
+    after = None
+    while True:
+        page = store.query("paged", due, order_by="due", limit=2, start_after=after)
+        seen += [doc_id for doc_id, _ in page]
+        if len(page) < 2:
+            break
+        after = (page[-1][1]["due"], page[-1][0])
+    assert seen == [f"p{i}" for i in range(7)], "oldest first, then by id, each once"

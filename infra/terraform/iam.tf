@@ -65,10 +65,11 @@ resource "google_cloud_run_v2_service_iam_member" "scheduler_invoker" {
   member   = google_service_account.scheduler.member
 }
 
-# The load balancer forwards browsers' requests without Google credentials, so services with public
-# routes accept unauthenticated invocations. Their ingress setting keeps the run.app URL off the
-# internet, and machine-only paths are not on the load balancer and verify OIDC in the app
-# (shared/oidc.py).
+# The load balancer forwards browsers' requests without Google credentials, so only the services
+# with public routes (bookings, connect) accept unauthenticated invocations; their ingress setting
+# keeps the run.app URL off the internet, and their machine-only paths are not on the load balancer
+# and verify OIDC in the app (shared/oidc.py). The workers (meetings, notify, reminders) get no
+# allUsers grant: only the push and scheduler accounts above may invoke them.
 resource "google_cloud_run_v2_service_iam_member" "public_invoker" {
   for_each = local.public_services
 

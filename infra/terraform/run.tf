@@ -19,7 +19,9 @@ resource "google_cloud_run_v2_service" "service" {
   deletion_protection = var.deletion_protection
 
   template {
-    service_account = google_service_account.service[each.key].email
+    service_account                  = google_service_account.service[each.key].email
+    max_instance_request_concurrency = local.run_settings[each.key].concurrency
+    timeout                          = "${local.run_settings[each.key].timeout_seconds}s"
 
     scaling {
       min_instance_count = coalesce(try(var.scaling_overrides[each.key].min_instances, null), var.min_instances)
@@ -27,10 +29,34 @@ resource "google_cloud_run_v2_service" "service" {
     }
 
     containers {
-      image = "${local.image_base}/${each.key}:${try(var.image_tags[each.key], "")}"
+      image = "${local.image_base}/${each.key}@${try(var.image_digests[each.key], "")}"
 
       ports {
         container_port = 8080
+      }
+
+      # Cloud Run calls these on the container itself, past ingress and IAM, so no health route needs
+      # to be public. The first /health builds the app (clients, secrets): a revision whose
+      # configuration or secrets are wrong never becomes ready and the deploy fails instead.
+      startup_probe {
+        initial_delay_seconds = 0
+        period_seconds        = 3
+        timeout_seconds       = 3
+        failure_threshold     = 20
+        http_get {
+          path = "/health"
+          port = 8080
+        }
+      }
+
+      liveness_probe {
+        period_seconds    = 30
+        timeout_seconds   = 5
+        failure_threshold = 3
+        http_get {
+          path = "/health"
+          port = 8080
+        }
       }
 
       resources {
@@ -53,8 +79,8 @@ resource "google_cloud_run_v2_service" "service" {
 
   lifecycle {
     precondition {
-      condition     = contains(keys(var.image_tags), each.key)
-      error_message = "image_tags has no tag for service ${each.key}; Cloud Build passes one per service of shared/topology.yaml."
+      condition     = contains(keys(var.image_digests), each.key)
+      error_message = "image_digests has no digest for service ${each.key}; Cloud Build passes one per service of shared/topology.yaml."
     }
   }
 

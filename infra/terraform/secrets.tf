@@ -5,8 +5,13 @@ resource "google_secret_manager_secret" "secret" {
 
   secret_id = each.key
 
+  # Kept in the services' region, with the rest of the data, rather than wherever Google chooses.
   replication {
-    auto {}
+    user_managed {
+      replicas {
+        location = var.region
+      }
+    }
   }
 
   depends_on = [google_project_service.enabled]

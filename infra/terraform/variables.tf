@@ -51,13 +51,13 @@ variable "artifact_repository_id" {
   }
 }
 
-variable "image_tags" {
-  description = "Image tag per service of shared/topology.yaml (Cloud Build passes the commit SHA for every service)."
+variable "image_digests" {
+  description = "Image digest (sha256:...) per service of shared/topology.yaml: Cloud Build passes the digest of each image it built and tested, so what is deployed is exactly that image."
   type        = map(string)
 
   validation {
-    condition     = alltrue([for tag in values(var.image_tags) : can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", tag))])
-    error_message = "Every image tag must be a valid Docker tag (letters, digits, '_', '.', '-', at most 128 characters)."
+    condition     = alltrue([for digest in values(var.image_digests) : can(regex("^sha256:[0-9a-f]{64}$", digest))])
+    error_message = "Every image digest must be sha256: followed by 64 lowercase hex digits."
   }
 }
 
@@ -175,4 +175,48 @@ variable "deletion_protection" {
   description = "Protect the Cloud Run services and the Firestore database against terraform destroy."
   type        = bool
   default     = true
+}
+
+variable "rate_limit_requests_per_minute" {
+  description = "Cloud Armor's per-client limit on the load balancer: requests per client IP per minute before it answers 429."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.rate_limit_requests_per_minute >= 10 && floor(var.rate_limit_requests_per_minute) == var.rate_limit_requests_per_minute
+    error_message = "rate_limit_requests_per_minute must be a whole number >= 10."
+  }
+}
+
+variable "firestore_backup_retention_days" {
+  description = "Days each daily Firestore backup (scheduled export) is kept; Firestore allows at most 14 weeks."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.firestore_backup_retention_days >= 1 && var.firestore_backup_retention_days <= 98
+    error_message = "firestore_backup_retention_days must be between 1 and 98."
+  }
+}
+
+variable "images_kept_per_service" {
+  description = "Artifact Registry cleanup: the most recent image versions always kept per service, whatever their age."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.images_kept_per_service >= 2
+    error_message = "images_kept_per_service must be at least 2 (the running image and one to roll back to)."
+  }
+}
+
+variable "image_retention_days" {
+  description = "Artifact Registry cleanup: images older than this are deleted unless they are among the most recent kept."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.image_retention_days >= 1
+    error_message = "image_retention_days must be at least 1."
+  }
 }

@@ -1,11 +1,12 @@
 terraform {
-  # 1.6+ for the validation and precondition features used here; CI pins the exact binary.
+  # 1.6+ for the validation and precondition features used here; CI pins the exact binary. The
+  # provider versions chosen are recorded in .terraform.lock.hcl (see README.md).
   required_version = ">= 1.6.0"
 
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = "~> 6.0"
+      version = "~> 7.0"
     }
   }
 

@@ -316,7 +316,7 @@ class BookingPages:
             self._bookings.reschedule(booking["id"], start)
         except ConflictError as exc:
             message = "Sorry, that time is no longer free. Please pick another time."
-            if exc.code == "not_reschedulable":
+            if exc.code in ("not_reschedulable", "session_started"):
                 message = exc.message
             return self._reschedule_form(request, token, 409, message)
         return self._kit.redirect(f"/manage/{token}{Zones.of(request, booking['timezone']).query(done='rescheduled')}")

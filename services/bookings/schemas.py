@@ -1,90 +1,196 @@
-"""The bookings service's request bodies and response shapes (contract.md): one place for both."""
+"""The bookings service's request and response models (contract.md): what its routes parse, answer and
+document, and the views that turn use-case results into those answers (the pages render the same views)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AnyUrl, AwareDatetime, BaseModel, EmailStr, Field, UrlConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from shared.availability import format_slot, parse_weekly_hours
+from shared.availability import format_slot
 from shared.bookings.booking import Booking, Fan
 from shared.bookings.model import is_zoom_url
 from shared.bookings.notices import Notice
 from shared.bookings.service import Booked
 from shared.bookings.slots import OpenSlots
+from shared.fields import DocId, Email, HttpsLink, Instant, PlainText, Timezone, WholeNumber
+from shared.schemas import QueryIn, StrictIn
+
+MAX_PRICE_CENTS = 1_000_000
+"""$10,000: above any session price on Flo, and far below what a payment or an integer could get wrong."""
+MAX_RANGES_PER_DAY = 48
+
+Status = Literal["pending_payment", "confirmed", "cancelled"]
 
 
-def _bookable_year(value: datetime) -> datetime:
-    """A start near year 1 or 9999 would overflow date arithmetic (a 500); no slot is ever that far off."""
-    if not 1971 <= value.year <= 9998:
-        raise ValueError("start must be a time between the years 1971 and 9998")
-    return value
-
-
-BookableStart = Annotated[AwareDatetime, AfterValidator(_bookable_year)]
-
-
-class FanIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    email: EmailStr
-    timezone: str | None = None
+class FanIn(StrictIn):
+    name: Annotated[PlainText, Field(max_length=200)]
+    email: Email
+    timezone: Timezone | None = None
 
     def to_fan(self) -> Fan:
         return Fan(name=self.name, email=self.email, timezone=self.timezone)
 
 
-class BookIn(BaseModel):
-    offer_id: str = Field(min_length=1)
-    start: BookableStart
+class BookIn(StrictIn):
+    offer_id: DocId
+    start: Instant
     fan: FanIn
 
 
-class RescheduleIn(BaseModel):
-    start: BookableStart
+class RescheduleIn(StrictIn):
+    start: Instant
 
 
-HttpsLink = Annotated[AnyUrl, UrlConstraints(max_length=2048, allowed_schemes=["https"], host_required=True)]
-
-
-class LinkIn(BaseModel):
+class LinkIn(StrictIn):
     """A join link the creator sets by hand: any https URL (a Zoom or Meet URL gets its chip)."""
 
     url: HttpsLink
 
-    @field_validator("url")
-    @classmethod
-    def _no_credentials(cls, value: AnyUrl) -> AnyUrl:
-        if value.username or value.password:
-            raise ValueError("the link must not carry a user name or password")
-        return value
+
+ClockTime = Annotated[
+    str, Field(max_length=5, json_schema_extra={"pattern": r"^[0-9]{2}:[0-9]{2}$"}, description="HH:MM, 00:00 to 24:00")
+]
+"""Checked by shared.availability, which says what is wrong with a time (grid, range, form)."""
+ClockRange = Annotated[list[ClockTime], Field(min_length=2, max_length=2, description='["HH:MM", "HH:MM"]')]
+DayRanges = list[ClockRange]
 
 
-class AvailabilityIn(BaseModel):
-    timezone: str
-    weekly_hours: dict[str, list[tuple[str, str]]]
+class WeeklyHoursIn(StrictIn):
+    """Each day a list of ["HH:MM", "HH:MM"] ranges on the 5-minute grid; a missing day has no hours."""
+
+    mon: DayRanges | None = Field(default=None, max_length=MAX_RANGES_PER_DAY)
+    tue: DayRanges | None = Field(default=None, max_length=MAX_RANGES_PER_DAY)
+    wed: DayRanges | None = Field(default=None, max_length=MAX_RANGES_PER_DAY)
+    thu: DayRanges | None = Field(default=None, max_length=MAX_RANGES_PER_DAY)
+    fri: DayRanges | None = Field(default=None, max_length=MAX_RANGES_PER_DAY)
+    sat: DayRanges | None = Field(default=None, max_length=MAX_RANGES_PER_DAY)
+    sun: DayRanges | None = Field(default=None, max_length=MAX_RANGES_PER_DAY)
+
+
+class AvailabilityIn(StrictIn):
+    timezone: Timezone
+    weekly_hours: WeeklyHoursIn
 
     def weekly(self) -> dict[str, list[list[str]]]:
-        return {day: [list(r) for r in ranges] for day, ranges in self.weekly_hours.items()}
+        """The days sent (a day sent as null has no hours), as shared.availability reads them."""
+        given = self.weekly_hours.model_dump(exclude_unset=True)
+        return {day: [list(r) for r in ranges or []] for day, ranges in given.items()}
 
 
-class OfferIn(BaseModel):
-    title: str = Field(min_length=1, max_length=150)
-    duration_minutes: int
-    price_cents: int = Field(ge=0)
+class OfferIn(StrictIn):
+    title: Annotated[PlainText, Field(max_length=150)]
+    duration_minutes: WholeNumber = Field(ge=5, le=1440, multiple_of=5)
+    price_cents: WholeNumber = Field(ge=0, le=MAX_PRICE_CENTS)
 
 
-class DevCreatorIn(BaseModel):
-    email: EmailStr
-    name: str = Field(min_length=1)
+class DevCreatorIn(StrictIn):
+    email: Email
+    name: Annotated[PlainText, Field(max_length=200)]
     plan: Literal["free", "creator", "pro", "studio"]
-    timezone: str = "UTC"
+    timezone: Timezone = "UTC"
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        parse_weekly_hours(value, {})  # an AvailabilityError is a ValueError: a 400 naming the timezone
-        return value
+
+_DATE: dict[str, Any] = {"format": "date", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+
+
+class SlotsQuery(QueryIn):
+    """Checked by shared.availability.validate_window, which says what is wrong (a real date, from <= to, 90 days)."""
+
+    from_: str = Field(alias="from", max_length=10, json_schema_extra=_DATE, description="First creator-local date")
+    to: str = Field(max_length=10, json_schema_extra=_DATE, description="Last creator-local date (included)")
+
+
+class BookingsQuery(QueryIn):
+    scope: Literal["upcoming", "past"] = "upcoming"
+
+
+# ---- responses -------------------------------------------------------------------------------------------
+
+
+class SlotOut(BaseModel):
+    start: str
+    end: str
+
+
+class SlotsOut(BaseModel):
+    timezone: str
+    slots: list[SlotOut]
+    calendar_checked: bool | None = None
+    notice: str | None = None
+
+
+class BookedOut(BaseModel):
+    booking_id: str
+    status: Literal["pending_payment", "confirmed"]
+    manage_url: str
+
+
+class FanOut(BaseModel):
+    name: str
+    email: str
+
+
+class BookingOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    status: Status
+    start: str
+    end: str
+    timezone: str
+    offer_id: str
+    offer_title: str | None
+    fan: FanOut
+    meeting_url: str | None
+    video_provider: Literal["zoom", "google_meet"] | None
+    zoom_chip: bool
+    join_available: bool
+    link_status: Literal["pending", "ready", "unavailable"]
+
+
+class BookingsOut(BaseModel):
+    bookings: list[BookingOut]
+
+
+class AvailabilityOut(BaseModel):
+    timezone: str
+    weekly_hours: dict[str, list[list[str]]]
+
+
+class OfferCreatedOut(BaseModel):
+    offer_id: str
+
+
+class NoticeOut(BaseModel):
+    id: str
+    kind: str | None
+    booking_id: str | None
+    meeting_id: str | int | None
+    message: str | None
+    created_at: str
+
+
+class NoticesOut(BaseModel):
+    notices: list[NoticeOut]
+
+
+class DismissedOut(BaseModel):
+    id: str
+    dismissed: bool
+
+
+class DevCreatorOut(BaseModel):
+    creator_id: str
+    token: str
+
+
+class PaymentPublishedOut(BaseModel):
+    published: bool
+    booking_id: str
+
+
+# ---- views -----------------------------------------------------------------------------------------------
 
 
 def booking_view(booking_id: str, booking: Booking) -> dict[str, Any]:

@@ -6,16 +6,24 @@ import logging
 
 from werkzeug.wrappers import Request, Response
 
-from shared.bootstrap import Runtime, meeting_reconciler, service_app
+from shared.bootstrap import Runtime, connection_resealer, meeting_reconciler, service_app
 from shared.envelope import booking_id_of
 from shared.meetings.reconcile import MeetingReconciler, RetryLater
+from shared.rotation import reseal_route
+from shared.schemas import PUSH_ANSWERS, PushEnvelopeIn
 from shared.web import Route, WebApp, error_response, json_response, route
 
 log = logging.getLogger(__name__)
 
 
 def build_routes(reconciler: MeetingReconciler) -> list[Route]:
-    @route("/pubsub/booking-events", "POST")
+    @route(
+        "/pubsub/booking-events",
+        "POST",
+        summary="Pub/Sub push: a booking changed; reconcile its Zoom meeting and Google event",
+        body=PushEnvelopeIn,
+        responses=PUSH_ANSWERS,
+    )
     def booking_events(request: Request) -> Response:
         booking_id = booking_id_of(request)
         try:
@@ -29,4 +37,6 @@ def build_routes(reconciler: MeetingReconciler) -> list[Route]:
 
 
 def build_app(runtime: Runtime) -> WebApp:
-    return service_app(runtime, build_routes(meeting_reconciler(runtime)))
+    return service_app(
+        runtime, [*build_routes(meeting_reconciler(runtime)), reseal_route(connection_resealer(runtime))]
+    )

@@ -13,8 +13,9 @@ from typing import Any, Literal
 
 Status = Literal["pending_payment", "confirmed", "cancelled"]
 LinkStatus = Literal["pending", "ready", "unavailable"]
-Change = Literal["created", "confirmed", "rescheduled", "cancelled", "link_set", "link_retry"]
-"""What the latest revision did: with the status it says which emails the revision owes."""
+Change = Literal["created", "confirmed", "rescheduled", "cancelled", "slot_lost", "link_set", "link_retry"]
+"""What the latest revision did: with the status it says which emails the revision owes (slot_lost: a
+late payment found its expired hold's slot taken, so the fan is told it will be refunded)."""
 LinkProvider = Literal["zoom", "google_meet"]
 CancelledBy = Literal["fan", "creator", "system"]
 

@@ -21,6 +21,8 @@ CREATORS = "creators"
 OFFERS = "offers"
 HOLD_RELEASES = "hold_releases"
 """Markers making one request the one that releases an expired payment hold it found in its way."""
+HOLD_RELEASE_RETENTION = timedelta(days=1)
+"""A marker matters only while its release runs; Firestore's TTL deletes it (expires_at) after this."""
 
 
 def token_hash(token: str) -> str:

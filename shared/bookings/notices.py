@@ -9,10 +9,12 @@ from typing import Literal
 
 from shared.clock import Clock
 from shared.errors import NotFoundError
-from shared.store.port import Conflict, DocStore, Where, create, update
+from shared.store.port import Conflict, Doc, DocStore, Where, create, update
 
 NOTICES = "notices"
-NoticeKind = Literal["zoom_delete_failed", "zoom_meeting_kept", "zoom_quota_spent"]
+NoticeKind = Literal[
+    "zoom_delete_failed", "zoom_meeting_kept", "zoom_quota_spent", "email_failed", "payment_needs_refund"
+]
 ZOOM_DELETE_FAILED = "We could not remove a Zoom meeting for a cancelled session"
 ZOOM_QUOTA_SPENT = (
     "Zoom's 100 meetings a day for your account are used up: new bookings get a Google Meet link (or none)"
@@ -49,17 +51,40 @@ class Notices:
 
     def zoom_delete_failed(self, creator_id: str, booking_id: str, meeting_id: int) -> None:
         """Tell the creator a Zoom meeting was left behind; one notice per meeting however often it is retried."""
-        notice = {
+        notice = self._notice(creator_id, "zoom_delete_failed", booking_id, ZOOM_DELETE_FAILED)
+        self._add(f"zoom-delete-{meeting_id}", {**notice, "meeting_id": str(meeting_id)})
+
+    def email_failed(self, creator_id: str, booking_id: str, email_id: str, recipient: str, what: str) -> None:
+        """Tell the creator who did not get an email that can never be sent; one notice per message.
+
+        ``recipient`` is the address that did not get it, ``what`` says which email and why, in words.
+        """
+        message = f"We could not send {what} to {recipient}."
+        self._add(f"email-failed-{email_id}", self._notice(creator_id, "email_failed", booking_id, message))
+
+    def payment_needs_refund(self, creator_id: str, booking_id: str, fan: str) -> None:
+        """A payment arrived for a slot that was no longer held: Flo Payments is asked to refund it."""
+        message = (
+            f"A payment from {fan} arrived after their hold ran out and the slot was booked by someone else: "
+            "the session was not booked and the payment will be refunded."
+        )
+        self._add(f"refund-{booking_id}", self._notice(creator_id, "payment_needs_refund", booking_id, message))
+
+    def _notice(self, creator_id: str, kind: NoticeKind, booking_id: str, message: str) -> Doc:
+        return {
             "creator_id": creator_id,
-            "kind": "zoom_delete_failed",
+            "kind": kind,
             "booking_id": booking_id,
-            "meeting_id": str(meeting_id),
-            "message": ZOOM_DELETE_FAILED,
+            "meeting_id": None,
+            "message": message,
             "created_at": self._clock.now(),
             "dismissed": False,
         }
+
+    def _add(self, notice_id: str, notice: Doc) -> None:
+        """Created once under its id, however often the same trouble is met again."""
         with contextlib.suppress(Conflict):
-            self._store.commit([create(NOTICES, f"zoom-delete-{meeting_id}", notice)])
+            self._store.commit([create(NOTICES, notice_id, notice)])
 
     def zoom_meeting_kept(self, creator_id: str, booking_id: str, meeting_id: int, message: str) -> None:
         """Note a session's Zoom meeting that Flo stops managing, before Flo forgets its id; one per meeting."""

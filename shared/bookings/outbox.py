@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import partial
 
+from shared.bookings.batch import guarded
 from shared.bookings.model import OUTBOX
 from shared.bus.port import Publisher
-from shared.store.port import DocStore, Where, Write, create, delete
+from shared.store.port import Doc, DocStore, Where, Write, create, delete, paged
 
 log = logging.getLogger(__name__)
 BOOKING_EVENTS = "booking-events"
@@ -39,10 +41,15 @@ class Outbox:
         self._store.commit([delete(OUTBOX, f"{booking_id}-{revision}")])
 
     def sweep(self, now: datetime, min_age: timedelta = timedelta(seconds=5)) -> int:
-        """Publish every entry older than min_age (younger ones are still being published by their request)."""
-        pending = self._store.query(
-            OUTBOX, [Where("created_at", "<=", now - min_age)], order_by="created_at", limit=200
-        )
-        for _, entry in pending:
-            self.publish(entry["booking_id"], int(entry["revision"]))
-        return len(pending)
+        """Publish every entry older than min_age (younger ones are still being published by their request),
+        oldest first, a page at a time; an entry that cannot be published now stays for the next tick."""
+        swept = 0
+        for entry_id, entry in paged(
+            self._store, OUTBOX, [Where("created_at", "<=", now - min_age)], "created_at", 200
+        ):
+            guarded(entry_id, partial(self._publish_entry, entry), "publishing an outbox entry")
+            swept += 1
+        return swept
+
+    def _publish_entry(self, entry: Doc) -> None:
+        self.publish(str(entry["booking_id"]), int(entry["revision"]))

@@ -8,15 +8,18 @@ new revision (so a crash before publishing loses no event).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from shared.bookings.booking import Booking, Fan, GoogleEventRef, ZoomMeetingRef
-from shared.bookings.model import BOOKINGS, CELLS, HOLD_RELEASES, token_hash
+from shared.bookings.model import BOOKINGS, CELLS, HOLD_RELEASE_RETENTION, HOLD_RELEASES, token_hash
 from shared.bookings.outbox import outbox_write
 from shared.store.lease import Lease
-from shared.store.port import Conflict, Doc, DocStore, Txn, Where, Write, create, delete, update
+from shared.store.port import Conflict, Doc, DocStore, Txn, Where, Write, create, delete, paged, update
+
+log = logging.getLogger(__name__)
 
 DecidedFrom = Callable[[Booking], tuple[object, ...]]
 """What a conditional write was decided from; the write is refused once the stored booking's differs."""
@@ -37,13 +40,23 @@ class BookingRepository(Protocol):
         """The creator's bookings by start time (only those starting before `starting_before`, when given)."""
         ...
 
-    def holds_expired_by(self, now: datetime, limit: int) -> list[Row]: ...
+    def holds_expired_by(self, now: datetime, batch: int) -> Iterator[Row]:
+        """Every booking due by `now` (here: its hold expired), oldest due first, read `batch` at a time.
 
-    def mail_due_by(self, now: datetime, limit: int) -> list[Row]: ...
+        The same for the three below. A stored booking that cannot be read is logged and passed over,
+        so it never hides the ones after it; one changed while being read is never read twice.
+        """
+        ...
 
-    def reminders_due_by(self, now: datetime, limit: int) -> list[Row]: ...
+    def mail_due_by(self, now: datetime, batch: int) -> Iterator[Row]: ...
 
-    def link_nudges_due_by(self, now: datetime, limit: int) -> list[Row]: ...
+    def reminders_due_by(self, now: datetime, batch: int) -> Iterator[Row]: ...
+
+    def link_nudges_due_by(self, now: datetime, batch: int) -> Iterator[Row]: ...
+
+    def manage_tokens_sealed_under(self, key_versions: Sequence[str], limit: int) -> list[Row]:
+        """Bookings whose manage token a retired key version sealed: the re-seal sweep moves them on."""
+        ...
 
     def add(self, booking_id: str, booking: Booking) -> None:
         """Store a new booking with its cells and its first outbox entry; SlotTaken if a cell is held."""
@@ -154,17 +167,20 @@ class DocStoreBookingRepository:
             return self._query([Where("creator_id", "==", creator_id)], order_by="start")
         return self._query([Where("creator_id", "==", creator_id), Where("start", "<", starting_before)])
 
-    def holds_expired_by(self, now: datetime, limit: int) -> list[Row]:
-        return self._query([Where("hold_expires_at", "<=", now)], limit=limit)
+    def holds_expired_by(self, now: datetime, batch: int) -> Iterator[Row]:
+        return self._due("hold_expires_at", now, batch)
 
-    def mail_due_by(self, now: datetime, limit: int) -> list[Row]:
-        return self._query([Where("mail_due_at", "<=", now)], limit=limit)
+    def mail_due_by(self, now: datetime, batch: int) -> Iterator[Row]:
+        return self._due("mail_due_at", now, batch)
 
-    def reminders_due_by(self, now: datetime, limit: int) -> list[Row]:
-        return self._query([Where("next_reminder_at", "<=", now)], limit=limit)
+    def reminders_due_by(self, now: datetime, batch: int) -> Iterator[Row]:
+        return self._due("next_reminder_at", now, batch)
 
-    def link_nudges_due_by(self, now: datetime, limit: int) -> list[Row]:
-        return self._query([Where("link_nudge_at", "<=", now)], limit=limit)
+    def link_nudges_due_by(self, now: datetime, batch: int) -> Iterator[Row]:
+        return self._due("link_nudge_at", now, batch)
+
+    def manage_tokens_sealed_under(self, key_versions: Sequence[str], limit: int) -> list[Row]:
+        return self._query([Where("manage_token_sealed.key_version", "in", list(key_versions))], limit=limit)
 
     def add(self, booking_id: str, booking: Booking) -> None:
         writes = [
@@ -221,12 +237,26 @@ class DocStoreBookingRepository:
 
     def claim_hold_release(self, booking_id: str, booking: Booking, now: datetime) -> bool:
         try:
-            self._store.commit(
-                [create(HOLD_RELEASES, f"{booking_id}-{booking.revision}", {"booking_id": booking_id, "at": now})]
-            )
+            marker = {"booking_id": booking_id, "at": now, "expires_at": now + HOLD_RELEASE_RETENTION}
+            self._store.commit([create(HOLD_RELEASES, f"{booking_id}-{booking.revision}", marker)])
         except Conflict:
             return False
         return True
 
     def _query(self, where: Sequence[Where], order_by: str | None = None, limit: int | None = None) -> list[Row]:
-        return [(doc_id, _from_doc(doc)) for doc_id, doc in self._store.query(BOOKINGS, where, order_by, limit)]
+        return _readable(self._store.query(BOOKINGS, where, order_by, limit))
+
+    def _due(self, field: str, now: datetime, batch: int) -> Iterator[Row]:
+        for doc_id, doc in paged(self._store, BOOKINGS, [Where(field, "<=", now)], field, batch):
+            yield from _readable([(doc_id, doc)])
+
+
+def _readable(docs: Iterable[tuple[str, Doc]]) -> list[Row]:
+    """The bookings among `docs` that can be read; any other is logged, never allowed to hide the rest."""
+    rows: list[Row] = []
+    for doc_id, doc in docs:
+        try:
+            rows.append((doc_id, _from_doc(doc)))
+        except (KeyError, TypeError, ValueError):
+            log.exception("a stored booking cannot be read; passed over", extra={"booking_id": doc_id})
+    return rows

@@ -7,16 +7,18 @@ import secrets
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 from shared.availability import AvailabilityError, Interval, compute_slots
+from shared.bookings.batch import guarded
 from shared.bookings.booking import Booking, CancelledBy, Fan, Status
 from shared.bookings.catalog import Catalog, require_bookings_plan, weekly_hours_of
 from shared.bookings.model import cell_ids, next_reminder, token_hash, video_provider_of
 from shared.bookings.outbox import Outbox
 from shared.bookings.repository import BookingRepository, Row, SlotTaken
 from shared.clock import Clock
-from shared.errors import ConflictError, NotFoundError
+from shared.errors import ConflictError, InvalidInputError, NotFoundError
 from shared.store.port import Doc
 from shared.vault import Vault
 
@@ -63,6 +65,8 @@ class Policy:
     payment_hold: timedelta
     link_deadline: timedelta
     confirmation_grace: timedelta
+    booking_horizon: timedelta
+    """How far ahead a fan may book."""
 
 
 @dataclass(frozen=True)
@@ -171,26 +175,35 @@ class BookingService:
         self._outbox.publish(booking_id, 1)
         return Booked(booking_id, booking.status, manage_token)
 
-    def confirm_payment(self, booking_id: str) -> None:
-        """Payment succeeded: confirm the held booking (idempotent; a late payment re-claims a free slot)."""
+    def confirm_payment(self, booking_id: str) -> Booking:
+        """Payment succeeded: confirm the held booking (idempotent; a late payment re-claims a free slot).
+
+        A late payment whose slot someone else took meanwhile is not left silently cancelled: the
+        booking records the lost slot (change slot_lost), which owes the fan a slot_lost email; the
+        caller asks for the refund. Returns the booking as now stored.
+        """
         now = self._clock.now()
         seen = self.get(booking_id)
-        if seen.confirmed:
-            return
+        if seen.confirmed or seen.change == "slot_lost":
+            return seen
         if seen.cancelled and seen.cancel_reason != "payment_timeout":
             log.warning("payment for a cancelled booking; left cancelled", extra={"booking_id": booking_id})
-            return
+            return seen
         changed = replace(seen, status="confirmed", change="confirmed", hold_expires_at=None)
         try:
             self._write(booking_id, seen, self._next_revision(self._confirmed(changed, now), now))
         except SlotTaken:
             log.warning("late payment: the slot was taken meanwhile", extra={"booking_id": booking_id})
+            self._write(booking_id, seen, self._next_revision(replace(seen, change="slot_lost", mail_due_at=now), now))
+        return self.get(booking_id)
 
     def reschedule(self, booking_id: str, start: datetime) -> Booking:
         now = self._clock.now()
         seen = self.get(booking_id)
         if not seen.confirmed:
             raise ConflictError("not_reschedulable", f"A {seen.status.replace('_', ' ')} booking cannot be moved.")
+        if seen.start <= now:
+            raise ConflictError("session_started", "The session has started; it can no longer be moved.")
         if start == seen.start:
             return seen
         creator = self._catalog.creator(seen.creator_id) or {}
@@ -215,6 +228,9 @@ class BookingService:
         seen = self.get(booking_id)
         if seen.cancelled:
             return seen
+        if by == "fan" and seen.start <= now:
+            # One payment must not buy endless sessions: only the creator can cancel one that has started.
+            raise ConflictError("session_started", "The session has started; ask the creator to cancel it.")
         self._write(booking_id, seen, self._next_revision(self._cancelled(seen, by, reason, now), now))
         return self.get(booking_id)
 
@@ -274,10 +290,14 @@ class BookingService:
         return True
 
     def release_expired_holds(self) -> int:
-        """Pending-payment holds past their time give their slot back. Returns how many were released."""
+        """Pending-payment holds past their time give their slot back, all of them, oldest first. Returns how
+        many were released; one that cannot be released now is logged and left for the next tick."""
         now = self._clock.now()
-        expired = self._bookings.holds_expired_by(now, EXPIRED_HOLDS_BATCH)
-        return sum(self._expire_hold(booking_id, booking, now) for booking_id, booking in expired)
+        released = 0
+        for booking_id, booking in self._bookings.holds_expired_by(now, EXPIRED_HOLDS_BATCH):
+            expire = partial(self._expire_hold, booking_id, booking, now)
+            released += bool(guarded(booking_id, expire, "releasing an expired hold"))
+        return released
 
     # ---- helpers -------------------------------------------------------------------------------------------
 
@@ -331,7 +351,10 @@ class BookingService:
         self._outbox.publish(booking_id, changes.revision)
 
     def _require_free_slot(self, creator_id: str, creator: Doc, start: datetime, end: datetime, now: datetime) -> None:
-        """The slot must still be one the fan could pick: within hours, not past, not busy in Google."""
+        """The slot must still be one the fan could pick: within hours and the horizon, not past, not busy."""
+        if start > now + self._policy.booking_horizon:
+            days = self._policy.booking_horizon.days
+            raise InvalidInputError("beyond_horizon", f"start: bookings open at most {days} days ahead.")
         try:
             hours = weekly_hours_of(creator)
         except AvailabilityError:

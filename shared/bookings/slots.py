@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from shared.availability import Interval, compute_slots, validate_window, window_bounds
 from shared.bookings.catalog import Catalog, weekly_hours_of
 from shared.bookings.repository import BookingRepository
-from shared.bookings.service import BusyTimes
+from shared.bookings.service import BusyTimes, Policy
 from shared.clock import Clock
 from shared.store.port import Doc
 
@@ -24,11 +24,14 @@ class OpenSlots:
 
 
 class SlotFinder:
-    def __init__(self, catalog: Catalog, bookings: BookingRepository, busy: BusyTimes, clock: Clock) -> None:
+    def __init__(
+        self, catalog: Catalog, bookings: BookingRepository, busy: BusyTimes, clock: Clock, policy: Policy
+    ) -> None:
         self._catalog = catalog
         self._bookings = bookings
         self._busy = busy
         self._clock = clock
+        self._horizon = policy.booking_horizon
 
     def open_slots(self, creator_id: str, offer_id: str, first_day: str, last_day: str) -> OpenSlots:
         """Free slots of the offer between two creator-local dates (YYYY-MM-DD, both included)."""
@@ -48,4 +51,5 @@ class SlotFinder:
             if b.blocks_slots(now) and b.end > low
         ]
         free = compute_slots(hours, duration, first, last, now, (*found.intervals, *taken))
-        return OpenSlots(hours.zone, tuple(free), found.checked)
+        bookable = tuple(s for s in free if s.start <= now + self._horizon)
+        return OpenSlots(hours.zone, bookable, found.checked)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 
+from shared.bookings.batch import guarded
 from shared.bookings.booking import Booking
 from shared.bookings.outbox import Outbox
 from shared.bookings.repository import BookingRepository
@@ -18,15 +20,20 @@ def nudge_stuck_links(bookings: BookingRepository, outbox: Outbox, now: datetime
     meetings worker decides it (falling back) even if every earlier delivery was dead-lettered."""
     nudged = 0
     for booking_id, booking in bookings.link_nudges_due_by(now, STUCK_LINKS_BATCH):
-        # Conditional on the link as read: a link decided meanwhile is not nudged, nor its timer re-armed.
-        if booking.confirmed and booking.link_status == "pending":
-            rearmed = replace(booking, link_nudge_at=now + LINK_NUDGE_INTERVAL)
-            if bookings.update_if(booking_id, booking, rearmed, Booking.link_decided_from) is not None:
-                outbox.publish(booking_id, booking.revision)
-                nudged += 1
-        else:
-            bookings.update_if(booking_id, booking, replace(booking, link_nudge_at=None), Booking.link_decided_from)
+        nudged += bool(guarded(booking_id, partial(_nudge, bookings, outbox, booking_id, booking, now), "link nudge"))
     return nudged
+
+
+def _nudge(bookings: BookingRepository, outbox: Outbox, booking_id: str, booking: Booking, now: datetime) -> bool:
+    """Conditional on the link as read: a link decided meanwhile is not nudged, nor its timer re-armed."""
+    if booking.confirmed and booking.link_status == "pending":
+        rearmed = replace(booking, link_nudge_at=now + LINK_NUDGE_INTERVAL)
+        if bookings.update_if(booking_id, booking, rearmed, Booking.link_decided_from) is None:
+            return False
+        outbox.publish(booking_id, booking.revision)
+        return True
+    bookings.update_if(booking_id, booking, replace(booking, link_nudge_at=None), Booking.link_decided_from)
+    return False
 
 
 def run_booking_sweeps(

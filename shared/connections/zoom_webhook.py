@@ -16,6 +16,7 @@ from shared.errors import InvalidInputError, NotAuthenticatedError
 from shared.providers.zoom_webhook import WebhookError, url_validation_response, verify_signature
 
 _ERASE_ATTEMPTS = 5
+MAX_EVENT_LENGTH = 200
 
 
 class ZoomWebhook:
@@ -41,11 +42,13 @@ class ZoomWebhook:
             raise NotAuthenticatedError("bad_signature", str(exc)) from None
         try:
             body = json.loads(raw_body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidInputError("invalid_json", "The request body must be JSON.") from None
         if not isinstance(body, dict):
             raise InvalidInputError("invalid_request", "The body must be a JSON object.")
         event = body.get("event")
+        if not isinstance(event, str) or not 0 < len(event) <= MAX_EVENT_LENGTH:
+            raise InvalidInputError("invalid_request", f"event: a name of 1 to {MAX_EVENT_LENGTH} characters.")
         payload: dict[str, Any] = body["payload"] if isinstance(body.get("payload"), dict) else {}
         if event == "endpoint.url_validation":
             return url_validation_response(self._secret, _required(payload, "plainToken"))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone, vCalAddress, vText
 
 from shared.mail.model import EmailBooking
+from shared.mail.safe import one_line
 
 PRODID = "-//Flo//Book a Session//EN"
 _TIMEZONE_MARGIN = timedelta(days=366)
@@ -24,7 +24,7 @@ def build_ics(booking: EmailBooking, *, cancelled: bool) -> bytes:
     Times are in the creator's zone with a VTIMEZONE so every client shows the same instant the
     creator scheduled. A cancellation is METHOD:CANCEL, STATUS:CANCELLED and carries no join link.
     """
-    zone = ZoneInfo(booking.creator_timezone)
+    zone = booking.creator_zone
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -33,7 +33,7 @@ def build_ics(booking: EmailBooking, *, cancelled: bool) -> bytes:
     # either side keeps it small while covering the event's DST rules.
     calendar.add_component(
         Timezone.from_tzid(
-            booking.creator_timezone,
+            zone.key,
             first_date=(booking.start - _TIMEZONE_MARGIN).date(),
             last_date=(booking.end + _TIMEZONE_MARGIN).date(),
         )
@@ -52,11 +52,12 @@ def build_ics(booking: EmailBooking, *, cancelled: bool) -> bytes:
         event.add("url", booking.meeting_url)
         event.add("location", booking.meeting_url)
     event.add("organizer", _address(booking.creator_email, booking.creator_name))
-    attendee = _address(booking.fan_email, booking.fan_name)
-    attendee.params["ROLE"] = "REQ-PARTICIPANT"
-    attendee.params["PARTSTAT"] = "ACCEPTED"
-    attendee.params["RSVP"] = "FALSE"
-    event.add("attendee", attendee)
+    if booking.fan_email == one_line(booking.fan_email):  # else no calendar could hold it: leave it out
+        attendee = _address(booking.fan_email, booking.fan_name)
+        attendee.params["ROLE"] = "REQ-PARTICIPANT"
+        attendee.params["PARTSTAT"] = "ACCEPTED"
+        attendee.params["RSVP"] = "FALSE"
+        event.add("attendee", attendee)
     calendar.add_component(event)
     ical: bytes = calendar.to_ical()
     return ical
@@ -77,5 +78,5 @@ def _description(booking: EmailBooking, *, cancelled: bool) -> str:
 
 def _address(email: str, name: str) -> vCalAddress:
     address = vCalAddress(f"mailto:{email}")
-    address.params["CN"] = vText(name)
+    address.params["CN"] = vText(one_line(name))
     return address

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
+
+from shared.mail.safe import known_zone
 
 BookingStatus = Literal["confirmed", "cancelled"]
 VideoProvider = Literal["zoom", "google_meet"]
@@ -36,7 +39,8 @@ class EmailBooking:
     end: datetime
     meeting_url: str | None
     video_provider: VideoProvider | None
-    manage_url: str
+    manage_url: str | None
+    """None only for a creator's copy (it has no manage link) or when the fan's link cannot be made."""
     link_pending: bool
 
     def __post_init__(self) -> None:
@@ -45,6 +49,16 @@ class EmailBooking:
             raise ValueError("EmailBooking.start and .end must be timezone-aware")
         if self.end <= self.start:
             raise ValueError("EmailBooking.end must be after .start")
+
+    @property
+    def creator_zone(self) -> ZoneInfo:
+        """The creator's zone; UTC if the stored name is not a zone, so no email ever fails over it."""
+        return known_zone(self.creator_timezone) or ZoneInfo("UTC")
+
+    @property
+    def fan_zone(self) -> ZoneInfo:
+        """The fan's own zone when they gave a real one, else the creator's (the slot was picked in it)."""
+        return known_zone(self.fan_timezone) or self.creator_zone
 
     @property
     def join_label(self) -> str:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import smtplib
 import ssl
 from email.message import EmailMessage
+from typing import Literal
+
+SmtpTls = Literal["none", "starttls", "implicit"]
+"""How the connection is protected: none (local mail sink only), STARTTLS (port 587) or implicit TLS (465)."""
 
 
 class MailSendError(Exception):
@@ -25,8 +29,9 @@ class SmtpSender:
         *,
         username: str | None,
         password: str | None,
-        use_starttls: bool,
+        tls: SmtpTls,
         timeout: float,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if (username is None) != (password is None):
             raise ValueError("SMTP username and password must be given together")
@@ -34,8 +39,10 @@ class SmtpSender:
         self._port = port
         self._username = username
         self._password = password
-        self._use_starttls = use_starttls
+        self._tls = tls
         self._timeout = timeout
+        # Verifies the server's certificate and host name against the system's CAs unless a test passes its own.
+        self._ssl_context = ssl_context
 
     def send(self, message: EmailMessage) -> None:
         """Return only once the server accepted the message for every recipient.
@@ -46,9 +53,7 @@ class SmtpSender:
         """
         where = f"SMTP {self._host}:{self._port}"
         try:
-            with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
-                if self._use_starttls:
-                    smtp.starttls(context=ssl.create_default_context())
+            with self._connect() as smtp:
                 if self._username is not None and self._password is not None:
                     smtp.login(self._username, self._password)
                 refused = smtp.send_message(message)
@@ -71,6 +76,20 @@ class SmtpSender:
             # Some recipients got it: retrying would send them a duplicate, so give up.
             text, transient = f"{where} refused {refused}", False
         raise MailSendError(self._redact(text), transient=transient) from None
+
+    def _connect(self) -> smtplib.SMTP:
+        """An open session, encrypted before any credential or message is sent unless tls is "none"."""
+        context = self._ssl_context or ssl.create_default_context()
+        if self._tls == "implicit":
+            return smtplib.SMTP_SSL(self._host, self._port, timeout=self._timeout, context=context)
+        smtp = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
+        if self._tls == "starttls":
+            try:
+                smtp.starttls(context=context)
+            except BaseException:
+                smtp.close()
+                raise
+        return smtp
 
     def _redact(self, text: str) -> str:
         """Server replies are untrusted text; make sure the password cannot ride along in one."""

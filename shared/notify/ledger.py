@@ -2,7 +2,9 @@
 
 Pub/Sub redelivers, the sweep and the push handler overlap, and two reminder runs can see the same
 booking: whoever creates the claim sends, everyone else stands back. A claim whose sender died is
-taken over once its lease runs out. Only a message SMTP accepted is ever marked sent.
+taken over once its lease runs out. Only a message SMTP accepted is ever marked sent; one that can
+never go (it cannot be rendered, or the server refused it for good) is marked failed, with why, and
+never tried again.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from email.message import EmailMessage
 from enum import StrEnum
 
 from shared.clock import Clock
-from shared.mail import MailSender
+from shared.mail import MailSender, MailSendError
 from shared.mail.port import SMTP_EXCHANGE_STEPS, SMTP_TIMEOUT_SECONDS
 from shared.store.port import Conflict, Doc, DocStore, Txn, create, delete, put, update
 
 EMAILS = "emails"
+RECORD_RETENTION = timedelta(days=400)
+"""Firestore's TTL deletes a record this long after its first attempt: past the longest booking horizon plus
+its reminders, so no redelivery or sweep can still need it to tell that the email went."""
 LEASE = timedelta(seconds=SMTP_TIMEOUT_SECONDS * SMTP_EXCHANGE_STEPS + 60)
 """Outlasts the slowest send, so a live sender is never overtaken: every step of the exchange at its timeout
 (12 steps x 20 s = 240 s) plus 60 s for rendering and the store = 300 s."""
@@ -30,14 +35,18 @@ class ClaimState(StrEnum):
 
     SENDING = "sending"
     SENT = "sent"
+    FAILED = "failed"
+    """It can never be sent (a render error, a permanent SMTP refusal): recorded with the reason."""
 
 
 class Delivery(StrEnum):
-    """What became of one message: only SENT and ALREADY_SENT mean nothing more is owed."""
+    """What became of one message: all but IN_FLIGHT mean nothing more is owed."""
 
     SENT = "sent"
     ALREADY_SENT = "already_sent"
     IN_FLIGHT = "in_flight"
+    FAILED = "failed"
+    """It can never be sent (now or earlier): the record says why."""
 
 
 @dataclass(frozen=True)
@@ -70,10 +79,12 @@ class EmailLedger:
         return self._store.get(EMAILS, key.doc_id)
 
     def deliver(self, key: EmailKey, build: Callable[[], EmailMessage], *, link_included: bool) -> Delivery:
-        """Send the message unless it was sent or someone else is sending it.
+        """Send the message unless it was sent, failed for good, or someone else is sending it.
 
-        ``build`` runs only once the claim is ours, so duplicates cost no rendering. Any failure
-        (MailSendError included) releases the claim and propagates, so a retry can send it.
+        ``build`` runs only once the claim is ours, so duplicates cost no rendering. A message that
+        cannot be built, or that SMTP refuses permanently, is recorded as failed and answered FAILED.
+        Any other failure (a transient MailSendError included) releases the claim and propagates, so a
+        retry can send it.
         """
         now = self._clock.now()
         claim: Doc = {
@@ -81,6 +92,7 @@ class EmailLedger:
             "owner": uuid.uuid4().hex,
             "lease_until": now + LEASE,
             "created_at": now,
+            "expires_at": now + RECORD_RETENTION,
             "booking_id": key.booking_id,
             "kind": key.kind,
             "revision": key.revision,
@@ -91,7 +103,16 @@ class EmailLedger:
         if standing is not None:
             return standing
         try:
-            self._sender.send(build())
+            message = build()
+        except Exception as exc:  # rendering is a function of the booking: it would fail again
+            return self._failed(key, claim, "render", f"{type(exc).__name__}: {exc}")
+        try:
+            self._sender.send(message)
+        except MailSendError as exc:
+            if not exc.transient:
+                return self._failed(key, claim, "send", str(exc))
+            self._release(key, claim["owner"])
+            raise
         except BaseException:
             self._release(key, claim["owner"])
             raise
@@ -99,6 +120,17 @@ class EmailLedger:
             [put(EMAILS, key.doc_id, {**claim, "state": ClaimState.SENT.value, "sent_at": self._clock.now()})]
         )
         return Delivery.SENT
+
+    def _failed(self, key: EmailKey, claim: Doc, stage: str, reason: str) -> Delivery:
+        failed = {
+            **claim,
+            "state": ClaimState.FAILED.value,
+            "failed_at": self._clock.now(),
+            "failed_in": stage,
+            "reason": reason,
+        }
+        self._store.commit([put(EMAILS, key.doc_id, failed)])
+        return Delivery.FAILED
 
     def _claim(self, key: EmailKey, claim: Doc) -> Delivery | None:
         """None when the claim is now ours; otherwise why we must not send."""
@@ -115,6 +147,8 @@ class EmailLedger:
                 return None
             if current["state"] == ClaimState.SENT:
                 return Delivery.ALREADY_SENT
+            if current["state"] == ClaimState.FAILED:
+                return Delivery.FAILED
             if current["lease_until"] > claim["created_at"]:
                 return Delivery.IN_FLIGHT
             taken = {k: claim[k] for k in ("owner", "lease_until", "link_included")}

@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
+from email.message import EmailMessage
 from enum import StrEnum
 from functools import partial
 
 from shared.bookings.booking import Booking
 from shared.bookings.catalog import Catalog
+from shared.bookings.notices import Notices
 from shared.bookings.repository import BookingRepository
 from shared.bookings.service import manage_aad
 from shared.clock import Clock
@@ -34,11 +36,11 @@ _PRIMARY: dict[tuple[str, str], tuple[Message, ...]] = {
     ("confirmed", "rescheduled"): ((EmailKind.RESCHEDULED, Recipient.FAN), (EmailKind.RESCHEDULED, Recipient.CREATOR)),
     ("cancelled", "cancelled"): ((EmailKind.CANCELLED, Recipient.FAN), (EmailKind.CANCELLED, Recipient.CREATOR)),
     ("confirmed", "link_set"): ((EmailKind.LINK_READY, Recipient.FAN),),
+    ("cancelled", "slot_lost"): ((EmailKind.SLOT_LOST, Recipient.FAN),),
 }
 """(status, change) -> the messages that revision owes; anything else (e.g. pending payment) owes none."""
 
-LINK_READY_TO = (Recipient.FAN,)
-"""Who gets link_ready after their copy went out without the link; creators have the dashboard."""
+_WHY_FAILED = {"render": "it could not be written from the booking's details", "send": "the mail server refused it"}
 
 _MAX_PASSES = 3
 
@@ -57,6 +59,7 @@ class Notifier:
         bookings: BookingRepository,
         catalog: Catalog,
         ledger: EmailLedger,
+        notices: Notices,
         clock: Clock,
         vault: Vault,
         mail_from: str,
@@ -65,6 +68,7 @@ class Notifier:
         self._bookings = bookings
         self._catalog = catalog
         self._ledger = ledger
+        self._notices = notices
         self._clock = clock
         self._vault = vault
         self._mail_from = mail_from
@@ -75,7 +79,8 @@ class Notifier:
 
         Once all of it went out, mail_due_at is cleared, but only if the booking did not change
         meanwhile (a link may have landed while we sent): then it is gone through again from the top.
-        Raises MailSendError when SMTP did not take a message; nothing unsent is marked sent.
+        Raises MailSendError when SMTP did not take a message for now (a transient failure); nothing
+        unsent is marked sent. A message that can never go is recorded as failed and the creator told.
         """
         for _ in range(_MAX_PASSES):
             booking = self._bookings.get(booking_id)
@@ -104,7 +109,7 @@ class Notifier:
 
     def _send_once(self, booking_id: str, booking: Booking, creator: Doc, force: bool) -> Outcome:
         owed = _PRIMARY.get((booking.status, booking.change), ())
-        if booking.cancelled and (booking.test_booking or not booking.confirmed_at):
+        if booking.change == "cancelled" and (booking.test_booking or not booking.confirmed_at):
             owed = ()  # a hold that never got paid (the fan was never told it was booked), or a test cleaned up
         if owed and self._must_wait(booking, force):
             return Outcome.WAITING
@@ -123,11 +128,10 @@ class Notifier:
         return not force and booking.confirmed and booking.link_pending and due is not None and self._clock.now() < due
 
     def _link_ready_owed(self, booking_id: str, booking: Booking, owed: Sequence[Message]) -> list[Message]:
-        """link_ready for each recipient whose copy of this revision went out without the link."""
+        """link_ready for each recipient whose copy of this revision went out without the link: fan and
+        creator alike, since every copy without it said it will follow in a separate email."""
         result: list[Message] = []
         for kind, recipient in owed:
-            if recipient not in LINK_READY_TO:
-                continue
             sent = self._ledger.record(EmailKey(booking_id, kind.value, booking.revision, recipient.value))
             if sent is not None and sent["state"] == "sent" and not sent["link_included"]:
                 result.append((EmailKind.LINK_READY, recipient))
@@ -141,20 +145,17 @@ class Notifier:
         messages: Sequence[Message],
         key_kind: str | None = None,
     ) -> bool:
-        """Try every message even if one fails, so one bad address does not hold back the other copy."""
-        if not messages:
-            return True
-        email = self._email_booking(booking_id, booking, creator)
+        """Try every message even if one fails, so one bad address does not hold back the other copy.
+
+        A message that can never go counts as done once the creator has a notice naming who missed it.
+        """
         done = True
         failure: MailSendError | None = None
         for kind, recipient in messages:
-            key = EmailKey(booking_id, key_kind or kind.value, email.revision, recipient.value)
-
-            build = partial(
-                render, kind, email, recipient=recipient, mail_from=self._mail_from, base_url=self._base_url
-            )
+            key = EmailKey(booking_id, key_kind or kind.value, booking.revision, recipient.value)
+            build = partial(self._render, kind, recipient, booking_id, booking, creator)
             try:
-                delivery = self._ledger.deliver(key, build, link_included=email.meeting_url is not None)
+                delivery = self._ledger.deliver(key, build, link_included=_link_of(booking) is not None)
             except MailSendError as exc:
                 log.warning(
                     "email not accepted",
@@ -162,20 +163,47 @@ class Notifier:
                 )
                 failure = failure or exc
                 continue
+            if delivery is Delivery.FAILED:
+                self._tell_creator(key, kind, recipient, booking, creator)
             done = done and delivery is not Delivery.IN_FLIGHT
         if failure is not None:
             raise failure
         return done
+
+    def _tell_creator(
+        self, key: EmailKey, kind: EmailKind, recipient: Recipient, booking: Booking, creator: Doc
+    ) -> None:
+        record = self._ledger.record(key) or {}
+        address = booking.fan.email if recipient is Recipient.FAN else str(creator.get("email", "you"))
+        log.warning(
+            "email can never be sent",
+            extra={"booking_id": key.booking_id, "email": key.doc_id, "reason": record.get("reason")},
+        )
+        why = _WHY_FAILED.get(str(record.get("failed_in")), "it could not be sent")
+        what = f"the {kind.value.replace('_', ' ')} email for {booking.offer_title!r} ({why})"
+        self._notices.email_failed(booking.creator_id, key.booking_id, key.doc_id, address, what)
 
     def _finish(self, booking_id: str, seen: Booking) -> bool:
         """Clear mail_due_at so the sweep stops finding the booking; False if its link or revision moved."""
         done = replace(seen, mail_due_at=None)
         return self._bookings.update_if(booking_id, seen, done, Booking.link_decided_from) is not None
 
-    def _email_booking(self, booking_id: str, booking: Booking, creator: Doc) -> EmailBooking:
-        """The booking as emails show it; the revision becomes the ICS SEQUENCE."""
-        token = self._vault.decrypt(Sealed.from_dict(booking.manage_token_sealed), manage_aad(booking_id))
-        url = None if booking.cancelled or not booking.meeting_url else booking.meeting_url
+    def _render(
+        self, kind: EmailKind, recipient: Recipient, booking_id: str, booking: Booking, creator: Doc
+    ) -> EmailMessage:
+        """One copy, built only once its claim is ours; whatever the stored booking holds that makes this
+        fail makes it fail every time, and the ledger records that copy as failed."""
+        email = self._email_booking(booking_id, booking, creator, recipient)
+        return render(kind, email, recipient=recipient, mail_from=self._mail_from, base_url=self._base_url)
+
+    def _email_booking(self, booking_id: str, booking: Booking, creator: Doc, recipient: Recipient) -> EmailBooking:
+        """The booking as emails show it; the revision becomes the ICS SEQUENCE. Only the fan's copy
+        opens the sealed manage token, so the creator's never depends on it."""
+        manage_url = None
+        if recipient is Recipient.FAN:
+            token = self._vault.decrypt(Sealed.from_dict(booking.manage_token_sealed), manage_aad(booking_id))
+            manage_url = f"{self._base_url}/manage/{token}"
+        url = _link_of(booking)
         fan = booking.fan
         return EmailBooking(
             booking_id=booking_id,
@@ -193,6 +221,11 @@ class Notifier:
             end=booking.end,
             meeting_url=url,
             video_provider=booking.video_provider if url else None,
-            manage_url=f"{self._base_url}/manage/{token}",
+            manage_url=manage_url,
             link_pending=not booking.cancelled and booking.link_pending,
         )
+
+
+def _link_of(booking: Booking) -> str | None:
+    """The link an email carries: none once the booking is cancelled."""
+    return None if booking.cancelled or not booking.meeting_url else booking.meeting_url

@@ -1,18 +1,17 @@
 """The scheduler's email sweep: owed confirmations first, then due reminders.
 
-Both find their bookings with one single-field range query (mail_due_at, next_reminder_at) and never
-scan the collection. Runs may overlap; the ledger makes every message go once regardless.
+Both page through their bookings, oldest due first, with one single-field range query (mail_due_at,
+next_reminder_at) and never scan the collection; one booking that fails is logged and retried next tick,
+never stopping the rest. Runs may overlap; the ledger makes every message go once regardless.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TypeVar
 
+from shared.bookings.batch import guarded
 from shared.bookings.booking import Booking
 from shared.bookings.model import REMINDER_OFFSETS, next_reminder
 from shared.bookings.outbox import Outbox
@@ -24,11 +23,8 @@ from shared.connections.repository import DocStoreConnections
 from shared.notify.connection_broken import BrokenConnectionMail
 from shared.notify.owed import Notifier, Outcome
 
-log = logging.getLogger(__name__)
-T = TypeVar("T")
-
 BATCH = 200
-"""Per query and tick: the rest is picked up by the next tick a few minutes later."""
+"""Bookings read per query; a tick pages through all that is due, oldest first, this many at a time."""
 REFRESH_AHEAD = timedelta(minutes=15)
 """Tokens expiring this soon are refreshed by the tick (every 5 minutes): each about 10 minutes ahead of use."""
 
@@ -42,7 +38,7 @@ def send_owed_emails(bookings: BookingRepository, notifier: Notifier, now: datet
     """Bookings whose grace ran out get their emails without the link: never lost to a slow meetings worker."""
     counts = {"owed_settled": 0, "owed_pending": 0, "owed_failed": 0}
     for booking_id, _ in bookings.mail_due_by(now, BATCH):
-        outcome = _guarded(booking_id, partial(notifier.send_owed, booking_id, force=True))
+        outcome = guarded(booking_id, partial(notifier.send_owed, booking_id, force=True), "owed emails")
         if outcome is None:
             counts["owed_failed"] += 1
         elif outcome is Outcome.IN_FLIGHT:
@@ -61,7 +57,7 @@ def send_due_reminders(bookings: BookingRepository, notifier: Notifier, now: dat
             counts["reminders_deferred"] += 1  # its confirmation is still owed and goes first
             continue
         if due:
-            done = _guarded(booking_id, partial(notifier.remind, booking_id, booking, due[-1]))
+            done = guarded(booking_id, partial(notifier.remind, booking_id, booking, due[-1]), "reminder")
             if done is None:
                 counts["reminders_failed"] += 1
                 continue
@@ -71,7 +67,7 @@ def send_due_reminders(bookings: BookingRepository, notifier: Notifier, now: dat
             counts["reminders_sent"] += 1
         else:
             counts["reminders_cleared"] += 1
-        _advance(bookings, booking_id, booking, due, now)
+        guarded(booking_id, partial(_advance, bookings, booking_id, booking, due, now), "arming the next reminder")
     return counts
 
 
@@ -98,15 +94,6 @@ def _advance(bookings: BookingRepository, booking_id: str, seen: Booking, done: 
         next_reminder_at=following[1] if following else None,
     )
     bookings.update_if(booking_id, seen, advanced)
-
-
-def _guarded(booking_id: str, step: Callable[[], T]) -> T | None:
-    """One booking's failure (SMTP down, bad data) is logged and retried next tick; the rest still go."""
-    try:
-        return step()
-    except Exception:
-        log.exception("email sweep failed for a booking", extra={"booking_id": booking_id})
-        return None
 
 
 class SchedulerTick:

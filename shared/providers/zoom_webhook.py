@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from datetime import datetime
 
 MAX_AGE_SECONDS = 300
+_UNIX_SECONDS = re.compile(r"[0-9]{1,20}")
+"""Unix seconds as Zoom sends them; anything else (signs, spaces, exponents, 400 digits) is no fresh time."""
 
 
 class WebhookError(Exception):
@@ -28,11 +31,9 @@ def verify_signature(
         raise WebhookError("webhook secret is not configured")
     if not timestamp_header or not signature_header:
         raise WebhookError("missing x-zm-request-timestamp or x-zm-signature header")
-    try:
-        timestamp = int(timestamp_header)
-    except ValueError:
-        raise WebhookError("x-zm-request-timestamp is not a whole number of seconds") from None
-    if abs(now.timestamp() - timestamp) > MAX_AGE_SECONDS:
+    if not _UNIX_SECONDS.fullmatch(timestamp_header):
+        raise WebhookError("x-zm-request-timestamp is not a whole number of seconds")
+    if abs(int(now.timestamp()) - int(timestamp_header)) > MAX_AGE_SECONDS:
         raise WebhookError("x-zm-request-timestamp is more than 5 minutes from now")
     expected = "v0=" + _hmac_hex(secret, b"v0:" + timestamp_header.encode() + b":" + raw_body)
     if not hmac.compare_digest(expected.encode(), signature_header.encode()):

@@ -9,9 +9,11 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from shared.store.port import Conflict, Doc, NotFound, Where, Write
+from shared.store.port import Conflict, Cursor, Doc, NotFound, Where, Write
 
 T = TypeVar("T")
+_DOCUMENT_ID = "__name__"
+"""Firestore's name for the document id as a field to order by (FieldPath.document_id())."""
 
 
 class _FirestoreTxn:
@@ -49,13 +51,21 @@ class FirestoreDocStore:
         return snapshot.to_dict() if snapshot.exists else None
 
     def query(
-        self, collection: str, where: Sequence[Where] = (), order_by: str | None = None, limit: int | None = None
+        self,
+        collection: str,
+        where: Sequence[Where] = (),
+        order_by: str | None = None,
+        limit: int | None = None,
+        start_after: Cursor | None = None,
     ) -> list[tuple[str, Doc]]:
         query: Any = self._client.collection(collection)
         for w in where:
             query = query.where(filter=FieldFilter(w.field, w.op, w.value))
         if order_by:
-            query = query.order_by(order_by)
+            query = query.order_by(order_by).order_by(_DOCUMENT_ID)
+            if start_after is not None:
+                value, doc_id = start_after
+                query = query.start_after({order_by: value, _DOCUMENT_ID: doc_id})
         if limit is not None:
             query = query.limit(limit)
         return [(snap.id, snap.to_dict() or {}) for snap in query.stream()]

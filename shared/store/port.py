@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
 T = TypeVar("T")
 Doc = dict[str, Any]
 Op = Literal["==", "<", "<=", ">", ">=", "in"]
+Cursor = tuple[Any, str]
+"""Where a page ended: the ordered field's value and the document id of its last row."""
 
 
 class Conflict(Exception):
@@ -53,7 +55,12 @@ class DocStore(Protocol):
         where: Sequence[Where] = (),
         order_by: str | None = None,
         limit: int | None = None,
-    ) -> list[tuple[str, Doc]]: ...
+        start_after: Cursor | None = None,
+    ) -> list[tuple[str, Doc]]:
+        """With ``order_by``, rows come by that field, then by document id, and ``start_after`` (the
+        field's value and the id of the last row read) resumes after that row: pages that neither skip
+        nor repeat a row, even when many share one value."""
+        ...
 
     def commit(self, writes: Sequence[Write]) -> None:
         """Apply all writes atomically; raise Conflict (writing nothing) if a create meets a document."""
@@ -76,3 +83,18 @@ def update(collection: str, doc_id: str, data: Doc) -> Write:
 
 def delete(collection: str, doc_id: str) -> Write:
     return Write("delete", collection, doc_id)
+
+
+def paged(
+    store: DocStore, collection: str, where: Sequence[Where], order_by: str, batch: int
+) -> Iterator[tuple[str, Doc]]:
+    """Every matching row by `order_by` then id, read `batch` at a time, each page resuming where the last
+    one ended: a row changed meanwhile is neither read twice nor able to hide the rows after it."""
+    after: Cursor | None = None
+    while True:
+        page = store.query(collection, where, order_by, batch, start_after=after)
+        yield from page
+        if len(page) < batch:
+            return
+        last_id, last = page[-1]
+        after = (last[order_by], last_id)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email import message_from_string, policy
@@ -14,8 +17,12 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from google.api_core.exceptions import DeadlineExceeded
+from google.cloud import firestore
+from google.cloud.pubsub_v1 import SubscriberClient
 
 from devstack.sandbox.client import SandboxControl, authorize
+from shared.store.firestore import FirestoreDocStore
 
 T = TypeVar("T")
 WEEKDAYS_9_TO_17 = {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
@@ -29,7 +36,9 @@ class StackInfo:
     services: dict[str, str]
     zoom_webhook_secret: str
     log: Path
-    firestore_emulator: str = ""
+    firestore_emulator: str
+    pubsub_emulator: str
+    project_id: str
     demo: dict[str, str] = field(default_factory=dict)
     exit_code: int | None = field(default=None)
 
@@ -42,7 +51,9 @@ class StackInfo:
             data["services"],
             data["zoom_webhook_secret"],
             log,
-            data.get("firestore_emulator", ""),
+            data["firestore_emulator"],
+            data["pubsub_emulator"],
+            data["project_id"],
             dict(data.get("demo", {})),
         )
 
@@ -233,6 +244,20 @@ class Flo:
 
     # ---- mail ------------------------------------------------------------------------------------------
 
+    def hold_mail(self, *addresses: str) -> None:
+        """The mail sink refuses mail to these addresses (a 4xx: the sender retries) until released."""
+        for address in addresses:
+            assert self.mail.put(f"/held/{address}").status_code == 204
+
+    def release_mail(self, *addresses: str) -> None:
+        for address in addresses:
+            assert self.mail.delete(f"/held/{address}").status_code == 204
+
+    def mail_policy(self, refuse: str | None = None, *, smtputf8: bool = True) -> None:
+        """Make the mail sink refuse addresses matching `refuse` (550) or stop offering SMTPUTF8."""
+        r = self.mail.put("/policy", json={"refuse": refuse, "smtputf8": smtputf8})
+        assert r.status_code == 200, r.text
+
     def emails(self, booking_id: str | None = None, kind: str | None = None) -> list[EmailMessage]:
         found = []
         for item in self.mail.get("/messages").json():
@@ -254,3 +279,50 @@ def callback_result(response: httpx.Response) -> dict[str, list[str]]:
 
 def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+# ---- the stack's emulators, for what no public route can do -----------------------------------------------
+
+
+@contextmanager
+def _emulator_env(name: str, host_port: str) -> Iterator[None]:
+    """The official clients find an emulator through the environment when they are built; only then."""
+    saved = os.environ.get(name)
+    os.environ[name] = host_port
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = saved
+
+
+def stack_store(stack: StackInfo) -> FirestoreDocStore:
+    """The stack's Firestore, to store what the door refuses today but older bookings may still hold."""
+    with _emulator_env("FIRESTORE_EMULATOR_HOST", stack.firestore_emulator):
+        return FirestoreDocStore(stack.project_id, firestore.Client(project=stack.project_id))
+
+
+class TopicReader:
+    """A pull subscription on one of the stack's topics, as the system on the other end would have."""
+
+    def __init__(self, stack: StackInfo, topic: str) -> None:
+        with _emulator_env("PUBSUB_EMULATOR_HOST", stack.pubsub_emulator):
+            self._client = SubscriberClient()
+        self._name = self._client.subscription_path(stack.project_id, f"e2e-{topic}-{uuid.uuid4().hex[:8]}")
+        self._client.create_subscription(name=self._name, topic=f"projects/{stack.project_id}/topics/{topic}")
+
+    def messages(self) -> list[dict[str, Any]]:
+        """What was published since the subscription was made (and not read yet)."""
+        try:
+            answer = self._client.pull(subscription=self._name, max_messages=50, timeout=2)
+        except DeadlineExceeded:  # nothing published yet
+            return []
+        if answer.received_messages:
+            self._client.acknowledge(subscription=self._name, ack_ids=[m.ack_id for m in answer.received_messages])
+        return [json.loads(m.message.data) for m in answer.received_messages]
+
+    def close(self) -> None:
+        self._client.delete_subscription(subscription=self._name)
+        self._client.close()

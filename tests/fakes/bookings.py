@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
 from shared.bookings.booking import Booking
@@ -43,17 +43,21 @@ class FakeBookingRepository:
         ]
         return sorted(rows, key=lambda row: row[1].start)
 
-    def holds_expired_by(self, now: datetime, limit: int) -> list[Row]:
-        return self._due(lambda b: b.hold_expires_at, now, limit)
+    def holds_expired_by(self, now: datetime, batch: int) -> Iterator[Row]:
+        return self._due(lambda b: b.hold_expires_at, now)
 
-    def mail_due_by(self, now: datetime, limit: int) -> list[Row]:
-        return self._due(lambda b: b.mail_due_at, now, limit)
+    def mail_due_by(self, now: datetime, batch: int) -> Iterator[Row]:
+        return self._due(lambda b: b.mail_due_at, now)
 
-    def reminders_due_by(self, now: datetime, limit: int) -> list[Row]:
-        return self._due(lambda b: b.next_reminder_at, now, limit)
+    def reminders_due_by(self, now: datetime, batch: int) -> Iterator[Row]:
+        return self._due(lambda b: b.next_reminder_at, now)
 
-    def link_nudges_due_by(self, now: datetime, limit: int) -> list[Row]:
-        return self._due(lambda b: b.link_nudge_at, now, limit)
+    def link_nudges_due_by(self, now: datetime, batch: int) -> Iterator[Row]:
+        return self._due(lambda b: b.link_nudge_at, now)
+
+    def manage_tokens_sealed_under(self, key_versions: Sequence[str], limit: int) -> list[Row]:
+        rows = [(i, b) for i, b in self.bookings.items() if b.manage_token_sealed.get("key_version") in key_versions]
+        return rows[:limit]
 
     def add(self, booking_id: str, booking: Booking) -> None:
         with self._lock:
@@ -116,6 +120,7 @@ class FakeBookingRepository:
         moved = {name: getattr(changes, name) for name in _FIELDS if getattr(seen, name) != getattr(changes, name)}
         return dataclasses.replace(current, **moved)
 
-    def _due(self, moment: Callable[[Booking], datetime | None], now: datetime, limit: int) -> list[Row]:
-        rows = [(i, b) for i, b in self.bookings.items() if (at := moment(b)) is not None and at <= now]
-        return rows[:limit]
+    def _due(self, moment: Callable[[Booking], datetime | None], now: datetime) -> Iterator[Row]:
+        """Oldest due first, then by id, as the DocStore adapter pages them."""
+        due = [(at, i, b) for i, b in self.bookings.items() if (at := moment(b)) is not None and at <= now]
+        return iter([(i, b) for _, i, b in sorted(due, key=lambda row: (row[0], row[1]))])

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from shared.store.port import Conflict, Doc, NotFound, Where, Write
+from shared.store.port import Conflict, Cursor, Doc, NotFound, Where, Write
 
 T = TypeVar("T")
 
@@ -22,10 +22,20 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+def _lookup(doc: Doc, path: str) -> tuple[bool, Any]:
+    """A field by its Firestore path, where "a.b" is field b of map a."""
+    value: Any = doc
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return False, None
+        value = value[part]
+    return True, value
+
+
 def _matches(doc: Doc, where: Where) -> bool:
     """Firestore compares only values of the same type: a null or missing field never matches a range."""
-    value = doc.get(where.field)
-    if where.field not in doc or (value is None and where.value is not None):
+    present, value = _lookup(doc, where.field)
+    if not present or (value is None and where.value is not None):
         return False
     try:
         return _OPS[where.op](value, where.value)
@@ -57,7 +67,12 @@ class FakeDocStore:
             return copy.deepcopy(doc) if doc is not None else None
 
     def query(
-        self, collection: str, where: Sequence[Where] = (), order_by: str | None = None, limit: int | None = None
+        self,
+        collection: str,
+        where: Sequence[Where] = (),
+        order_by: str | None = None,
+        limit: int | None = None,
+        start_after: Cursor | None = None,
     ) -> list[tuple[str, Doc]]:
         with self._lock:
             rows = [
@@ -67,7 +82,9 @@ class FakeDocStore:
             ]
         if order_by:
             rows = [r for r in rows if r[1].get(order_by) is not None]
-            rows.sort(key=lambda r: r[1][order_by])
+            rows.sort(key=lambda r: (r[1][order_by], r[0]))
+            if start_after is not None:
+                rows = [r for r in rows if (r[1][order_by], r[0]) > start_after]
         return rows[:limit] if limit is not None else rows
 
     def commit(self, writes: Sequence[Write]) -> None:

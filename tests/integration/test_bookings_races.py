@@ -31,10 +31,10 @@ class _PaymentLandsAfter:
     """The releasing instance's own Firestore client; once `hit` matches a step it took, the other instance's
     payment is confirmed before this instance goes on."""
 
-    def __init__(self, hit: Callable[[str, Any], bool], pay: Callable[[], None]) -> None:
+    def __init__(self, hit: Callable[[str, Any], bool], pay: Callable[[], object]) -> None:
         self._store = FirestoreDocStore(PROJECT_ID)
         self._hit = hit
-        self._pay: Callable[[], None] | None = pay
+        self._pay: Callable[[], object] | None = pay
 
     def _after(self, step: str, arg: Any) -> None:
         if self._pay is not None and self._hit(step, arg):
@@ -45,9 +45,14 @@ class _PaymentLandsAfter:
         return self._store.get(collection, doc_id)
 
     def query(
-        self, collection: str, where: Sequence[Where] = (), order_by: str | None = None, limit: int | None = None
+        self,
+        collection: str,
+        where: Sequence[Where] = (),
+        order_by: str | None = None,
+        limit: int | None = None,
+        start_after: tuple[Any, str] | None = None,
     ) -> list[tuple[str, Doc]]:
-        rows = self._store.query(collection, where, order_by, limit)
+        rows = self._store.query(collection, where, order_by, limit, start_after)
         self._after("query", collection)
         return rows
 

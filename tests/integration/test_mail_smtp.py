@@ -33,7 +33,7 @@ def confirmation() -> EmailMessage:
 
 
 def sender(port: int, *, username: str | None = None, password: str | None = None, timeout: float = 5) -> SmtpSender:
-    return SmtpSender("127.0.0.1", port, username=username, password=password, use_starttls=False, timeout=timeout)
+    return SmtpSender("127.0.0.1", port, username=username, password=password, tls="none", timeout=timeout)
 
 
 def http(method: str, url: str) -> tuple[int, bytes]:

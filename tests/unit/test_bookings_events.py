@@ -190,8 +190,8 @@ def _pay_right_after(h: Harness, booking_id: str, step: str, hit: Callable[..., 
     store = h.store
     original = getattr(store, step)
 
-    def then_pay(*args: Any) -> Any:
-        result = original(*args)
+    def then_pay(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
         if hit(*args):
             setattr(store, step, original)
             assert _pay(h, booking_id).status_code == 200

@@ -29,13 +29,17 @@ from tests.fakes.store import FakeDocStore
 BASE_URL = "http://flo.test"
 ENV = {"FLO_ENV": "local", "FLO_BASE_URL": BASE_URL, "GOOGLE_CLOUD_PROJECT": "flo-test"}
 KEYS = "v1:" + base64.urlsafe_b64encode(bytes(range(32))).decode().rstrip("=")
+MANAGE_KEYS = "m1:" + base64.urlsafe_b64encode(bytes(range(64, 96))).decode().rstrip("=")
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 """Monday 2 March 2026, 08:00 UTC: an hour before the first slot of the default hours."""
 MONDAY = "2026-03-02"
 TUESDAY = "2026-03-03"
 MORNINGS = {day: [["09:00", "12:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
 POLICY = Policy(
-    payment_hold=timedelta(minutes=15), link_deadline=timedelta(seconds=900), confirmation_grace=timedelta(seconds=8)
+    payment_hold=timedelta(minutes=15),
+    link_deadline=timedelta(seconds=900),
+    confirmation_grace=timedelta(seconds=8),
+    booking_horizon=timedelta(days=365),
 )
 
 
@@ -70,7 +74,7 @@ def runtime_for(
         store=store,
         publisher=publisher,
         clock=clock,
-        secrets=EnvSecretSource({"TOKEN_ENCRYPTION_KEYS": KEYS, **OAUTH_CLIENTS}),
+        secrets=EnvSecretSource({"TOKEN_ENCRYPTION_KEYS": KEYS, "MANAGE_TOKEN_KEYS": MANAGE_KEYS, **OAUTH_CLIENTS}),
         adapters=adapters or Adapters(),
     )
 

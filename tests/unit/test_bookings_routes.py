@@ -630,7 +630,7 @@ def test_an_unknown_scope_is_400() -> None:
     creator = h.creator()
     response = h.client.get("/api/bookings?scope=everything", headers=creator.headers)
     assert response.status_code == 400
-    assert error_of(response)["code"] == "invalid_scope"
+    assert error_of(response)["message"].startswith("scope:")
 
 
 # ---- notices --------------------------------------------------------------------------------------------------

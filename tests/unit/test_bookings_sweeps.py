@@ -46,8 +46,8 @@ def test_a_link_decided_after_the_sweep_read_it_is_neither_nudged_nor_rearmed(mo
     h.publisher.published.clear()
     store, read = h.store, h.store.query
 
-    def read_then_link_decided(*args: Any) -> Any:
-        rows = read(*args)
+    def read_then_link_decided(*args: Any, **kwargs: Any) -> Any:
+        rows = read(*args, **kwargs)
         monkeypatch.setattr(store, "query", read)  # the meetings worker records the link right after the sweep's read
         decided = {
             "link_status": "ready",

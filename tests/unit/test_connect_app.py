@@ -43,7 +43,7 @@ def test_unknown_provider_is_a_json_404(h: Harness) -> None:
     ]:
         response = h.client.open(path, method=method, headers=h.headers)
         assert response.status_code == 404, path
-        assert response.get_json()["error"]["code"] == "unknown_provider"
+        assert response.get_json()["error"]["code"] == "not_found"
 
 
 def test_tiles_start_not_connected_and_say_what_each_integration_does(h: Harness) -> None:

@@ -152,28 +152,56 @@ def test_an_expired_lease_of_a_crashed_holder_is_taken_over(h: Harness) -> None:
     assert h.store.get("leases", LEASE) is None
 
 
-def test_twenty_instances_refreshing_at_once_refresh_once(h: Harness) -> None:
+def test_twenty_instances_refreshing_at_once_refresh_once(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refresh is held open until the other 19 instances are all waiting on the lease, so without
+    the lease a second refresh would start (and is seen) instead of passing by luck of timing."""
     h.clock.advance(timedelta(hours=2))
-    barrier = threading.Barrier(20)
+    instances = 20
+    barrier = threading.Barrier(instances)
+    lock = threading.Lock()
+    waiting: set[int] = set()
+    everyone_else_waits = threading.Event()
+    refreshing = 0
     results: list[str] = []
     errors: list[BaseException] = []
+    real_refresh = h.oauth["zoom"].refresh
+
+    def wait_for_the_lease(seconds: float) -> None:
+        with lock:
+            waiting.add(threading.get_ident())
+            if len(waiting) == instances - 1:
+                everyone_else_waits.set()
+        time.sleep(seconds)
+
+    def slow_refresh(token: str) -> TokenSet:
+        nonlocal refreshing
+        with lock:
+            refreshing += 1
+            if refreshing > 1:
+                everyone_else_waits.set()  # a second refresher: no point holding the first one back
+        assert everyone_else_waits.wait(10), "the other instances never waited for the lease"
+        return real_refresh(token)
+
+    monkeypatch.setattr(h.oauth["zoom"], "refresh", slow_refresh)
 
     def worker() -> None:
-        instance = h.instance(RefreshPolicy(poll_seconds=0.001, max_polls=5000), time.sleep)
+        instance = h.instance(RefreshPolicy(poll_seconds=0.001, max_polls=20000), wait_for_the_lease)
         barrier.wait()
         try:
             results.append(instance.with_token(CREATOR, "zoom", lambda token: token))
         except BaseException as exc:  # collected so the assertion shows it
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker) for _ in range(20)]
+    threads = [threading.Thread(target=worker) for _ in range(instances)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert errors == []
+    assert refreshing == 1
+    assert len(waiting) == instances - 1
     assert h.oauth["zoom"].calls.count("refresh") == 1
-    assert len(set(results)) == 1 and len(results) == 20
+    assert len(set(results)) == 1 and len(results) == instances
     assert h.tiles()["zoom"]["status"] == "connected"
 
 

@@ -41,4 +41,4 @@ def test_fake_fails_the_next_n_sends_then_recovers(transient: bool) -> None:
 
 def test_smtp_sender_wants_username_and_password_together() -> None:
     with pytest.raises(ValueError, match="together"):
-        SmtpSender("localhost", 25, username="user", password=None, use_starttls=True, timeout=5)
+        SmtpSender("localhost", 25, username="user", password=None, tls="starttls", timeout=5)

@@ -72,7 +72,8 @@ def invite(message: EmailMessage) -> EmailMessage:
 
 
 def test_recipients_per_kind() -> None:
-    assert {(kind, who) for kind, whos in RECIPIENTS.items() for who in whos} == set(ALL_COPIES)
+    copies = {(kind, who) for kind, whos in RECIPIENTS.items() for who in whos}
+    assert copies == {*ALL_COPIES, (EmailKind.SLOT_LOST, Recipient.FAN)}
     assert {str(kind) for kind in EmailKind} == {
         "confirmation",
         "creator_notification",
@@ -80,6 +81,7 @@ def test_recipients_per_kind() -> None:
         "cancelled",
         "link_ready",
         "reminder",
+        "slot_lost",
     }
 
 

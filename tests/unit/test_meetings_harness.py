@@ -38,6 +38,8 @@ from tests.fakes.pubsub import encode_push
 from tests.fakes.store import FakeDocStore
 
 KEYS = "v1:" + base64.urlsafe_b64encode(bytes(range(32, 64))).decode().rstrip("=")
+MANAGE_KEYS = "m1:" + base64.urlsafe_b64encode(bytes(range(96, 128))).decode().rstrip("=")
+"""Only for the booking service that makes the bookings here; the meetings service itself never holds it."""
 TIMEZONE = "Europe/Berlin"
 NOW = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
 """Monday 2 March 2026, 08:00 in Berlin: the creator's hours start at 09:00."""
@@ -77,7 +79,7 @@ class MeetingsHarness:
             store=self.store,
             publisher=self.publisher,
             clock=self.clock,
-            secrets=EnvSecretSource({"TOKEN_ENCRYPTION_KEYS": KEYS}),
+            secrets=EnvSecretSource({"TOKEN_ENCRYPTION_KEYS": KEYS, "MANAGE_TOKEN_KEYS": MANAGE_KEYS}),
             adapters=Adapters(connections=self.connections, zoom=self.zoom, calendar=self.calendar),
         )
         # Bookings are made by the real booking service (with an always-free calendar), so the fields the

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import pytest
 from werkzeug.test import Client
@@ -14,9 +15,9 @@ from services.notify.app import build_app as notify_app
 from services.reminders.app import build_app as reminders_app
 from shared.bootstrap import Runtime
 from shared.config import ConfigError, Settings
-from shared.secrets import EnvSecretSource
+from shared.secrets import EnvSecretSource, SecretUnavailableError
 from tests.fakes.pubsub import encode_push
-from tests.unit.test_bookings_harness import ENV, KEYS, OAUTH_CLIENTS
+from tests.unit.test_bookings_harness import ENV, KEYS, MANAGE_KEYS, OAUTH_CLIENTS
 from tests.unit.test_notify_harness import CREATOR, FAN, NotifyHarness
 
 PASSWORD = "sink-password-never-logged"
@@ -28,26 +29,32 @@ def sink() -> Iterator[MailSink]:
         yield running
 
 
-def runtime(h: NotifyHarness, service: str, **env: str) -> Runtime:
+SECRETS = {"MANAGE_TOKEN_KEYS": MANAGE_KEYS, "SMTP_PASSWORD": PASSWORD}
+"""notify holds only the manage-token key and the SMTP password, as Terraform grants them."""
+REMINDERS_SECRETS = {**SECRETS, "TOKEN_ENCRYPTION_KEYS": KEYS, **OAUTH_CLIENTS}
+"""reminders also refreshes creators' tokens ahead of expiry, so it holds their key and the OAuth clients."""
+
+
+def runtime(h: NotifyHarness, service: str, env: Mapping[str, str], secrets: Mapping[str, str] = SECRETS) -> Runtime:
     return Runtime(
         service=service,
         settings=Settings.from_env({**ENV, **env}),
         store=h.store,
         publisher=h.publisher,
         clock=h.clock,
-        secrets=EnvSecretSource({"TOKEN_ENCRYPTION_KEYS": KEYS, **OAUTH_CLIENTS}),
+        secrets=EnvSecretSource(secrets),
     )
 
 
 def smtp_env(port: int) -> dict[str, str]:
-    return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "SMTP_USERNAME": "flo", "SMTP_PASSWORD": PASSWORD}
+    return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "SMTP_USERNAME": "flo"}
 
 
 def test_a_booking_event_reaches_the_mail_sink_over_smtp(sink: MailSink) -> None:
     h = NotifyHarness()
     booking_id = h.new_booking()
     h.settle_link(booking_id)
-    client = Client(notify_app(runtime(h, "notify", **smtp_env(sink.smtp_port))))
+    client = Client(notify_app(runtime(h, "notify", smtp_env(sink.smtp_port))))
 
     response = client.post("/pubsub/booking-events", json=encode_push({"booking_id": booking_id, "revision": 1}, "1"))
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -59,7 +66,7 @@ def test_smtp_down_is_a_503_and_the_password_is_not_logged(caplog: pytest.LogCap
     h = NotifyHarness()
     booking_id = h.new_booking()
     h.settle_link(booking_id)
-    client = Client(notify_app(runtime(h, "notify", **smtp_env(free_port()))))
+    client = Client(notify_app(runtime(h, "notify", smtp_env(free_port()))))
 
     with caplog.at_level(logging.DEBUG):
         response = client.post("/pubsub/link-events", json=encode_push({"booking_id": booking_id}, "1"))
@@ -73,7 +80,7 @@ def test_the_reminders_app_answers_the_scheduler_with_counts(sink: MailSink) -> 
     h = NotifyHarness()
     booking_id = h.new_booking()  # in an hour: its 1h reminder is due as soon as the confirmation went
     h.clock.advance(h.doc(booking_id)["mail_due_at"] - h.clock.now())
-    client = Client(reminders_app(runtime(h, "reminders", **smtp_env(sink.smtp_port))))
+    client = Client(reminders_app(runtime(h, "reminders", smtp_env(sink.smtp_port), REMINDERS_SECRETS)))
 
     response = client.post("/tasks/reminders")
     assert response.status_code == 200
@@ -82,11 +89,25 @@ def test_the_reminders_app_answers_the_scheduler_with_counts(sink: MailSink) -> 
     assert sorted(kinds) == ["confirmation", "creator_notification", "reminder", "reminder"]
 
 
-@pytest.mark.parametrize(
-    ("env", "named"),
-    [({}, "SMTP_HOST"), ({"SMTP_HOST": "127.0.0.1", "SMTP_USERNAME": "flo"}, "SMTP_PASSWORD")],
-)
-def test_missing_smtp_settings_fail_the_build_naming_the_variable(env: dict[str, str], named: str) -> None:
+def test_a_missing_smtp_host_fails_the_build_naming_the_variable() -> None:
+    with pytest.raises(ConfigError, match="SMTP_HOST"):
+        notify_app(runtime(NotifyHarness(), "notify", {}))
+
+
+def test_the_smtp_password_is_a_secret_not_an_environment_variable() -> None:
     h = NotifyHarness()
-    with pytest.raises(ConfigError, match=named):
-        notify_app(runtime(h, "notify", **env))
+    env = {"SMTP_HOST": "127.0.0.1", "SMTP_USERNAME": "flo", "SMTP_PASSWORD": PASSWORD}
+    with pytest.raises(SecretUnavailableError, match="SMTP_PASSWORD"):
+        notify_app(runtime(h, "notify", env, {"MANAGE_TOKEN_KEYS": MANAGE_KEYS}))
+
+
+def test_the_reminders_app_reseals_fans_manage_tokens_off_a_retired_key() -> None:
+    h = NotifyHarness()
+    booking_id = h.new_booking()
+    new_key = "m9:" + base64.urlsafe_b64encode(bytes(range(200, 232))).decode().rstrip("=")
+    rotated = {**REMINDERS_SECRETS, "MANAGE_TOKEN_KEYS": f"{new_key},{MANAGE_KEYS}"}
+    client = Client(reminders_app(runtime(h, "reminders", smtp_env(free_port()), rotated)))
+
+    assert client.post("/tasks/reseal").get_json() == {"resealed": 1}
+    assert client.post("/tasks/reseal").get_json() == {"resealed": 0}
+    assert h.doc(booking_id)["manage_token_sealed"]["key_version"] == "m9"

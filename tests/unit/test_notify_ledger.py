@@ -63,15 +63,43 @@ def test_a_failed_send_releases_the_claim_and_is_never_marked_sent() -> None:
     assert len(sender.sent) == 1
 
 
-def test_a_render_error_releases_the_claim_too() -> None:
-    led, store, _, _ = ledger()
+def test_a_render_error_is_recorded_as_failed_with_its_reason_and_never_built_again() -> None:
+    led, store, _, sender = ledger()
+    built: list[int] = []
 
     def broken() -> EmailMessage:
+        built.append(1)
         raise ValueError("cannot render")
 
-    with pytest.raises(ValueError, match="cannot render"):
-        led.deliver(KEY, broken, link_included=False)
-    assert store.get(EMAILS, KEY.doc_id) is None
+    assert led.deliver(KEY, broken, link_included=False) is Delivery.FAILED
+    record = store.get(EMAILS, KEY.doc_id)
+    assert record is not None
+    assert (record["state"], record["failed_in"], record["reason"]) == ("failed", "render", "ValueError: cannot render")
+    assert record["failed_at"] == NOW
+    assert led.deliver(KEY, broken, link_included=False) is Delivery.FAILED
+    assert led.deliver(KEY, message, link_included=False) is Delivery.FAILED, "a failed message stays failed"
+    assert built == [1]
+    assert sender.sent == []
+
+
+def test_a_permanent_smtp_refusal_is_recorded_as_failed_and_not_sent_again() -> None:
+    led, store, _, sender = ledger()
+    sender.fail_next(1, transient=False)
+    assert led.deliver(KEY, message, link_included=False) is Delivery.FAILED
+    record = store.get(EMAILS, KEY.doc_id)
+    assert record is not None
+    assert (record["state"], record["failed_in"], record["reason"]) == ("failed", "send", "fake send failure")
+    assert led.deliver(KEY, message, link_included=False) is Delivery.FAILED
+    assert sender.sent == []
+
+
+def test_a_failed_message_is_not_taken_over_after_its_lease() -> None:
+    led, _, clock, sender = ledger()
+    sender.fail_next(1, transient=False)
+    led.deliver(KEY, message, link_included=False)
+    clock.advance(LEASE * 3)
+    assert led.deliver(KEY, message, link_included=False) is Delivery.FAILED
+    assert sender.sent == []
 
 
 def live_claim(store: FakeDocStore, lease_until: datetime) -> None:

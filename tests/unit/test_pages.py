@@ -7,7 +7,7 @@ import json
 import logging
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -117,6 +117,22 @@ def test_an_unknown_offer_and_a_creator_without_the_plan_get_pages_not_json() ->
     assert response.status_code == 403
     assert response.mimetype == "text/html"
     assert "not taking bookings" in response.get_data(as_text=True)
+
+
+def test_a_started_session_is_not_the_fans_to_move_or_cancel_on_the_pages_either() -> None:
+    h = Harness()
+    _, booking_id, token = _booked(h)
+    client = _app(h)
+    reschedule_csrf = _csrf(client, f"/manage/{token}/reschedule")
+    cancel_csrf = _csrf(client, f"/manage/{token}/cancel")
+    h.clock.advance(timedelta(hours=1, minutes=5))  # the 09:00 session has started
+    moved = client.post(f"/manage/{token}/reschedule", data={"csrf": reschedule_csrf, "start": at(10, day=3)})
+    assert moved.status_code == 409
+    assert "The session has started" in moved.get_data(as_text=True)
+    cancelled = client.post(f"/manage/{token}/cancel", data={"csrf": cancel_csrf})
+    assert cancelled.status_code == 409
+    assert "ask the creator to cancel it" in cancelled.get_data(as_text=True)
+    assert h.doc(booking_id)["status"] == "confirmed"
 
 
 def test_every_page_answer_carries_the_security_headers() -> None:

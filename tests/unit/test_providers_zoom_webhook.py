@@ -35,6 +35,14 @@ def test_valid_signature_passes() -> None:
         ("", sign(ts(NOW), BODY), BODY, "missing"),
         ("12ab", sign("12ab", BODY), BODY, "whole number"),
         (str(int(NOW.timestamp() * 1000)), sign(str(int(NOW.timestamp() * 1000)), BODY), BODY, "5 minutes"),
+        # Absurd times are refused like any stale one, never an overflow (float(10**400) raises) or a 500.
+        ("9" * 400, sign("9" * 400, BODY), BODY, "whole number"),
+        ("9" * 20, sign("9" * 20, BODY), BODY, "5 minutes"),
+        ("-" + ts(NOW), sign("-" + ts(NOW), BODY), BODY, "whole number"),
+        (" " + ts(NOW), sign(" " + ts(NOW), BODY), BODY, "whole number"),
+        ("1_" + ts(NOW)[2:], sign("1_" + ts(NOW)[2:], BODY), BODY, "whole number"),
+        ("1e9", sign("1e9", BODY), BODY, "whole number"),
+        ("0", sign("0", BODY), BODY, "5 minutes"),
     ],
 )
 def test_refusals(timestamp: str | None, signature: str | None, body: bytes, reason: str) -> None:

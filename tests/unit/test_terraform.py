@@ -22,19 +22,21 @@ ROOT = Path(__file__).resolve().parents[2]
 TF_DIR = ROOT / "infra" / "terraform"
 TOPOLOGY_PATH = ROOT / "shared" / "topology.yaml"
 
-# The issue's secret -> readers table, written out independently of the Terraform.
+# The issue's secret -> readers table, written out independently of the Terraform. Creators' OAuth
+# tokens and fans' manage tokens have separate keys: notify and reminders never hold the first.
 EXPECTED_SECRET_READERS = {
     "ZOOM_CLIENT_ID": {"connect", "meetings", "reminders"},
     "ZOOM_CLIENT_SECRET": {"connect", "meetings", "reminders"},
     "ZOOM_WEBHOOK_SECRET": {"connect"},
     "GOOGLE_CLIENT_ID": {"connect", "meetings", "bookings", "reminders"},
     "GOOGLE_CLIENT_SECRET": {"connect", "meetings", "bookings", "reminders"},
-    "TOKEN_ENCRYPTION_KEYS": {"connect", "meetings", "bookings", "notify", "reminders"},
+    "TOKEN_ENCRYPTION_KEYS": {"connect", "meetings", "bookings", "reminders"},
+    "MANAGE_TOKEN_KEYS": {"bookings", "connect", "notify", "reminders"},
     "OAUTH_STATE_SECRET": {"connect"},
     "SMTP_PASSWORD": {"notify", "reminders"},
 }
 EXPECTED_PUBLISHERS = {
-    "bookings": {"booking-events"},
+    "bookings": {"booking-events", "refund-requests"},
     "connect": {"booking-events"},
     "meetings": {"link-events"},
     "reminders": {"booking-events"},
@@ -228,7 +230,7 @@ def test_every_service_runs_on_cloud_run_as_its_own_account() -> None:
     assert "var.min_instances" in scaling["min_instance_count"]
     assert "var.max_instances" in scaling["max_instance_count"]
     container = _block(template, "containers")
-    assert "var.image_tags[each.key]" in container["image"]
+    assert "@${try(var.image_digests[each.key]" in container["image"]
 
 
 def test_services_get_the_contract_environment() -> None:
@@ -299,7 +301,7 @@ def test_invokers_are_scoped_to_their_targets() -> None:
     scheduler = _resource("google_cloud_run_v2_service_iam_member", "scheduler_invoker")
     assert scheduler["for_each"] == "${toset([for job in values(local.topology.scheduler) : job.service])}"
     assert scheduler["member"] == "${google_service_account.scheduler.member}"
-    assert {job["service"] for job in _topology()["scheduler"].values()} == {"reminders"}
+    assert {job["service"] for job in _topology()["scheduler"].values()} == {"reminders", "meetings"}
     for grant in (push, scheduler):
         assert grant["role"] == "roles/run.invoker"
 
@@ -367,26 +369,140 @@ def test_load_balancer_serves_only_public_routes() -> None:
     assert _resource("google_compute_managed_ssl_certificate", "lb")
 
 
-def test_firestore_indexes_and_ttl() -> None:
-    indexes = {
-        (spec["collection"], tuple(tuple(field) for field in spec["fields"]))
-        for spec in _local("firestore_indexes").values()
-    }
-    assert indexes == {
-        ("bookings", (("creator_id", "ASCENDING"), ("start", "ASCENDING"))),
-        ("bookings", (("status", "ASCENDING"), ("next_reminder_at", "ASCENDING"))),
-        ("bookings", (("link_status", "ASCENDING"), ("updated_at", "ASCENDING"))),
-        ("bookings", (("status", "ASCENDING"), ("link_deadline_at", "ASCENDING"))),
-        ("bookings", (("link_status", "ASCENDING"), ("link_deadline_at", "ASCENDING"))),
-        ("emails", (("state", "ASCENDING"), ("created_at", "ASCENDING"))),
-    }
+def test_firestore_has_point_in_time_recovery_and_a_daily_backup() -> None:
     database = _resource("google_firestore_database", "main")
     assert database["type"] == "FIRESTORE_NATIVE"
+    assert database["point_in_time_recovery_enablement"] == "POINT_IN_TIME_RECOVERY_ENABLED"
+    schedule = _resource("google_firestore_backup_schedule", "daily")
+    assert schedule["database"] == "${google_firestore_database.main.name}"
+    assert "daily_recurrence" in schedule
+    assert "var.firestore_backup_retention_days" in schedule["retention"]
+
+
+def test_ttl_only_on_short_lived_collections_the_code_writes_expires_at_to() -> None:
     ttl = _resource("google_firestore_field", "expires_at_ttl")
     assert ttl["field"] == "expires_at"
     assert "ttl_config" in ttl
     assert ttl["for_each"] == "${local.ttl_collections}"
-    assert _local("ttl_collections") == '${toset(["oauth_states", "slot_holds", "busy_cache"])}'
+    collections = set(re.findall(r'"([a-z_]+)"', _local("ttl_collections")))
+    assert collections == {"oauth_states", "leases", "hold_releases", "emails"}
+    code = "\n".join(p.read_text() for p in [*(ROOT / "shared").rglob("*.py"), *(ROOT / "services").rglob("*.py")])
+    declared = dict(re.findall(r'^([A-Z_]+) = "([a-z_]+)"$', code, flags=re.MULTILINE))
+    for collection in collections:
+        assert collection in declared.values(), f"TTL on {collection}, which no code writes"
+    assert '"expires_at": now + RECORD_RETENTION' in (ROOT / "shared/notify/ledger.py").read_text()
+    assert '"expires_at": now + HOLD_RELEASE_RETENTION' in (ROOT / "shared/bookings/repository.py").read_text()
+
+
+# --- private by default ------------------------------------------------------------------------
+
+
+def _public_services() -> set[str]:
+    return {route["service"] for route in _topology()["routes"] if route["public"]}
+
+
+def test_only_services_with_public_routes_allow_all_users() -> None:
+    assert _public_services() == {"bookings", "connect"}, "workers must have no route on the load balancer"
+    public = _resource("google_cloud_run_v2_service_iam_member", "public_invoker")
+    assert public["for_each"] == "${local.public_services}"
+    assert public["member"] == "allUsers"
+    assert _local("public_services") == "${toset([for route in local.public_routes : route.service])}"
+    all_users = [key for key, body in _tf()["resource"].items() if "allUsers" in _strings(body)]
+    assert all_users == [("google_cloud_run_v2_service_iam_member", "public_invoker")]
+    for path in _tf_files("*.tf"):
+        assert "allAuthenticatedUsers" not in path.read_text(), path.name
+
+
+def test_the_local_only_dev_routes_are_not_on_the_load_balancer() -> None:
+    dev = {r["prefix"]: r["public"] for r in _topology()["routes"] if "/dev/" in r["prefix"]}
+    assert dev == {"/api/dev/": False, "/dev/": False}
+
+
+def test_health_is_checked_by_cloud_run_probes() -> None:
+    public_health = [r["prefix"] for r in _topology()["routes"] if r["public"] and r["prefix"].startswith("/health")]
+    assert public_health == [], "health routes must not be on the load balancer"
+    container = _block(_block(_resource("google_cloud_run_v2_service", "service"), "template"), "containers")
+    for probe in ("startup_probe", "liveness_probe"):
+        http_get = _block(_block(container, probe), "http_get")
+        assert http_get["path"] == "/health", probe
+        assert http_get["port"] == 8080, probe
+
+
+def test_request_timeouts_fit_the_push_ack_deadline_and_the_scheduler_deadline() -> None:
+    topology = _topology()
+    settings = _local("run_settings")
+    assert set(settings) == set(topology["services"])
+    template = _block(_resource("google_cloud_run_v2_service", "service"), "template")
+    assert template["max_instance_request_concurrency"] == "${local.run_settings[each.key].concurrency}"
+    assert template["timeout"] == "${local.run_settings[each.key].timeout_seconds}s"
+    for name, sub in topology["subscriptions"].items():
+        ack_deadline = sub.get("ack_deadline_seconds", topology["retry_defaults"]["ack_deadline_seconds"])
+        assert settings[sub["service"]]["timeout_seconds"] < ack_deadline, name
+    attempt_deadline = int(_resource("google_cloud_scheduler_job", "job")["attempt_deadline"].rstrip("s"))
+    for name, job in topology["scheduler"].items():
+        assert settings[job["service"]]["timeout_seconds"] < attempt_deadline, name
+    for name, values in settings.items():
+        assert 1 <= values["concurrency"] <= 1000, name
+
+
+def _aborts_with_404(route_action: dict[str, Any]) -> bool:
+    abort = _block(_block(route_action, "fault_injection_policy"), "abort")
+    return bool(abort["http_status"] == 404 and abort["percentage"] == 100)
+
+
+def test_unknown_paths_get_404_from_the_load_balancer() -> None:
+    url_map = _resource("google_compute_url_map", "https")
+    matcher = _block(url_map, "path_matcher")
+    for where in (url_map, matcher):
+        assert "default_service" not in where
+        assert _aborts_with_404(_block(where, "default_route_action"))
+
+
+def test_tls_policy_is_modern_tls_1_2() -> None:
+    policy = _resource("google_compute_ssl_policy", "modern")
+    assert (policy["profile"], policy["min_tls_version"]) == ("MODERN", "TLS_1_2")
+    assert _resource("google_compute_target_https_proxy", "lb")["ssl_policy"] == (
+        "${google_compute_ssl_policy.modern.id}"
+    )
+
+
+def test_cloud_armor_rate_limits_each_client_on_every_public_backend() -> None:
+    policy = _resource("google_compute_security_policy", "edge")
+    throttles = [rule for rule in policy["rule"] if rule["action"] == "throttle"]
+    assert len(throttles) == 1
+    options = _block(throttles[0], "rate_limit_options")
+    assert options["enforce_on_key"] == "IP"
+    assert options["exceed_action"] == "deny(429)"
+    threshold = _block(options, "rate_limit_threshold")
+    assert threshold["count"] == "${var.rate_limit_requests_per_minute}"
+    assert threshold["interval_sec"] == 60
+    default = [rule for rule in policy["rule"] if rule["priority"] == 2147483647]
+    assert len(default) == 1 and default[0]["action"] == "allow"
+    backend = _resource("google_compute_backend_service", "service")
+    assert backend["security_policy"] == "${google_compute_security_policy.edge.id}"
+
+
+def test_secrets_are_replicated_in_the_region() -> None:
+    replication = _block(_resource("google_secret_manager_secret", "secret"), "replication")
+    assert "auto" not in replication
+    replica = _block(_block(replication, "user_managed"), "replicas")
+    assert replica["location"] == "${var.region}"
+
+
+def test_artifact_registry_keeps_recent_images_and_deletes_old_ones() -> None:
+    repository = _resource("google_artifact_registry_repository", "images")
+    assert repository["cleanup_policy_dry_run"] is False
+    policies = {policy["action"]: policy for policy in repository["cleanup_policies"]}
+    assert set(policies) == {"KEEP", "DELETE"}
+    assert "var.images_kept_per_service" in _block(policies["KEEP"], "most_recent_versions")["keep_count"]
+    assert "var.image_retention_days" in _block(policies["DELETE"], "condition")["older_than"]
+
+
+def test_identity_platform_is_enabled_for_creators() -> None:
+    config = _resource("google_identity_platform_config", "default")
+    assert config["authorized_domains"] == ["${var.domain}"]
+    assert _block(_block(config, "sign_in"), "email")["enabled"] is True
+    assert "identitytoolkit.googleapis.com" in _local("apis")
 
 
 # --- module hygiene ---------------------------------------------------------------------------
@@ -398,7 +514,7 @@ def test_provider_is_pinned_and_backend_is_gcs() -> None:
     block = blocks[0]
     google = block["required_providers"][0]["google"]
     assert google["source"] == "hashicorp/google"
-    assert re.fullmatch(r"~> 6\.\d+(\.\d+)?", google["version"]), google["version"]
+    assert re.fullmatch(r"~> 7\.\d+(\.\d+)?", google["version"]), google["version"]  # the current major
     assert "gcs" in block["backend"][0]
     assert (TF_DIR / "backend.hcl.example").is_file()
     assert (TF_DIR / "terraform.tfvars.example").is_file()
@@ -406,11 +522,11 @@ def test_provider_is_pinned_and_backend_is_gcs() -> None:
 
 def test_variables_are_typed_and_described() -> None:
     variables = _tf()["variable"]
-    assert {"project_id", "region", "domain", "image_tags", "min_instances", "max_instances"} <= set(variables)
+    assert {"project_id", "region", "domain", "image_digests", "min_instances", "max_instances"} <= set(variables)
     for name, body in variables.items():
         assert body.get("type"), f"variable {name} has no type"
         assert body.get("description"), f"variable {name} has no description"
-    for name in ("project_id", "domain", "image_tags", "min_instances", "max_instances", "smtp_port"):
+    for name in ("project_id", "domain", "image_digests", "min_instances", "max_instances", "smtp_port"):
         assert variables[name].get("validation"), f"variable {name} has no validation"
     for name, body in _tf()["output"].items():
         assert body.get("description"), f"output {name} has no description"

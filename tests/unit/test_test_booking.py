@@ -24,7 +24,7 @@ from shared.secrets import EnvSecretSource
 from shared.store.port import update
 from tests.fakes.mail import FakeMailSender
 from tests.unit.test_connect_harness import WEBHOOK_SECRET
-from tests.unit.test_meetings_harness import KEYS, MeetingsHarness, local
+from tests.unit.test_meetings_harness import KEYS, MANAGE_KEYS, MeetingsHarness, local
 
 
 class TrialHarness(MeetingsHarness):
@@ -40,7 +40,11 @@ class TrialHarness(MeetingsHarness):
             "GOOGLE_CLIENT_ID",
             "GOOGLE_CLIENT_SECRET",
         )
-        secrets = {"TOKEN_ENCRYPTION_KEYS": KEYS, "ZOOM_WEBHOOK_SECRET": WEBHOOK_SECRET}
+        secrets = {
+            "TOKEN_ENCRYPTION_KEYS": KEYS,
+            "MANAGE_TOKEN_KEYS": MANAGE_KEYS,
+            "ZOOM_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        }
         secrets |= {name: "s" * 32 for name in names}
         self.runtime = replace(
             self.runtime,
