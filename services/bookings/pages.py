@@ -157,7 +157,7 @@ class BookingPages:
         creator_id = self._kit.creator_id(request)
         self._kit.check_form(request)
         try:
-            url = str(LinkIn.model_validate({"url": request.form.get("url", "").strip()}).url)
+            url = LinkIn.model_validate({"url": request.form.get("url", "").strip()}).url
         except ValidationError:
             raise PageError(
                 400, "That link cannot be used", "Give the full https:// address of the meeting, such as a Zoom link."
