@@ -8,6 +8,7 @@ from shared.bookings.busy import NoCalendar
 from shared.bookings.notices import ZOOM_DELETE_RETRIED, ZOOM_OTHER_ACCOUNT
 from shared.bootstrap import booking_service
 from shared.connections.heal import ZoomHealing
+from shared.providers.errors import ErrorKind, ProviderError
 from tests.unit.test_meetings_harness import FAN, local
 from tests.unit.test_test_booking import TrialHarness
 
@@ -84,3 +85,49 @@ def test_another_account_deletes_nothing_and_names_the_meetings_that_stay_in_the
     h.bookings.cancel(booking_id, by="creator")
     h.settle(booking_id)
     assert "delete_meeting" not in h.zoom.calls  # not even on cancel: it is in the other account
+
+
+class _DeleteFails:
+    """A Zoom whose deletes fail with one kind of error (the rest of the port is never called here)."""
+
+    def __init__(self, kind: ErrorKind) -> None:
+        self.kind = kind
+        self.tried: list[int] = []
+
+    def delete_meeting(self, token: str, meeting_id: int) -> None:
+        self.tried.append(meeting_id)
+        raise ProviderError(self.kind, "zoom")
+
+
+def _left_behind(h: TrialHarness, zoom: _DeleteFails) -> ZoomHealing:
+    h.connect("zoom")
+    h.runtime.notices.zoom_delete_failed(h.creator_id, "booking-1", 111)
+    r = h.runtime
+    return ZoomHealing(r.bookings, booking_service(r, NoCalendar()), r.notices, r.connections, zoom, r.clock)  # type: ignore[arg-type]
+
+
+def test_a_meeting_already_gone_counts_as_deleted() -> None:
+    h = TrialHarness()
+    zoom = _DeleteFails(ErrorKind.NOT_FOUND)
+    _left_behind(h, zoom).after_connect(h.creator_id, "same_account")
+    [notice] = h.notices()
+    assert (zoom.tried, notice["message"], notice["resolved"]) == ([111], ZOOM_DELETE_RETRIED, True)
+
+
+def test_a_delete_that_fails_again_leaves_the_notice_open_and_is_tried_once_per_reconnect() -> None:
+    h = TrialHarness()
+    zoom = _DeleteFails(ErrorKind.TRANSIENT)
+    healing = _left_behind(h, zoom)
+    healing.after_connect(h.creator_id, "same_account")
+    [notice] = h.notices()
+    assert (zoom.tried, notice["kind"], notice.get("resolved", False)) == ([111], "zoom_delete_failed", False)
+
+
+def test_with_zoom_broken_again_nothing_is_tried_and_the_notice_stays() -> None:
+    h = TrialHarness()
+    zoom = _DeleteFails(ErrorKind.NOT_FOUND)
+    healing = _left_behind(h, zoom)
+    _break_zoom(h)
+    healing.after_connect(h.creator_id, "same_account")
+    [notice] = h.notices()
+    assert (zoom.tried, notice.get("resolved", False)) == ([], False)
