@@ -3,6 +3,7 @@ service's use cases from them. Tests build the same graph through the same funct
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -23,17 +24,21 @@ from shared.bookings.payments import LocalPayments, PaymentConfirmations
 from shared.bookings.repository import BookingRepository, DocStoreBookingRepository
 from shared.bookings.service import BookingService, BusyTimes, Policy
 from shared.bookings.slots import SlotFinder
+from shared.bookings.trial import TrialBooking
 from shared.bus.port import Publisher
 from shared.clock import Clock, SystemClock
 from shared.config import ConfigError, Settings
 from shared.connections.connect import ConnectFlow
+from shared.connections.heal import ZoomHealing
 from shared.connections.port import Connections
 from shared.connections.repository import DocStoreConnections
 from shared.connections.zoom_webhook import ZoomWebhook
 from shared.logs import configure_logging, register_secret
 from shared.mail import MailSender, SmtpSender
 from shared.mail.port import SMTP_TIMEOUT_SECONDS
+from shared.meetings.quota import ZoomQuota
 from shared.meetings.reconcile import MeetingReconciler
+from shared.notify.connection_broken import BrokenConnectionMail
 from shared.notify.ledger import EmailLedger
 from shared.notify.owed import Notifier
 from shared.notify.reminders import SchedulerTick
@@ -64,6 +69,8 @@ class Adapters:
     """What the workers use to call a creator's Zoom or Google (the connection repository unless replaced)."""
     connection_repository: DocStoreConnections | None = None
     mail: MailSender | None = None
+    pause: Callable[[float], None] | None = None
+    """How a use case waits between polls (time.sleep; tests run the workers instead)."""
 
 
 V = TypeVar("V")
@@ -260,12 +267,16 @@ class BookingsUseCases:
     local: bool
 
 
+def slot_finder(runtime: Runtime, busy: BusyTimes) -> SlotFinder:
+    return SlotFinder(runtime.catalog, runtime.bookings, busy, runtime.clock, booking_policy(runtime.settings))
+
+
 def bookings_use_cases(runtime: Runtime) -> BookingsUseCases:
     busy = GoogleBusyTimes(runtime.connections, runtime.calendar, runtime.clock)
     bookings = booking_service(runtime, busy)
     return BookingsUseCases(
         bookings=bookings,
-        slots=SlotFinder(runtime.catalog, runtime.bookings, busy, runtime.clock, booking_policy(runtime.settings)),
+        slots=slot_finder(runtime, busy),
         catalog=runtime.catalog,
         notices=runtime.notices,
         payments=LocalPayments(runtime.bookings, runtime.publisher),
@@ -286,6 +297,7 @@ def meeting_reconciler(runtime: Runtime) -> MeetingReconciler:
         runtime.connections,
         runtime.zoom,
         runtime.calendar,
+        ZoomQuota(runtime.store),
     )
 
 
@@ -306,7 +318,25 @@ def notifier(runtime: Runtime) -> Notifier:
 def scheduler_tick(runtime: Runtime) -> SchedulerTick:
     # The sweeps only cancel or expire bookings, so they never read a calendar.
     service = booking_service(runtime, NoCalendar())
-    return SchedulerTick(runtime.bookings, runtime.outbox, service, notifier(runtime), runtime.clock)
+    settings = runtime.settings
+    broken_mail = BrokenConnectionMail(
+        runtime.connection_repository,
+        runtime.bookings,
+        runtime.catalog,
+        EmailLedger(runtime.store, runtime.clock, runtime.mail),
+        runtime.clock,
+        settings.mail_from,
+        settings.base_url,
+    )
+    return SchedulerTick(
+        runtime.bookings,
+        runtime.outbox,
+        service,
+        notifier(runtime),
+        runtime.clock,
+        runtime.connection_repository,
+        broken_mail,
+    )
 
 
 def connection_resealer(runtime: Runtime) -> Callable[[], int]:
@@ -323,6 +353,7 @@ def manage_token_resealer(runtime: Runtime) -> Callable[[], int]:
 class ConnectUseCases:
     flow: ConnectFlow
     zoom_webhook: ZoomWebhook
+    trial: TrialBooking
     catalog: Catalog
     auth: CreatorAuth
     base_url: str
@@ -330,6 +361,9 @@ class ConnectUseCases:
 
 
 def connect_use_cases(runtime: Runtime) -> ConnectUseCases:
+    busy = GoogleBusyTimes(runtime.connections, runtime.calendar, runtime.clock)
+    service = booking_service(runtime, busy)
+    healing = ZoomHealing(runtime.bookings, service, runtime.notices, runtime.connections, runtime.zoom, runtime.clock)
     flow = ConnectFlow(
         base_url=runtime.settings.base_url,
         store=runtime.store,
@@ -339,10 +373,26 @@ def connect_use_cases(runtime: Runtime) -> ConnectUseCases:
         zoom=runtime.zoom,
         connections=runtime.connection_repository,
         signer=StateSigner(runtime.secret("OAUTH_STATE_SECRET")),
+        healing=healing,
     )
-    webhook = ZoomWebhook(runtime.secret("ZOOM_WEBHOOK_SECRET"), runtime.connection_repository, runtime.clock)
+    webhook = ZoomWebhook(
+        runtime.secret("ZOOM_WEBHOOK_SECRET"),
+        runtime.connection_repository,
+        runtime.clock,
+        runtime.bookings,
+        runtime.notices,
+    )
+    trial = TrialBooking(
+        service,
+        slot_finder(runtime, busy),
+        runtime.catalog,
+        runtime.connections,
+        runtime.store,
+        runtime.clock,
+        runtime.adapters.pause or time.sleep,
+    )
     return ConnectUseCases(
-        flow, webhook, runtime.catalog, runtime.auth, runtime.settings.base_url, runtime.settings.local
+        flow, webhook, trial, runtime.catalog, runtime.auth, runtime.settings.base_url, runtime.settings.local
     )
 
 

@@ -6,12 +6,22 @@ Each type carries its JSON schema (for the OpenAPI document) next to the check t
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import datetime
 from typing import Annotated, Any
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    AnyUrl,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from shared.availability import known_timezones
 from shared.store.ids import is_storable_id
@@ -113,3 +123,30 @@ def _bookable_year(value: datetime) -> datetime:
 
 Instant = Annotated[AwareDatetime, AfterValidator(_bookable_year)]
 """An RFC 3339 time with an offset."""
+
+
+MAX_LINK_LENGTH = 2048
+HTTPS_LINK_PATTERN = rf"^https://[^\s{_CONTROL_CLASS}/?#@]+([/?#][^\s{_CONTROL_CLASS}]*)?$"
+"""An https URL with a host and no user name or password, on one line with no spaces (it goes into the ICS,
+the emails and the Google event as it is)."""
+_URLS = TypeAdapter(AnyUrl)
+
+
+def _https_link(value: str) -> str:
+    if not re.fullmatch(HTTPS_LINK_PATTERN, value):
+        raise ValueError("must be an https URL with a host, no spaces and no user name or password")
+    try:
+        parsed = _URLS.validate_python(value)
+    except ValidationError:
+        raise ValueError("is not a URL a browser can open") from None
+    if not parsed.host:
+        raise ValueError("is not a URL a browser can open")
+    return str(parsed)
+
+
+HttpsLink = Annotated[
+    str,
+    Field(min_length=9, max_length=MAX_LINK_LENGTH, json_schema_extra={"pattern": HTTPS_LINK_PATTERN}),
+    AfterValidator(_https_link),
+]
+"""A join link a creator gives by hand: any https URL (pydantic's URL parser has the last word)."""

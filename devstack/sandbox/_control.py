@@ -81,6 +81,7 @@ def get_settings() -> Response:
             "access_token_lifetime": settings.access_token_lifetime,
             "zoom_daily_write_limit": settings.zoom_daily_write_limit,
             "zoom_rate_limit_headers": settings.zoom_rate_limit_headers,
+            "zoom_app_scopes": settings.zoom_app_scopes,
         }
     )
 
@@ -95,6 +96,11 @@ def set_settings() -> Response:
                 if not isinstance(body[key], int) or body[key] < 0:
                     raise ControlError(f"{key} must be a non-negative integer")
                 setattr(state.settings, key, body[key])
+        if "zoom_app_scopes" in body:
+            scopes = body["zoom_app_scopes"]
+            if scopes is not None and not (isinstance(scopes, list) and all(isinstance(x, str) for x in scopes)):
+                raise ControlError("zoom_app_scopes must be a list of scope names or null")
+            state.settings.zoom_app_scopes = scopes
         if "zoom_rate_limit_headers" in body:
             state.settings.zoom_rate_limit_headers = bool(body["zoom_rate_limit_headers"])
     return get_settings()
@@ -314,7 +320,8 @@ def _delivery(response: httpx.Response) -> dict[str, Any]:
 
 @bp.post("/zoom/webhooks/deauthorization")
 def send_deauthorization() -> Response:
-    """Send app_deauthorized for a user; by default also revoke the user's grants, as Zoom does."""
+    """Send app_deauthorized for a user; by default also revoke the user's grants, as Zoom does. With
+    `user_data_retention` false the event asks the app to delete the user's data, as Zoom does then."""
     body = _body()
     url, secret, timestamp = _webhook_target(body)
     email = str(body.get("user", ""))
@@ -336,6 +343,7 @@ def send_deauthorization() -> Response:
             "signature": secrets.token_hex(32),
             "deauthorization_time": datetime.fromtimestamp(state.now(), UTC).isoformat(timespec="milliseconds"),
             "client_id": client_id,
+            "user_data_retention": "true" if body.get("user_data_retention", True) else "false",
         },
     }
     try:

@@ -145,6 +145,8 @@ class Settings:
     access_token_lifetime: int = DEFAULT_ACCESS_TOKEN_LIFETIME
     zoom_daily_write_limit: int = DEFAULT_ZOOM_DAILY_WRITE_LIMIT
     zoom_rate_limit_headers: bool = True
+    zoom_app_scopes: list[str] | None = None
+    """The scopes the Zoom app's Marketplace configuration grants (None: the usual meeting and user scopes)."""
 
 
 @dataclass

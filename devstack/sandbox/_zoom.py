@@ -86,14 +86,19 @@ def invalid_token() -> Response:
 # -- OAuth ---------------------------------------------------------------------------------
 
 
+def _app_scopes(params: dict[str, str]) -> list[str]:
+    """What a Zoom grant carries: the app's configured scopes (the sandbox's switch), else those asked for."""
+    configured = sandbox().settings.zoom_app_scopes
+    return configured if configured is not None else params.get("scope", "").split() or DEFAULT_SCOPES
+
+
 @bp.get("/oauth/authorize")
 def authorize_page() -> Response | str:
     params = authorize_params()
     problem = authorize_problem(params)
     if problem is not None:
         return problem
-    scopes = params.get("scope", "").split() or DEFAULT_SCOPES
-    return consent_page("Zoom", params, scopes, granular=False)
+    return consent_page("Zoom", params, _app_scopes(params), granular=False)
 
 
 @bp.post("/oauth/authorize")
@@ -117,7 +122,7 @@ def authorize_decision() -> Response:
             client_id=params["client_id"],
             redirect_uri=redirect_uri,
             user_email=email,
-            scopes=params.get("scope", "").split() or DEFAULT_SCOPES,
+            scopes=_app_scopes(params),
             code_challenge=params.get("code_challenge", ""),
             code_challenge_method=params.get("code_challenge_method", "plain"),
             expires_at=state.now() + AUTH_CODE_LIFETIME,

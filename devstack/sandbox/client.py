@@ -105,7 +105,7 @@ class SandboxControl:
         self._call("DELETE", f"/google/users/{email}/busy")
 
     def settings(self, **changes: Any) -> dict[str, Any]:
-        """Read, or change: access_token_lifetime, zoom_daily_write_limit, zoom_rate_limit_headers."""
+        """Read, or change: access_token_lifetime, zoom_daily_write_limit, zoom_rate_limit_headers, zoom_app_scopes."""
         result: dict[str, Any] = self._call("POST", "/settings", changes) if changes else self._call("GET", "/settings")
         return result
 
@@ -206,10 +206,23 @@ class SandboxControl:
     # -- Zoom webhooks -------------------------------------------------------------------
 
     def send_zoom_deauthorization(
-        self, url: str, secret: str, user: str, *, client_id: str | None = None, revoke: bool = True
+        self,
+        url: str,
+        secret: str,
+        user: str,
+        *,
+        client_id: str | None = None,
+        revoke: bool = True,
+        user_data_retention: bool = True,
     ) -> dict[str, Any]:
         """Send a signed app_deauthorized for `user` to `url`; answers {status, response_body, event}."""
-        body: dict[str, Any] = {"url": url, "secret": secret, "user": user, "revoke": revoke}
+        body: dict[str, Any] = {
+            "url": url,
+            "secret": secret,
+            "user": user,
+            "revoke": revoke,
+            "user_data_retention": user_data_retention,
+        }
         if client_id:
             body["client_id"] = client_id
         result: dict[str, Any] = self._call("POST", "/zoom/webhooks/deauthorization", body)

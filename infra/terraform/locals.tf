@@ -38,14 +38,16 @@ locals {
   # TOKEN_ENCRYPTION_KEYS seals creators' OAuth tokens; MANAGE_TOKEN_KEYS seals fans' manage tokens,
   # which notify and reminders decrypt for the emails' manage links, so they never hold the key to
   # a creator's refresh token. bookings reads Google tokens (busy times) and seals manage tokens.
+  # reminders' tick refreshes creators' tokens ahead of expiry, so it holds the OAuth clients and
+  # TOKEN_ENCRYPTION_KEYS too; notify never does. connect's test booking seals a manage token.
   secret_readers = {
-    ZOOM_CLIENT_ID        = ["connect", "meetings"]
-    ZOOM_CLIENT_SECRET    = ["connect", "meetings"]
+    ZOOM_CLIENT_ID        = ["connect", "meetings", "reminders"]
+    ZOOM_CLIENT_SECRET    = ["connect", "meetings", "reminders"]
     ZOOM_WEBHOOK_SECRET   = ["connect"]
-    GOOGLE_CLIENT_ID      = ["connect", "meetings", "bookings"]
-    GOOGLE_CLIENT_SECRET  = ["connect", "meetings", "bookings"]
-    TOKEN_ENCRYPTION_KEYS = ["connect", "meetings", "bookings"]
-    MANAGE_TOKEN_KEYS     = ["bookings", "notify", "reminders"]
+    GOOGLE_CLIENT_ID      = ["connect", "meetings", "bookings", "reminders"]
+    GOOGLE_CLIENT_SECRET  = ["connect", "meetings", "bookings", "reminders"]
+    TOKEN_ENCRYPTION_KEYS = ["connect", "meetings", "bookings", "reminders"]
+    MANAGE_TOKEN_KEYS     = ["bookings", "connect", "notify", "reminders"]
     OAUTH_STATE_SECRET    = ["connect"]
     SMTP_PASSWORD         = ["notify", "reminders"]
   }
@@ -60,6 +62,7 @@ locals {
   # only through the local dev route that stands in for Flo Payments, so it gets no grant here.
   topic_publishers = {
     bookings  = ["booking-events", "refund-requests"]
+    connect   = ["booking-events"] # the creator's test booking
     meetings  = ["link-events"]
     reminders = ["booking-events"]
   }

@@ -16,6 +16,7 @@ from services.bookings.schemas import (
     DevCreatorIn,
     DevCreatorOut,
     DismissedOut,
+    LinkIn,
     NoticesOut,
     OfferCreatedOut,
     OfferIn,
@@ -101,6 +102,11 @@ class BookingRoutes:
     def creator_cancel(self, request: Request, booking_id: str) -> Response:
         creator_id = self._auth.creator_id(request)
         return _booking_out(booking_id, self._bookings.cancel_by_creator(creator_id, booking_id))
+
+    def set_link(self, request: Request, booking_id: str) -> Response:
+        creator_id = self._auth.creator_id(request)
+        body = parse_body(request, LinkIn)
+        return _booking_out(booking_id, self._bookings.set_link(creator_id, booking_id, body.url))
 
     def notices(self, request: Request) -> Response:
         creator_id = self._auth.creator_id(request)
@@ -212,6 +218,15 @@ def build_routes(uses: BookingsUseCases) -> list[Route]:
             ("POST",),
             r.creator_cancel,
             summary="The creator cancels a booking (also one that has started)",
+            responses={200: BookingOut},
+            auth=CREATOR,
+        ),
+        Route(
+            "/api/bookings/<booking_id>/link",
+            ("PUT",),
+            r.set_link,
+            summary="The creator sets or replaces the join link of one upcoming booking (any https URL)",
+            body=LinkIn,
             responses={200: BookingOut},
             auth=CREATOR,
         ),

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 from werkzeug.wrappers import Request, Response
 
-from services.bookings.schemas import FanIn, booking_view, manage_url, notice_view, slots_view
+from services.bookings.schemas import FanIn, LinkIn, booking_view, manage_url, notice_view, slots_view
 from shared.availability import AvailabilityError
 from shared.bootstrap import BookingsUseCases
 from shared.errors import ConflictError, NotFoundError, NotPermittedError
@@ -133,7 +133,7 @@ class BookingPages:
             later_bookings=later and "/dashboard/bookings?" + urlencode({"later": later}),
             past=past,
             older_bookings=older and "/dashboard/bookings?" + urlencode({"older": older}),
-            notices=[notice_view(n) for n in self._uses.notices.open_for(creator_id)],
+            notices=[{**notice_view(n), "resolved": n.resolved} for n in self._uses.notices.open_for(creator_id)],
             calendar=_week_calendar(week, zone, [booking_view(i, b) for i, b in in_week]),
             week=week,
             previous_week=(week - timedelta(days=7)).isoformat(),
@@ -164,6 +164,18 @@ class BookingPages:
         self._kit.check_form(request)
         self._bookings.cancel_by_creator(creator_id, booking_id)
         return self._kit.redirect("/dashboard/bookings?done=cancelled")
+
+    def dashboard_set_link(self, request: Request, booking_id: str) -> Response:
+        creator_id = self._kit.creator_id(request)
+        self._kit.check_form(request)
+        try:
+            url = LinkIn.model_validate({"url": request.form.get("url", "").strip()}).url
+        except ValidationError:
+            raise PageError(
+                400, "That link cannot be used", "Give the full https:// address of the meeting, such as a Zoom link."
+            ) from None
+        self._bookings.set_link(creator_id, booking_id, url)
+        return self._kit.redirect("/dashboard/bookings?done=link_set")
 
     def dismiss(self, request: Request, notice_id: str) -> Response:
         creator_id = self._kit.creator_id(request)
@@ -341,6 +353,7 @@ def page_routes(kit: PageKit, uses: BookingsUseCases) -> list[Route]:
         ("/dashboard/bookings", "GET", p.dashboard),
         ("/dashboard/bookings/<booking_id>/cancel", "GET", p.dashboard_cancel_confirm),
         ("/dashboard/bookings/<booking_id>/cancel", "POST", p.dashboard_cancel),
+        ("/dashboard/bookings/<booking_id>/link", "POST", p.dashboard_set_link),
         ("/dashboard/notices/<notice_id>/dismiss", "POST", p.dismiss),
         ("/book/<creator_id>/<offer_id>", "GET", p.book_page),
         ("/book/<creator_id>/<offer_id>", "POST", p.book),

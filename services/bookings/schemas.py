@@ -13,7 +13,7 @@ from shared.bookings.model import is_zoom_url
 from shared.bookings.notices import Notice
 from shared.bookings.service import PAGE_SIZE, Booked
 from shared.bookings.slots import OpenSlots
-from shared.fields import DocId, Email, Instant, PlainText, Timezone, WholeNumber
+from shared.fields import DocId, Email, HttpsLink, Instant, PlainText, Timezone, WholeNumber
 from shared.schemas import QueryIn, StrictIn
 
 MAX_PRICE_CENTS = 1_000_000
@@ -40,6 +40,12 @@ class BookIn(StrictIn):
 
 class RescheduleIn(StrictIn):
     start: Instant
+
+
+class LinkIn(StrictIn):
+    """A join link the creator sets by hand: any https URL (a Zoom or Meet URL gets its chip)."""
+
+    url: HttpsLink
 
 
 ClockTime = Annotated[

@@ -17,6 +17,7 @@ from services.connect.schemas import (
     CallbackQuery,
     IntegrationsOut,
     TileOut,
+    TrialReportOut,
     ZoomWebhookIn,
     ZoomWebhookOut,
 )
@@ -100,6 +101,16 @@ def build_routes(uses: ConnectUseCases) -> list[Route]:
             return to_settings({"error": text})
         return to_settings({"connected": provider})
 
+    @route(
+        "/api/integrations/test-booking",
+        "POST",
+        summary="Send a test booking to the creator's own address: each step's result, cleaned up after",
+        responses={200: TrialReportOut},
+        auth="creator",
+    )
+    def test_booking(request: Request) -> Response:
+        return respond(TrialReportOut.of(uses.trial.run(auth.creator_id(request))))
+
     def disconnect(request: Request, name: str) -> Response:
         creator_id = auth.creator_id(request)
         return respond(TileOut.model_validate(flow.disconnect(creator_id, provider_named(name))))
@@ -124,6 +135,7 @@ def build_routes(uses: ConnectUseCases) -> list[Route]:
         integrations,
         connect,
         callback,
+        test_booking,
         Route(
             f"/api/integrations/{PROVIDER_PARAM}/disconnect",
             ("POST",),

@@ -9,6 +9,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from services.connect.app import FAILED, SETTINGS_PATH, bind_browser
+from services.connect.schemas import TrialReportOut
 from shared.bootstrap import ConnectUseCases
 from shared.connections.connect import PROVIDERS, provider_named
 from shared.pages.kit import PageKit
@@ -40,7 +41,9 @@ def page_routes(kit: PageKit, uses: ConnectUseCases) -> list[Route]:
     @route(SETTINGS_PATH)
     @kit.page
     def integrations(request: Request) -> Response:
-        creator_id = kit.creator_id(request)
+        return render(request, kit.creator_id(request))
+
+    def render(request: Request, creator_id: str, trial: TrialReportOut | None = None) -> Response:
         kind, message = _message(request.args)
         tiles = uses.flow.tiles(creator_id)
         return kit.render(
@@ -52,6 +55,7 @@ def page_routes(kit: PageKit, uses: ConnectUseCases) -> list[Route]:
             at=datetime.fromisoformat,
             message=message,
             message_kind=kind,
+            trial=trial,
         )
 
     @route(f"{SETTINGS_PATH}/<name>/connect", "POST")
@@ -63,6 +67,14 @@ def page_routes(kit: PageKit, uses: ConnectUseCases) -> list[Route]:
         provider = provider_named(name)
         browser, set_cookie = bind_browser(request, secure=not kit.local)
         return set_cookie(kit.redirect(uses.flow.start(creator_id, provider, browser)))
+
+    @route(f"{SETTINGS_PATH}/test-booking", "POST")
+    @kit.page
+    def test_booking(request: Request) -> Response:
+        """Send a test booking: the same run as the JSON route, its steps shown on the Integrations page."""
+        creator_id = kit.creator_id(request)
+        kit.check_form(request)
+        return render(request, creator_id, trial=TrialReportOut.of(uses.trial.run(creator_id)))
 
     def removing(done: str) -> Handler:
         def handler(request: Request, name: str) -> Response:
@@ -76,6 +88,7 @@ def page_routes(kit: PageKit, uses: ConnectUseCases) -> list[Route]:
     return [
         integrations,
         connect,
+        test_booking,
         Route(f"{SETTINGS_PATH}/<name>/disconnect", ("POST",), removing("disconnected")),
         Route(f"{SETTINGS_PATH}/<name>/remove", ("POST",), removing("removed")),
     ]

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from shared.bookings.trial import StepStatus, TrialReport
 from shared.schemas import QueryIn
 
 
@@ -58,3 +59,28 @@ class WebhookAckOut(BaseModel):
 
 class ZoomWebhookOut(RootModel[UrlValidationOut | WebhookAckOut]):
     pass
+
+
+class TrialStepOut(BaseModel):
+    name: str
+    status: StepStatus
+    detail: str
+
+
+class TrialReportOut(BaseModel):
+    """`POST /api/integrations/test-booking`: each step of the test booking and how it went."""
+
+    booking_id: str | None
+    start: str | None
+    ok: bool
+    steps: list[TrialStepOut]
+
+    @classmethod
+    def of(cls, report: TrialReport) -> TrialReportOut:
+        steps = [TrialStepOut(name=s.name, status=s.status, detail=s.detail) for s in report.steps]
+        return cls(
+            booking_id=report.booking_id,
+            start=report.start,
+            ok=all(s.status != "failed" for s in steps),
+            steps=steps,
+        )

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 Status = Literal["pending_payment", "confirmed", "cancelled"]
 LinkStatus = Literal["pending", "ready", "unavailable"]
-Change = Literal["created", "confirmed", "rescheduled", "cancelled", "slot_lost"]
+Change = Literal["created", "confirmed", "rescheduled", "cancelled", "slot_lost", "link_set", "link_retry"]
 """What the latest revision did: with the status it says which emails the revision owes (slot_lost: a
 late payment found its expired hold's slot taken, so the fan is told it will be refunded)."""
 LinkProvider = Literal["zoom", "google_meet"]
@@ -44,6 +44,7 @@ class GoogleEventRef:
     event_id: str
     start: datetime
     zoom_url: str | None
+    """The link written in place of a Meet: Zoom's, or one the creator set by hand (the stored name is older)."""
     meet_url: str | None
 
 
@@ -90,6 +91,10 @@ class Booking:
     link_revision: int | None = None
     """The revision whose link the meetings worker decided (made one, or gave up on one)."""
     link_published_revision: int | None = None
+    test_booking: bool = False
+    """Made by the creator's "Send a test booking" to their own address: hidden from lists, cleaned up after."""
+    link_manual: bool = False
+    """The creator set the link by hand: Flo neither replaces it (a reschedule keeps it) nor deletes its meeting."""
 
     @property
     def confirmed(self) -> bool:

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from shared.bookings.booking import LinkProvider
+
 PLANS_WITH_BOOKINGS = frozenset({"creator", "pro", "studio"})
 CELL_SECONDS = 300
 """Bookings claim 5-minute cells, so two overlapping bookings always collide on at least one document."""
@@ -56,6 +58,15 @@ def is_zoom_url(url: str | None) -> bool:
         return False
     host = (urlsplit(url).hostname or "").lower()
     return host == "zoom.us" or host.endswith(".zoom.us")
+
+
+def is_meet_url(url: str | None) -> bool:
+    return bool(url) and (urlsplit(url or "").hostname or "").lower() == "meet.google.com"
+
+
+def video_provider_of(url: str) -> LinkProvider | None:
+    """The provider a link set by hand belongs to, so it gets the same chip and Join wording as Flo's own."""
+    return "zoom" if is_zoom_url(url) else "google_meet" if is_meet_url(url) else None
 
 
 def next_reminder(

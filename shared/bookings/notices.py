@@ -12,8 +12,23 @@ from shared.errors import NotFoundError
 from shared.store.port import Conflict, Doc, DocStore, Where, create, update
 
 NOTICES = "notices"
-NoticeKind = Literal["zoom_delete_failed", "email_failed", "payment_needs_refund"]
+NoticeKind = Literal[
+    "zoom_delete_failed", "zoom_meeting_kept", "zoom_quota_spent", "email_failed", "payment_needs_refund"
+]
 ZOOM_DELETE_FAILED = "We could not remove a Zoom meeting for a cancelled session"
+ZOOM_QUOTA_SPENT = (
+    "Zoom's 100 meetings a day for your account are used up: new bookings get a Google Meet link (or none)"
+    " until 00:00 UTC"
+)
+ZOOM_DELETE_RETRIED = "Flo removed the leftover Zoom meeting of a cancelled session after you reconnected Zoom"
+ZOOM_OTHER_ACCOUNT = (
+    "You connected a different Zoom account: this session's meeting stays in your earlier Zoom account, and Flo"
+    " no longer moves or deletes it"
+)
+ZOOM_DATA_ERASED = (
+    "Zoom was removed from Flo and Flo deleted your Zoom data: this session keeps its link, but Flo can no longer"
+    " move or delete its Zoom meeting"
+)
 
 
 @dataclass(frozen=True)
@@ -25,6 +40,8 @@ class Notice:
     """As stored: the meeting id of a zoom_delete_failed notice."""
     message: str
     created_at: datetime
+    resolved: bool = False
+    """Flo fixed what the notice warned about later (its message says so)."""
 
 
 class Notices:
@@ -69,6 +86,41 @@ class Notices:
         with contextlib.suppress(Conflict):
             self._store.commit([create(NOTICES, notice_id, notice)])
 
+    def zoom_meeting_kept(self, creator_id: str, booking_id: str, meeting_id: int, message: str) -> None:
+        """Note a session's Zoom meeting that Flo stops managing, before Flo forgets its id; one per meeting."""
+        notice = {
+            "creator_id": creator_id,
+            "kind": "zoom_meeting_kept",
+            "booking_id": booking_id,
+            "meeting_id": str(meeting_id),
+            "message": message,
+            "created_at": self._clock.now(),
+            "dismissed": False,
+        }
+        with contextlib.suppress(Conflict):
+            self._store.commit([create(NOTICES, f"zoom-kept-{meeting_id}", notice)])
+
+    def zoom_quota_spent(self, creator_id: str, now: datetime) -> None:
+        """Tell the creator Zoom's daily budget is spent; one notice per UTC day."""
+        notice = {
+            "creator_id": creator_id,
+            "kind": "zoom_quota_spent",
+            "booking_id": None,
+            "meeting_id": None,
+            "message": ZOOM_QUOTA_SPENT,
+            "created_at": now,
+            "dismissed": False,
+        }
+        with contextlib.suppress(Conflict):
+            self._store.commit([create(NOTICES, f"zoom-quota-{creator_id}-{now.date().isoformat()}", notice)])
+
+    def open_of_kind(self, creator_id: str, kind: NoticeKind) -> list[Notice]:
+        return [n for n in self.open_for(creator_id) if n.kind == kind]
+
+    def resolve(self, notice_id: str, message: str) -> None:
+        """What the notice warned about was fixed: it says so (and stays until the creator dismisses it)."""
+        self._store.commit([update(NOTICES, notice_id, {"message": message, "resolved": True})])
+
     def open_for(self, creator_id: str) -> list[Notice]:
         """The creator's notices not yet dismissed, oldest first."""
         rows = self._store.query(NOTICES, [Where("creator_id", "==", creator_id), Where("dismissed", "==", False)])
@@ -80,6 +132,7 @@ class Notices:
                 meeting_id=doc.get("meeting_id"),
                 message=doc.get("message", ""),
                 created_at=doc["created_at"],
+                resolved=bool(doc.get("resolved")),
             )
             for notice_id, doc in rows
         ]

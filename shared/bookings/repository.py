@@ -40,6 +40,26 @@ class PageMark:
     booking_id: str
 
 
+def each_of_creator(
+    bookings: BookingRepository,
+    creator_id: str,
+    *,
+    upcoming: bool,
+    now: datetime,
+    batch: int = 100,
+    after: PageMark | None = None,
+) -> Iterator[Row]:
+    """The creator's upcoming (or past) bookings in list order, read a page at a time as the caller goes on: a
+    job over the whole list (a broken connection's email, a reconnect's healing, Zoom's erasure) or a list that
+    skips some rows holds one page in memory, and stops reading when it stops asking."""
+    while True:
+        rows = bookings.page_of_creator(creator_id, upcoming=upcoming, now=now, size=batch, after=after)
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = PageMark(rows[-1][1].end, rows[-1][0])
+
+
 class SlotTaken(Exception):
     """Another booking holds one of the slot cells this booking needs."""
 

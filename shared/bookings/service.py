@@ -10,15 +10,16 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
+from itertools import islice
 from typing import Protocol
 
 from shared.availability import AvailabilityError, Interval, compute_slots
 from shared.bookings.batch import guarded
 from shared.bookings.booking import Booking, CancelledBy, Fan, Status
 from shared.bookings.catalog import Catalog, require_bookings_plan, weekly_hours_of
-from shared.bookings.model import cell_ids, next_reminder, token_hash
+from shared.bookings.model import cell_ids, next_reminder, token_hash, video_provider_of
 from shared.bookings.outbox import Outbox
-from shared.bookings.repository import BookingRepository, PageMark, Row, SlotTaken
+from shared.bookings.repository import BookingRepository, PageMark, Row, SlotTaken, each_of_creator
 from shared.clock import Clock
 from shared.errors import ConflictError, InvalidInputError, NotFoundError
 from shared.store.port import Doc
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 LINK_NUDGE_INTERVAL = timedelta(seconds=60)
 """How long after its deadline a still-pending link gets its booking event published again."""
 EXPIRED_HOLDS_BATCH = 200
+TEST_OFFER_ID = "test-booking"
+TEST_OFFER: Doc = {"title": "Test booking", "duration_minutes": 15, "price_cents": 0}
+"""What "Send a test booking" books: a short free session, in no offer of the creator's."""
 
 
 class SlotTakenError(ConflictError):
@@ -144,36 +148,56 @@ class BookingService:
 
     def listing(self, creator_id: str, *, upcoming: bool, size: int = PAGE_SIZE, after: str | None = None) -> Page:
         """One page of the creator's dashboard list: upcoming (not yet ended) soonest first, or past newest first;
-        `after` is the previous page's `next_cursor`."""
+        `after` is the previous page's `next_cursor`. Test bookings are hidden."""
         if not 1 <= size <= MAX_PAGE_SIZE:
             raise InvalidInputError("invalid_limit", f"limit must be from 1 to {MAX_PAGE_SIZE}.")
-        mark = _read_cursor(after) if after else None
-        rows = self._bookings.page_of_creator(
-            creator_id, upcoming=upcoming, now=self._clock.now(), size=size + 1, after=mark
-        )
+        rows = self._shown_rows(creator_id, upcoming, size + 1, _read_cursor(after) if after else None)
         if len(rows) <= size:
             return Page(rows, None)
         last_id, last = rows[size - 1]
         return Page(rows[:size], _write_cursor(PageMark(last.end, last_id)))
 
+    def _shown_rows(self, creator_id: str, upcoming: bool, wanted: int, mark: PageMark | None) -> list[Row]:
+        """Up to `wanted` rows after `mark` that are not test bookings (read past the hidden ones, so a page is
+        never short while more follow)."""
+        rows = each_of_creator(
+            self._bookings, creator_id, upcoming=upcoming, now=self._clock.now(), batch=wanted, after=mark
+        )
+        return list(islice((row for row in rows if not row[1].test_booking), wanted))
+
     def in_window(self, creator_id: str, start: datetime, end: datetime) -> list[Row]:
-        """The creator's bookings overlapping [start, end), by start time (the dashboard's week)."""
-        return sorted(self._bookings.overlapping(creator_id, start, end), key=lambda row: row[1].start)
+        """The creator's bookings overlapping [start, end), by start time (the dashboard's week); tests hidden."""
+        rows = self._bookings.overlapping(creator_id, start, end)
+        return sorted([(i, b) for i, b in rows if not b.test_booking], key=lambda row: row[1].start)
 
     # ---- writing -------------------------------------------------------------------------------------------
 
     def book(self, offer_id: str, start: datetime, fan: Fan) -> Booked:
         offer, creator = self._catalog.offer(offer_id)
         require_bookings_plan(creator)
+        return self._book(offer["creator_id"], creator, offer_id, offer, start, fan, test_booking=False)
+
+    def book_test(self, creator_id: str, start: datetime) -> Booked:
+        """A short free session to the creator's own address, run through the real path (meeting, event, emails)."""
+        creator = self._catalog.creator(creator_id)
+        if creator is None:
+            raise NotFoundError("creator_not_found", "No such creator.")
+        require_bookings_plan(creator)
+        fan = Fan(name=str(creator["name"]), email=str(creator["email"]))
+        return self._book(creator_id, creator, TEST_OFFER_ID, TEST_OFFER, start, fan, test_booking=True)
+
+    def _book(
+        self, creator_id: str, creator: Doc, offer_id: str, offer: Doc, start: datetime, fan: Fan, *, test_booking: bool
+    ) -> Booked:
         now = self._clock.now()
         duration = int(offer["duration_minutes"])
         end = start + timedelta(minutes=duration)
-        self._require_free_slot(offer["creator_id"], creator, start, end, now)
+        self._require_free_slot(creator_id, creator, start, end, now)
         booking_id = uuid.uuid4().hex
         manage_token = secrets.token_urlsafe(32)
         paid = int(offer["price_cents"]) > 0
         booking = Booking(
-            creator_id=offer["creator_id"],
+            creator_id=creator_id,
             offer_id=offer_id,
             offer_title=offer["title"],
             duration_minutes=duration,
@@ -187,13 +211,16 @@ class BookingService:
             change="created" if paid else "confirmed",
             manage_token_hash=token_hash(manage_token),
             manage_token_sealed=self._vault.encrypt(manage_token, manage_aad(booking_id)).to_dict(),
-            cells=tuple(cell_ids(offer["creator_id"], start, end)),
+            cells=tuple(cell_ids(creator_id, start, end)),
             created_at=now,
             updated_at=now,
+            test_booking=test_booking,
         )
         booking = (
             replace(booking, hold_expires_at=now + self._policy.payment_hold) if paid else self._confirmed(booking, now)
         )
+        if test_booking:  # cleaned up within the request: no reminder may go out for it
+            booking = replace(booking, next_reminder_at=None)
         self._add_claiming(booking_id, booking, now)
         self._outbox.publish(booking_id, 1)
         return Booked(booking_id, booking.status, manage_token)
@@ -233,17 +260,15 @@ class BookingService:
         end = start + timedelta(minutes=seen.duration_minutes)
         self._require_free_slot(seen.creator_id, creator, start, end, now)
         moved = replace(
-            seen,
-            start=start,
-            end=end,
-            cells=tuple(cell_ids(seen.creator_id, start, end)),
-            change="rescheduled",
-            meeting_url=None,
-            video_provider=None,
-            link_status="pending",
+            seen, start=start, end=end, cells=tuple(cell_ids(seen.creator_id, start, end)), change="rescheduled"
         )
+        if not seen.link_manual:
+            moved = replace(moved, meeting_url=None, video_provider=None, link_status="pending")
+        changes = self._next_revision(self._confirmed(moved, now), now)
+        if seen.link_manual:  # the creator's own link stays: the new revision's link is decided already
+            changes = replace(changes, link_revision=changes.revision, link_nudge_at=None)
         try:
-            self._write(booking_id, seen, self._next_revision(self._confirmed(moved, now), now))
+            self._write(booking_id, seen, changes)
         except SlotTaken:
             raise SlotTakenError from None
         return self.get(booking_id)
@@ -264,6 +289,55 @@ class BookingService:
         if self.get(booking_id).creator_id != creator_id:
             raise booking_not_found(booking_id)
         return self.cancel(booking_id, by="creator")
+
+    def set_link(self, creator_id: str, booking_id: str, url: str) -> Booking:
+        """The creator sets or replaces one upcoming booking's link by hand (a new revision: the fan gets
+        link_ready and an updated ICS). Flo's own Zoom meeting, if any, is then deleted by the meetings worker;
+        a meeting behind a link set by hand is never touched."""
+        now = self._clock.now()
+        seen = self.get(booking_id)
+        if seen.creator_id != creator_id:
+            raise booking_not_found(booking_id)
+        if not seen.confirmed or seen.end <= now:
+            raise ConflictError("not_linkable", "Only an upcoming confirmed booking can be given a link.")
+        if seen.meeting_url == url:
+            return seen
+        linked = replace(
+            seen,
+            change="link_set",
+            meeting_url=url,
+            video_provider=video_provider_of(url),
+            link_status="ready",
+            link_manual=True,
+            link_nudge_at=None,
+            mail_due_at=now,
+        )
+        changes = self._next_revision(linked, now)
+        self._write(booking_id, seen, replace(changes, link_revision=changes.revision))
+        return self.get(booking_id)
+
+    def retry_link(self, booking_id: str, seen: Booking) -> bool:
+        """An upcoming confirmed booking left without a link (its provider was broken) gets another go: a new
+        revision whose link is owed afresh (the meetings worker makes it; notify sends link_ready to both).
+        Conditional on the booking `seen`; True if this call reopened it."""
+        now = self._clock.now()
+        if not (seen.confirmed and seen.end > now and seen.link_decided and not seen.meeting_url):
+            return False
+        if seen.link_manual or seen.test_booking:
+            return False
+        reopened = replace(
+            seen,
+            change="link_retry",
+            link_status="pending",
+            link_deadline_at=now + self._policy.link_deadline,
+            link_nudge_at=now + self._policy.link_deadline + LINK_NUDGE_INTERVAL,
+            mail_due_at=now + self._policy.link_deadline,  # the sweep sends link_ready if its event was lost
+        )
+        changes = self._next_revision(reopened, now)
+        if self._bookings.update_if(booking_id, seen, changes) is None:
+            return False
+        self._outbox.publish(booking_id, changes.revision)
+        return True
 
     def release_expired_holds(self) -> int:
         """Pending-payment holds past their time give their slot back, all of them, oldest first. Returns how

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from shared.availability import Interval, compute_slots, validate_window, window_bounds
@@ -11,6 +11,7 @@ from shared.bookings.catalog import Catalog, weekly_hours_of
 from shared.bookings.repository import BookingRepository
 from shared.bookings.service import BusyTimes, Policy
 from shared.clock import Clock
+from shared.store.port import Doc
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,10 @@ class SlotFinder:
         """Free slots of the offer between two creator-local dates (YYYY-MM-DD, both included)."""
         offer, creator = self._catalog.public_offer(creator_id, offer_id)
         first, last = validate_window(first_day, last_day)
+        return self.free(creator_id, creator, timedelta(minutes=int(offer["duration_minutes"])), first, last)
+
+    def free(self, creator_id: str, creator: Doc, duration: timedelta, first: date, last: date) -> OpenSlots:
+        """Free slots of `duration` between two creator-local dates: hours minus busy times and bookings."""
         hours = weekly_hours_of(creator)
         low, high = window_bounds(hours, first, last)
         found = self._busy.busy(creator_id, low, high)
@@ -45,7 +50,6 @@ class SlotFinder:
             for _, b in self._bookings.overlapping(creator_id, low, high)
             if b.blocks_slots(now)
         ]
-        duration = timedelta(minutes=int(offer["duration_minutes"]))
         free = compute_slots(hours, duration, first, last, now, (*found.intervals, *taken))
         bookable = tuple(s for s in free if s.start <= now + self._horizon)
         return OpenSlots(hours.zone, bookable, found.checked)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared.clock import Clock
+from shared.connections.heal import ZoomHealing
 from shared.connections.repository import DocStoreConnections
 from shared.connections.tiles import tile
 from shared.errors import NotFoundError
@@ -65,6 +66,7 @@ class ConnectFlow:
         zoom: VideoProvider,
         connections: DocStoreConnections,
         signer: StateSigner,
+        healing: ZoomHealing,
     ) -> None:
         self._base_url = base_url
         self._store = store
@@ -74,6 +76,7 @@ class ConnectFlow:
         self._zoom = zoom
         self._connections = connections
         self._signer = signer
+        self._healing = healing
 
     def tiles(self, creator_id: str) -> dict[str, dict[str, Any]]:
         return {p: tile(p, self._connections.info(creator_id, p)) for p in PROVIDERS}
@@ -117,7 +120,9 @@ class ConnectFlow:
         except ProviderError as exc:
             self._revoke_quietly(oauth, tokens.refresh_token)
             raise CallbackRefused(f"account lookup failed ({exc.kind.value})") from None
-        self._connections.save(creator_id, provider, tokens, email, zoom_user_id)
+        replaced = self._connections.save(creator_id, provider, tokens, email, zoom_user_id)
+        if provider == "zoom":
+            self._healing.after_connect(creator_id, replaced)
 
     def disconnect(self, creator_id: str, provider: Provider) -> dict[str, Any]:
         """Remove the connection; the tile as it now reads."""

@@ -35,6 +35,8 @@ T = TypeVar("T")
 CONNECTIONS = "connections"
 LEASES = "leases"
 ReconnectReason = Literal["refresh_refused", "access_revoked", "app_deauthorized"]
+Replaced = Literal["nothing", "same_account", "other_account"]
+"""What a new connection replaced: none, a grant of the same provider account, or another account's."""
 _TOKEN_FIELDS = ("access_token", "refresh_token")
 
 
@@ -52,6 +54,16 @@ class ConnectionInfo:
     connected_at: datetime | None
     reconnect_reason: str | None
     reconnect_required_at: datetime | None
+
+
+@dataclass(frozen=True)
+class BrokenConnection:
+    """A break the creator is owed one email about: the grant (generation) that broke, and why."""
+
+    creator_id: str
+    provider: Provider
+    generation: str
+    reason: str
 
 
 Stamp = tuple[str, int]
@@ -171,8 +183,12 @@ class DocStoreConnections:
         tokens: TokenSet,
         account_email: str | None,
         zoom_user_id: str | None = None,
-    ) -> None:
-        """Store a fresh connection, replacing any earlier one (a reconnect clears reconnect_required)."""
+    ) -> Replaced:
+        """Store a fresh connection, replacing any earlier one (a reconnect clears reconnect_required). The grant
+        it replaces is revoked when it was another account's: the same account's grant is the one just given
+        (revoking it at Zoom or Google would end the new connection too). Says what it replaced."""
+        earlier = self._store.get(CONNECTIONS, connection_id(creator_id, provider))
+        replaced = self._record(creator_id, provider) if earlier is not None else None
         doc: Doc = {
             "creator_id": creator_id,
             "provider": provider,
@@ -188,6 +204,20 @@ class DocStoreConnections:
         }
         self._store.commit([put(CONNECTIONS, connection_id(creator_id, provider), doc)])
         log.info("connection stored", extra={"creator_id": creator_id, "provider": provider})
+        other_account = earlier is not None and _account(earlier) != _account(doc)
+        if other_account and replaced is not None and replaced.tokens is not None:
+            self._revoke_quietly(creator_id, provider, replaced.tokens.refresh_token)
+        return "nothing" if earlier is None else "other_account" if other_account else "same_account"
+
+    def _revoke_quietly(self, creator_id: str, provider: Provider, refresh_token: str) -> None:
+        """Hand a grant back at the provider; failing that only leaves an unused grant, so it is logged."""
+        try:
+            self._oauth[provider].revoke(refresh_token)
+        except ProviderError as exc:
+            log.warning(
+                "revoking at the provider failed",
+                extra={"creator_id": creator_id, "provider": provider, "kind": exc.kind.value},
+            )
 
     def remove(self, creator_id: str, provider: Provider) -> None:
         """Revoke the grant at the provider (best effort: the row goes either way) and delete the connection."""
@@ -195,13 +225,7 @@ class DocStoreConnections:
         if record is None:
             return
         if record.tokens is not None:
-            try:
-                self._oauth[provider].revoke(record.tokens.refresh_token)
-            except ProviderError as exc:
-                log.warning(
-                    "revoking at the provider failed; removing the connection anyway",
-                    extra={"creator_id": creator_id, "provider": provider, "kind": exc.kind.value},
-                )
+            self._revoke_quietly(creator_id, provider, record.tokens.refresh_token)  # the row goes either way
         self._store.commit([delete(CONNECTIONS, connection_id(creator_id, provider))])
         log.info("connection removed", extra={"creator_id": creator_id, "provider": provider})
 
@@ -229,33 +253,90 @@ class DocStoreConnections:
             log.warning("connection needs reconnecting", extra={"creator_id": creator_id, "provider": provider})
 
     def _broken(self, reason: ReconnectReason) -> Doc:
+        # No expiry either: the ahead-of-time refresh looks for connections by it, and these have nothing to refresh.
         return {
             "status": "reconnect_required",
             "reconnect_reason": reason,
             "reconnect_required_at": self._clock.now(),
+            "expires_at": None,
+            "broken_mail_due": True,
             **dict.fromkeys(_TOKEN_FIELDS),
         }
 
-    def deauthorize_zoom(self, zoom_user_id: str) -> int:
-        """Zoom says the creator removed the app: forget the tokens, show Reconnect required. Returns rows changed.
+    def deauthorize_zoom(self, zoom_user_id: str, *, erase: bool = False) -> list[str]:
+        """Zoom says the creator removed the app: forget the tokens, show Reconnect required (with `erase`, Zoom's
+        user_data_retention false, also the account's email, user id and scopes). Returns the creators changed.
         Each row is changed only if it is still the grant that was read: a reconnect meanwhile is a new grant."""
         rows = self._store.query(
             CONNECTIONS, [Where("provider", "==", "zoom"), Where("zoom_user_id", "==", zoom_user_id)]
         )
-        changed = 0
+        changes = self._broken("app_deauthorized")
+        if erase:
+            changes |= {"account_email": None, "zoom_user_id": None, "scopes": [], "expires_at": None}
+        changed: list[str] = []
         for doc_id, doc in rows:
 
             def break_if_same_grant(txn: Txn, doc_id: str = doc_id, generation: str = doc["generation"]) -> bool:
                 current = txn.get(CONNECTIONS, doc_id)
                 if current is None or current["generation"] != generation:
                     return False
-                txn.write(update(CONNECTIONS, doc_id, self._broken("app_deauthorized")))
+                txn.write(update(CONNECTIONS, doc_id, changes))
                 return True
 
             if self._store.transaction(break_if_same_grant):
-                changed += 1
-                log.info("zoom app deauthorized", extra={"creator_id": doc.get("creator_id")})
+                changed.append(str(doc["creator_id"]))
+                log.info("zoom app deauthorized", extra={"creator_id": doc.get("creator_id"), "erased": erase})
         return changed
+
+    # ---- telling the creator ------------------------------------------------------------------------
+
+    def broken_mail_due(self, limit: int) -> list[BrokenConnection]:
+        """Connections that turned Reconnect required and whose creator has not been emailed about it yet."""
+        rows = self._store.query(CONNECTIONS, [Where("broken_mail_due", "==", True)], limit=limit)
+        return [
+            BrokenConnection(
+                str(doc["creator_id"]),
+                doc["provider"],
+                str(doc["generation"]),
+                str(doc.get("reconnect_reason") or ""),
+            )
+            for _, doc in rows
+            if doc.get("status") == "reconnect_required"
+        ]
+
+    def broken_mail_sent(self, broken: BrokenConnection) -> None:
+        """The creator was told about this break; a reconnect meanwhile (a new grant) is left as it is."""
+        doc_id = connection_id(broken.creator_id, broken.provider)
+
+        def clear_if_same_grant(txn: Txn) -> None:
+            current = txn.get(CONNECTIONS, doc_id)
+            if current is not None and current["generation"] == broken.generation:
+                txn.write(update(CONNECTIONS, doc_id, {"broken_mail_due": False}))
+
+        self._store.transaction(clear_if_same_grant)
+
+    # ---- refreshing ahead ---------------------------------------------------------------------------
+
+    def refresh_expiring(self, horizon: timedelta, limit: int) -> dict[str, int]:
+        """Refresh every connection whose access token expires within `horizon` (the scheduler's tick), single-
+        flight like any other refresh, so a revoked or lapsed grant turns Reconnect required within minutes,
+        not at the next booking, and Zoom's refresh token is used every hour instead of lapsing unused."""
+        now = self._clock.now()
+        counts = {"tokens_refreshed": 0, "tokens_refused": 0, "tokens_failed": 0}
+        for doc_id, doc in self._store.query(CONNECTIONS, [Where("expires_at", "<=", now + horizon)], limit=limit):
+            creator_id, provider = str(doc["creator_id"]), doc["provider"]
+            try:
+                record, tokens = self._usable(creator_id, provider)
+                if tokens.expires_soon(now, horizon):
+                    self._refresh(creator_id, provider, record.stamp)
+                    counts["tokens_refreshed"] += 1
+            except NotConnectedError:
+                continue  # removed or broken meanwhile
+            except ProviderError as exc:
+                key = "tokens_refused" if exc.kind is ErrorKind.REVOKED else "tokens_failed"
+                counts[key] += 1
+                log.warning("ahead-of-time refresh failed", extra={"connection": doc_id, "kind": exc.kind.value})
+        return counts
 
     # ---- using --------------------------------------------------------------------------------------
 
@@ -336,6 +417,11 @@ class DocStoreConnections:
 
     def _take_lease(self, creator_id: str, provider: Provider) -> Lease | None:
         return take_lease(self._store, _lease_id(creator_id, provider), self._clock.now(), self._policy.lease_ttl)
+
+
+def _account(doc: Doc) -> object:
+    """Which provider account a connection is for: Zoom's user id, else the account's email."""
+    return doc.get("zoom_user_id") or doc.get("account_email")
 
 
 def _lease_id(creator_id: str, provider: str) -> str:

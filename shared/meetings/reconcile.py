@@ -22,12 +22,14 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from shared.bookings.booking import Booking, GoogleEventRef, LinkProvider, LinkStatus, ZoomMeetingRef
+from shared.bookings.model import is_zoom_url
 from shared.bookings.notices import Notices
 from shared.bookings.repository import BookingRepository
 from shared.bus.port import Publisher
 from shared.clock import Clock
 from shared.connections.port import Connections, ConnectionStatus, NotConnectedError
 from shared.connections.repository import REFRESH_LEASE, REFRESH_MAX_POLLS, REFRESH_POLL_SECONDS
+from shared.meetings.quota import ZoomQuota
 from shared.providers._http import PROVIDER_CALL_WORST_SECONDS
 from shared.providers.errors import ErrorKind, Provider, ProviderError
 from shared.providers.google_calendar import event_id_for
@@ -135,6 +137,7 @@ class MeetingReconciler:
         connections: Connections,
         zoom: VideoProvider,
         calendar: CalendarProvider,
+        quota: ZoomQuota,
     ) -> None:
         self._bookings = bookings
         self._leases = leases
@@ -144,6 +147,7 @@ class MeetingReconciler:
         self._connections = connections
         self._zoom = zoom
         self._calendar = calendar
+        self._quota = quota
 
     def reconcile(self, booking_id: str) -> None:
         lease = take_lease(self._leases, f"meetings-{booking_id}", self._clock.now(), LEASE_TTL)
@@ -178,7 +182,8 @@ class MeetingReconciler:
         revision = booking.revision
         settled = booking.link_decided
         stored, zoom_url = self._reconcile_zoom(run, booking)
-        booking, meet_url = self._reconcile_google(run, stored, zoom_url)
+        by_hand = stored.meeting_url if stored.link_manual and stored.confirmed else None
+        booking, meet_url = self._reconcile_google(run, stored, by_hand or zoom_url)
         if not booking.confirmed:
             if booking.link_nudge_at is not None:  # the cancel's cleanup is done: no nudge republishes it
                 self._write(run, booking, replace(booking, link_nudge_at=None))
@@ -211,13 +216,21 @@ class MeetingReconciler:
     def _reconcile_zoom(self, run: _Run, booking: Booking) -> tuple[Booking, str | None]:
         """The booking with its Zoom meeting made, moved or deleted as it says, and the join URL it now has."""
         revision = booking.revision
-        want = booking.confirmed and not booking.link_decided and booking.zoom_failed_revision != revision
+        want = (
+            booking.confirmed
+            and not booking.link_decided
+            and not booking.link_manual
+            and booking.zoom_failed_revision != revision
+        )
         try:
             if booking.zoom_intent:
                 booking = self._settle_marked(run, booking)
-            if booking.zoom and (not booking.confirmed or booking.zoom.start != booking.start or _untold(booking)):
+            if booking.zoom and self._meeting_unused(booking, booking.zoom):
                 booking = self._delete_meeting(run, booking, booking.zoom.meeting_id)
             if want and booking.zoom is None and run.connections.status(booking.creator_id, "zoom") == "connected":
+                if not self._quota.take(booking.creator_id, self._clock.now()):
+                    self._notices.zoom_quota_spent(booking.creator_id, self._clock.now())
+                    raise _GiveUp("zoom daily meeting limit spent")
                 booking = self._settle_marked(run, self._create_meeting(run, booking))
         except _GiveUp as give_up:
             log.warning(
@@ -226,6 +239,13 @@ class MeetingReconciler:
             failed = replace(booking, zoom_failed_revision=revision, zoom_failed_reason=give_up.reason)
             return self._write(run, booking, failed), None
         return booking, booking.zoom.join_url if booking.zoom and booking.confirmed else None
+
+    @staticmethod
+    def _meeting_unused(booking: Booking, meeting: ZoomMeetingRef) -> bool:
+        """Flo's meeting goes once the booking no longer uses it: cancelled, moved, replaced by a hand-set link, or
+        never given to the fan (see `_untold`)."""
+        replaced = booking.link_manual and meeting.join_url != booking.meeting_url
+        return not booking.confirmed or meeting.start != booking.start or replaced or _untold(booking)
 
     def _settle_marked(self, run: _Run, booking: Booking) -> Booking:
         """Every meeting Zoom lists with the booking's marker: adopt one if none is recorded and the link is
@@ -288,8 +308,9 @@ class MeetingReconciler:
             )
             self._notices.zoom_delete_failed(booking.creator_id, run.booking_id, meeting_id)
 
-    def _reconcile_google(self, run: _Run, booking: Booking, zoom_url: str | None) -> tuple[Booking, str | None]:
+    def _reconcile_google(self, run: _Run, booking: Booking, link_url: str | None) -> tuple[Booking, str | None]:
         """The booking with its Google event made, moved or deleted as it says, and the Meet URL to use if any.
+        `link_url` is the link the event carries instead of a Meet (Zoom's, or one the creator set by hand).
         A confirmed booking's event made or moved is not written here: the link's write, right after, records it
         (and if that write never happens, the event's derived id finds it again, for the next try or a cancel)."""
         creator_id = booking.creator_id
@@ -299,21 +320,21 @@ class MeetingReconciler:
                 return self._delete_event(run, booking), None
             if run.connections.status(creator_id, "google") != "connected":
                 return booking, None
-            spec = self._event_spec(run.booking_id, booking, zoom_url)
+            spec = self._event_spec(run.booking_id, booking, link_url)
             link_deadline = booking.link_deadline_at
             if event is None:
                 made = self._call(run, creator_id, "google", lambda t: self._insert_or_patch(t, spec), link_deadline)
-            elif event.start != booking.start or event.zoom_url != zoom_url:
+            elif event.start != booking.start or event.zoom_url != link_url:
                 made = self._call(
                     run, creator_id, "google", lambda t: self._calendar.patch_event(t, spec), link_deadline
                 )
             else:
-                return booking, None if zoom_url else event.meet_url
+                return booking, None if link_url else event.meet_url
             if made is None:
                 # The creator deleted the event in Google Calendar (patch answered not found): none to move.
                 return replace(booking, google_event=None), None
-            meet = None if zoom_url else made.hangout_link
-            recorded = GoogleEventRef(event_id=spec.event_id, start=booking.start, zoom_url=zoom_url, meet_url=meet)
+            meet = None if link_url else made.hangout_link
+            recorded = GoogleEventRef(event_id=spec.event_id, start=booking.start, zoom_url=link_url, meet_url=meet)
             return replace(booking, google_event=recorded), meet
         except _GiveUp as give_up:
             log.warning(
@@ -340,20 +361,20 @@ class MeetingReconciler:
             return self._calendar.patch_event(token, spec)
 
     @staticmethod
-    def _event_spec(booking_id: str, booking: Booking, zoom_url: str | None) -> EventSpec:
+    def _event_spec(booking_id: str, booking: Booking, link_url: str | None) -> EventSpec:
         fan = booking.fan
         lines = [f"{booking.offer_title} with {fan.name} ({fan.email}), booked with Flo."]
-        if zoom_url:
-            lines.append(f"Join with Zoom: {zoom_url}")
+        if link_url:
+            lines.append(f"Join with Zoom: {link_url}" if is_zoom_url(link_url) else f"Join: {link_url}")
         return EventSpec(
             event_id=event_id_for(booking_id),
             summary=f"{booking.offer_title} with {fan.name}",
             description="\n".join(lines),
-            location=zoom_url,
+            location=link_url,
             start=booking.start,
             end=booking.end,
             timezone=booking.timezone,
-            with_meet=zoom_url is None,
+            with_meet=link_url is None,
         )
 
     # ---- provider calls and failure policy -----------------------------------------------------------------

@@ -67,6 +67,11 @@ class EmailKey:
         return f"{self.booking_id}:{self.kind}:{self.revision}:{self.recipient}"
 
 
+def was_sent(store: DocStore, key: EmailKey) -> bool:
+    """Whether the message went out, for those who only watch the ledger (the test booking) and send nothing."""
+    return (store.get(EMAILS, key.doc_id) or {}).get("state") == ClaimState.SENT
+
+
 class EmailLedger:
     def __init__(self, store: DocStore, clock: Clock, sender: MailSender) -> None:
         self._store = store

@@ -35,6 +35,7 @@ _PRIMARY: dict[tuple[str, str], tuple[Message, ...]] = {
     ),
     ("confirmed", "rescheduled"): ((EmailKind.RESCHEDULED, Recipient.FAN), (EmailKind.RESCHEDULED, Recipient.CREATOR)),
     ("cancelled", "cancelled"): ((EmailKind.CANCELLED, Recipient.FAN), (EmailKind.CANCELLED, Recipient.CREATOR)),
+    ("confirmed", "link_set"): ((EmailKind.LINK_READY, Recipient.FAN),),
     ("cancelled", "slot_lost"): ((EmailKind.SLOT_LOST, Recipient.FAN),),
 }
 """(status, change) -> the messages that revision owes; anything else (e.g. pending payment) owes none."""
@@ -107,10 +108,13 @@ class Notifier:
 
     def _send_once(self, booking_id: str, booking: Booking, force: bool) -> Outcome:
         owed = _PRIMARY.get((booking.status, booking.change), ())
-        if booking.change == "cancelled" and not booking.confirmed_at:
-            owed = ()  # a hold that never got paid: the fan was never told it was booked
+        if booking.change == "cancelled" and (booking.test_booking or not booking.confirmed_at):
+            owed = ()  # a hold that never got paid (the fan was never told it was booked), or a test cleaned up
         if owed and self._must_wait(booking, force):
             return Outcome.WAITING  # decided from the booking alone: the creator is read only to send
+        if booking.change == "link_retry":  # a link that came back after a reconnect: both hear, once it is made
+            owed = ((EmailKind.LINK_READY, Recipient.FAN), (EmailKind.LINK_READY, Recipient.CREATOR))
+            owed = owed if booking.link_ready else ()
         creator = self._catalog.creator(booking.creator_id)
         if creator is None:
             log.warning("nothing to send: creator missing", extra={"booking_id": booking_id})

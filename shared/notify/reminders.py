@@ -8,7 +8,7 @@ never stopping the rest. Runs may overlap; the ledger makes every message go onc
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from shared.bookings.batch import guarded
@@ -19,10 +19,14 @@ from shared.bookings.repository import BookingRepository
 from shared.bookings.service import BookingService
 from shared.bookings.sweeps import run_booking_sweeps
 from shared.clock import Clock
+from shared.connections.repository import DocStoreConnections
+from shared.notify.connection_broken import BrokenConnectionMail
 from shared.notify.owed import Notifier, Outcome
 
 BATCH = 200
 """Bookings read per query; a tick pages through all that is due, oldest first, this many at a time."""
+REFRESH_AHEAD = timedelta(minutes=15)
+"""Tokens expiring this soon are refreshed by the tick (every 5 minutes): each about 10 minutes ahead of use."""
 
 
 def tick(bookings: BookingRepository, notifier: Notifier, now: datetime) -> dict[str, int]:
@@ -94,21 +98,32 @@ def _advance(bookings: BookingRepository, booking_id: str, seen: Booking, done: 
 
 class SchedulerTick:
     """Everything Cloud Scheduler's job runs: the booking sweeps (unpublished events, expired holds, stuck
-    links), then owed confirmations and due reminders. Counts only: failures are logged per booking and
-    retried by the next tick."""
+    links), owed confirmations and due reminders, the tokens about to expire, and the creators whose connection
+    broke. Counts only: failures are logged per booking and retried by the next tick."""
 
     def __init__(
-        self, bookings: BookingRepository, outbox: Outbox, service: BookingService, notifier: Notifier, clock: Clock
+        self,
+        bookings: BookingRepository,
+        outbox: Outbox,
+        service: BookingService,
+        notifier: Notifier,
+        clock: Clock,
+        connections: DocStoreConnections,
+        broken_mail: BrokenConnectionMail,
     ) -> None:
         self._bookings = bookings
         self._outbox = outbox
         self._service = service
         self._notifier = notifier
         self._clock = clock
+        self._connections = connections
+        self._broken_mail = broken_mail
 
     def run(self) -> dict[str, int]:
         now = self._clock.now()
         return {
             **run_booking_sweeps(self._bookings, self._outbox, self._service, now),
             **tick(self._bookings, self._notifier, now),
+            **self._connections.refresh_expiring(REFRESH_AHEAD, BATCH),
+            **self._broken_mail.send_due(),
         }

@@ -38,6 +38,19 @@ GOOGLE_SCOPES = frozenset(
 _GOOGLE_ALIASES = {"email": USERINFO_EMAIL, "profile": "https://www.googleapis.com/auth/userinfo.profile"}
 
 
+ZOOM_SCOPES = frozenset({"meeting:write", "meeting:read", "user:read"})
+"""What Flo needs of a Zoom grant: make, list and delete the host's meetings, and read the host's email."""
+# The account-level (":admin") and granular forms of the same permissions count as the user-level ones.
+_ZOOM_ALIASES = {
+    "meeting:write:admin": "meeting:write",
+    "meeting:read:admin": "meeting:read",
+    "user:read:admin": "user:read",
+    "meeting:write:meeting": "meeting:write",
+    "meeting:read:list_meetings": "meeting:read",
+    "user:read:user": "user:read",
+}
+
+
 def pkce_challenge(verifier: str) -> str:
     """RFC 7636 S256: unpadded base64url of the verifier's SHA-256."""
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
@@ -146,8 +159,8 @@ class _OAuthClient(abc.ABC):
 class ZoomOAuth(_OAuthClient):
     """Zoom OAuth: HTTP Basic client auth; every refresh rotates the refresh token, the old one dies.
 
-    Zoom's scopes come from the app's Marketplace configuration (not the authorize URL), so
-    `required_scopes` is whatever the deployment declares, empty by default.
+    Zoom's scopes come from the app's Marketplace configuration (not the authorize URL), so a grant is checked
+    on return against `required_scopes` (the meeting scopes, unless the deployment declares others).
     """
 
     name: Provider = "zoom"
@@ -159,7 +172,7 @@ class ZoomOAuth(_OAuthClient):
         client_secret: str,
         http: httpx.Client,
         clock: Clock | None = None,
-        required_scopes: frozenset[str] = frozenset(),
+        required_scopes: frozenset[str] = ZOOM_SCOPES,
     ) -> None:
         super().__init__(
             authorize=urls.zoom_authorize,
@@ -175,6 +188,9 @@ class ZoomOAuth(_OAuthClient):
 
     def _client_auth(self, form: dict[str, str]) -> dict[str, Any]:
         return {"data": form, "auth": (self._client_id, self._client_secret)}
+
+    def _scopes(self, raw: str) -> frozenset[str]:
+        return frozenset(_ZOOM_ALIASES.get(scope, scope) for scope in raw.split())
 
     def refresh(self, refresh_token: str) -> TokenSet:
         """The answer's refresh token replaces the stored one at once: the one passed in no longer works."""

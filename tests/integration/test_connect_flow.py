@@ -52,7 +52,9 @@ SECRETS = {
     "ZOOM_WEBHOOK_SECRET": "flo-zoom-webhook-secret",
     "OAUTH_STATE_SECRET": "flo-oauth-state-secret-for-integration-tests",
     "TOKEN_ENCRYPTION_KEYS": "v1:" + base64.urlsafe_b64encode(bytes(range(32))).decode().rstrip("="),
+    "MANAGE_TOKEN_KEYS": "m1:" + base64.urlsafe_b64encode(bytes(range(32, 64))).decode().rstrip("="),
 }
+"""As Terraform grants them to connect (the test booking seals a manage token like any booking)."""
 
 
 class _LateApp:

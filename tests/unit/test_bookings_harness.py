@@ -58,6 +58,13 @@ class Creator:
         return {"Authorization": f"Bearer {self.token}"}
 
 
+OAUTH_CLIENTS = {
+    name: f"test-{name.lower()}"
+    for name in ("ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET", "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET")
+}
+"""The OAuth clients' credentials: the scheduler tick refreshes tokens ahead of expiry, so it builds them."""
+
+
 def runtime_for(
     store: DocStore, publisher: FakePublisher, clock: FakeClock, adapters: Adapters | None = None
 ) -> Runtime:
@@ -67,7 +74,7 @@ def runtime_for(
         store=store,
         publisher=publisher,
         clock=clock,
-        secrets=EnvSecretSource({"TOKEN_ENCRYPTION_KEYS": KEYS, "MANAGE_TOKEN_KEYS": MANAGE_KEYS}),
+        secrets=EnvSecretSource({"TOKEN_ENCRYPTION_KEYS": KEYS, "MANAGE_TOKEN_KEYS": MANAGE_KEYS, **OAUTH_CLIENTS}),
         adapters=adapters or Adapters(),
     )
 

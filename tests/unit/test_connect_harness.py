@@ -30,6 +30,8 @@ from tests.fakes.store import FakeDocStore
 
 BASE_URL = "http://flo.test"
 KEYS = "v1:" + base64.urlsafe_b64encode(bytes(range(32))).decode().rstrip("=")
+MANAGE_KEYS = "m1:" + base64.urlsafe_b64encode(bytes(range(160, 192))).decode().rstrip("=")
+"""The test booking seals its manage token like any booking, so connect holds the manage-token key."""
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 WEBHOOK_SECRET = "zoom-webhook-secret-for-tests"
 CREATOR = "creator-1"
@@ -79,7 +81,12 @@ class Harness:
             publisher=FakePublisher(),
             clock=self.clock,
             secrets=EnvSecretSource(
-                {"TOKEN_ENCRYPTION_KEYS": KEYS, "OAUTH_STATE_SECRET": "s" * 32, "ZOOM_WEBHOOK_SECRET": WEBHOOK_SECRET}
+                {
+                    "TOKEN_ENCRYPTION_KEYS": KEYS,
+                    "MANAGE_TOKEN_KEYS": MANAGE_KEYS,
+                    "OAUTH_STATE_SECRET": "s" * 32,
+                    "ZOOM_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                }
             ),
             adapters=Adapters(oauth=self.oauth, zoom=self.zoom, connection_repository=self.connections),
         )

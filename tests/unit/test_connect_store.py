@@ -15,6 +15,7 @@ from shared.providers._http import PROVIDER_CALL_WORST_SECONDS
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.providers.models import TokenSet
 from shared.store.port import create
+from shared.vault import Sealed, connection_aad
 from tests.unit.test_connect_harness import CREATOR, NOW, ZOOM_USER, Harness, settings_query
 
 LEASE = f"refresh-{CREATOR}-zoom"
@@ -221,7 +222,7 @@ def test_a_reconnect_during_a_refresh_wins(h: Harness, monkeypatch: pytest.Monke
 
 
 def test_deauthorize_ignores_unknown_zoom_users(h: Harness) -> None:
-    assert h.connections.deauthorize_zoom("someone-else") == 0
+    assert h.connections.deauthorize_zoom("someone-else") == []
     assert h.tiles()["zoom"]["status"] == "connected"
 
 
@@ -304,6 +305,59 @@ def test_a_deauthorization_read_before_the_creator_reconnected_keeps_the_new_con
         return rows
 
     monkeypatch.setattr(h.store, "query", read_then_reconnect)
-    assert h.connections.deauthorize_zoom(ZOOM_USER.id) == 0
+    assert h.connections.deauthorize_zoom(ZOOM_USER.id) == []
     assert h.tiles()["zoom"]["status"] == "connected"
     assert current_access(h) == "reconnected-access"
+
+
+def test_reconnecting_another_zoom_account_revokes_the_grant_it_replaces(h: Harness) -> None:
+    replaced = h.connection("zoom")
+    assert replaced is not None
+    old_refresh = h.vault.decrypt(Sealed.from_dict(replaced["refresh_token"]), connection_aad(CREATOR, "zoom"))
+    fresh = TokenSet("other-access", "other-refresh", h.clock.now() + timedelta(hours=1), frozenset())
+
+    h.connections.save(CREATOR, "zoom", fresh, "other@zoom.example", zoom_user_id="another-zoom-user")
+
+    assert h.oauth["zoom"].revoked == {old_refresh}
+    assert current_access(h) == "other-access"
+
+
+def test_reconnecting_the_same_zoom_account_keeps_its_grant_unrevoked(h: Harness) -> None:
+    fresh = TokenSet("again-access", "again-refresh", h.clock.now() + timedelta(hours=1), frozenset())
+
+    h.connections.save(CREATOR, "zoom", fresh, "host@zoom.example", zoom_user_id=ZOOM_USER.id)
+
+    assert h.oauth["zoom"].revoked == set()  # revoking it at Zoom would end the connection just made
+    assert current_access(h) == "again-access"
+
+
+def test_the_tick_refreshes_a_token_before_it_expires_and_only_then(h: Harness) -> None:
+    before = current_access(h)
+    assert h.connections.refresh_expiring(timedelta(minutes=15), 50)["tokens_refreshed"] == 0
+    h.clock.advance(timedelta(minutes=50))
+
+    counts = h.connections.refresh_expiring(timedelta(minutes=15), 50)
+    other_instance = h.instance(RefreshPolicy(max_polls=5)).refresh_expiring(timedelta(minutes=15), 50)
+
+    assert counts == {"tokens_refreshed": 1, "tokens_refused": 0, "tokens_failed": 0}
+    assert other_instance["tokens_refreshed"] == 0  # the fresh token no longer expires soon
+    assert h.oauth["zoom"].calls.count("refresh") == 1
+    assert current_access(h) != before
+    assert h.oauth["zoom"].calls.count("refresh") == 1  # the next booking uses the token refreshed ahead
+
+
+def test_a_grant_revoked_in_zoom_is_found_by_the_tick_not_by_the_next_booking(h: Harness) -> None:
+    h.oauth["zoom"].fail_next(ProviderError(ErrorKind.REVOKED, "zoom", 400, None, "invalid_grant"))
+    h.clock.advance(timedelta(minutes=50))
+
+    counts = h.connections.refresh_expiring(timedelta(minutes=15), 50)
+
+    assert counts == {"tokens_refreshed": 0, "tokens_refused": 1, "tokens_failed": 0}
+    assert h.tiles()["zoom"]["status"] == "reconnect_required"
+    assert h.tiles()["zoom"]["reconnect_reason"] == "refresh_refused"
+    h.clock.advance(timedelta(hours=2))
+    assert h.connections.refresh_expiring(timedelta(minutes=15), 50) == {
+        "tokens_refreshed": 0,
+        "tokens_refused": 0,
+        "tokens_failed": 0,
+    }  # a broken connection has nothing to refresh and is not looked at again

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from shared.fields import PLAIN_TEXT_PATTERN, PlainText
+from shared.fields import HTTPS_LINK_PATTERN, MAX_LINK_LENGTH, PLAIN_TEXT_PATTERN, HttpsLink, PlainText
 from shared.store.ids import is_storable_id
 from shared.web import MAX_BODY_BYTES, MAX_JSON_DEPTH
 from tests.unit.test_bookings_harness import Harness, at, error_of
@@ -246,3 +246,29 @@ def test_after_a_413_the_body_can_still_be_drained() -> None:
     request = Request(EnvironBuilder(path="/api/public/bookings", method="POST", data=big).get_environ())
     assert h.app.handle(request).status_code == 413
     assert request.get_data() == big
+
+
+LINKS = TypeAdapter(HttpsLink)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "http://zoom.us/j/1",  # not https
+        "https://",  # no host
+        "https://user:secret@zoom.us/j/1",  # credentials in the link
+        "https://zoom.us/j/1 2",  # a space breaks the ICS line
+        "https://zoom.us/j/1\r\nX-Injected: 1",
+        "https://[/j/1",  # fits the pattern, opens nothing
+        "https://zoom.us:port/j/1",
+        "https://" + "a" * MAX_LINK_LENGTH,
+    ],
+)
+def test_a_hand_set_link_that_a_browser_could_not_open_is_refused(bad: str) -> None:
+    with pytest.raises(ValidationError):
+        LINKS.validate_python(bad)
+
+
+def test_a_hand_set_link_is_kept_as_the_url_parser_writes_it() -> None:
+    assert LINKS.validate_python("https://Meet.Google.com/abc-defg-hij") == "https://meet.google.com/abc-defg-hij"
+    assert re.fullmatch(HTTPS_LINK_PATTERN, "https://zoom.us/j/123?pwd=x")

@@ -17,11 +17,12 @@ from shared.secrets import EnvSecretSource
 from tests.fakes.bus import FakePublisher
 from tests.fakes.clock import FakeClock
 from tests.fakes.store import FakeDocStore
-from tests.unit.test_bookings_harness import BASE_URL, ENV, KEYS, NOW
+from tests.unit.test_bookings_harness import BASE_URL, ENV, KEYS, MANAGE_KEYS, NOW
 from tests.unit.test_connect_harness import signed
 
 SECRETS = {
     "TOKEN_ENCRYPTION_KEYS": KEYS,
+    "MANAGE_TOKEN_KEYS": MANAGE_KEYS,
     "ZOOM_CLIENT_ID": "zoom-client-id",
     "ZOOM_CLIENT_SECRET": "zoom-client-secret",
     "GOOGLE_CLIENT_ID": "google-client-id",

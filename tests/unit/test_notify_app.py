@@ -17,7 +17,7 @@ from shared.bootstrap import Runtime
 from shared.config import ConfigError, Settings
 from shared.secrets import EnvSecretSource, SecretUnavailableError
 from tests.fakes.pubsub import encode_push
-from tests.unit.test_bookings_harness import ENV, MANAGE_KEYS
+from tests.unit.test_bookings_harness import ENV, KEYS, MANAGE_KEYS, OAUTH_CLIENTS
 from tests.unit.test_notify_harness import CREATOR, FAN, NotifyHarness
 
 PASSWORD = "sink-password-never-logged"
@@ -30,7 +30,9 @@ def sink() -> Iterator[MailSink]:
 
 
 SECRETS = {"MANAGE_TOKEN_KEYS": MANAGE_KEYS, "SMTP_PASSWORD": PASSWORD}
-"""notify and reminders hold only the manage-token key and the SMTP password, as Terraform grants them."""
+"""notify holds only the manage-token key and the SMTP password, as Terraform grants them."""
+REMINDERS_SECRETS = {**SECRETS, "TOKEN_ENCRYPTION_KEYS": KEYS, **OAUTH_CLIENTS}
+"""reminders also refreshes creators' tokens ahead of expiry, so it holds their key and the OAuth clients."""
 
 
 def runtime(h: NotifyHarness, service: str, env: Mapping[str, str], secrets: Mapping[str, str] = SECRETS) -> Runtime:
@@ -78,7 +80,7 @@ def test_the_reminders_app_answers_the_scheduler_with_counts(sink: MailSink) -> 
     h = NotifyHarness()
     booking_id = h.new_booking()  # in an hour: its 1h reminder is due as soon as the confirmation went
     h.clock.advance(h.doc(booking_id)["mail_due_at"] - h.clock.now())
-    client = Client(reminders_app(runtime(h, "reminders", smtp_env(sink.smtp_port))))
+    client = Client(reminders_app(runtime(h, "reminders", smtp_env(sink.smtp_port), REMINDERS_SECRETS)))
 
     response = client.post("/tasks/reminders")
     assert response.status_code == 200
@@ -103,7 +105,7 @@ def test_the_reminders_app_reseals_fans_manage_tokens_off_a_retired_key() -> Non
     h = NotifyHarness()
     booking_id = h.new_booking()
     new_key = "m9:" + base64.urlsafe_b64encode(bytes(range(200, 232))).decode().rstrip("=")
-    rotated = {**SECRETS, "MANAGE_TOKEN_KEYS": f"{new_key},{MANAGE_KEYS}"}
+    rotated = {**REMINDERS_SECRETS, "MANAGE_TOKEN_KEYS": f"{new_key},{MANAGE_KEYS}"}
     client = Client(reminders_app(runtime(h, "reminders", smtp_env(free_port()), rotated)))
 
     assert client.post("/tasks/reseal").get_json() == {"resealed": 1}

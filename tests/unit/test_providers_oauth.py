@@ -81,6 +81,23 @@ def test_zoom_exchange_uses_basic_auth_and_pkce() -> None:
     assert tokens.scopes == frozenset({"meeting:write", "user:read"})
 
 
+@pytest.mark.parametrize(
+    ("granted", "missing"),
+    [
+        ("meeting:write meeting:read user:read", set()),
+        ("meeting:write:admin meeting:read:admin user:read:admin", set()),
+        ("meeting:write:meeting meeting:read:list_meetings user:read:user", set()),
+        ("meeting:read user:read", {"meeting:write"}),
+        ("user:read", {"meeting:write", "meeting:read"}),
+    ],
+)
+def test_a_zoom_grant_without_the_meeting_scopes_is_found_missing(granted: str, missing: set[str]) -> None:
+    answer = {"access_token": "A1", "refresh_token": "R1", "expires_in": 3599, "scope": granted}
+    oauth = zoom(lambda r: httpx.Response(200, json=answer), [])
+    tokens = oauth.exchange_code("c0de", "https://flo.test/cb", "v")
+    assert missing_scopes(oauth.required_scopes, tokens) == missing
+
+
 def test_zoom_refresh_returns_the_rotated_refresh_token() -> None:
     seen: list[httpx.Request] = []
     answer = {"access_token": "A2", "refresh_token": "R2", "expires_in": 3600, "scope": "meeting:write"}

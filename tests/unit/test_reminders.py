@@ -179,4 +179,9 @@ def test_the_route_answers_with_counts() -> None:
         "reminders_cleared": 0,
         "reminders_deferred": 0,
         "reminders_failed": 0,
+        "tokens_refreshed": 0,
+        "tokens_refused": 0,
+        "tokens_failed": 0,
+        "broken_mail_sent": 0,
+        "broken_mail_failed": 0,
     }

@@ -25,18 +25,19 @@ TOPOLOGY_PATH = ROOT / "shared" / "topology.yaml"
 # The issue's secret -> readers table, written out independently of the Terraform. Creators' OAuth
 # tokens and fans' manage tokens have separate keys: notify and reminders never hold the first.
 EXPECTED_SECRET_READERS = {
-    "ZOOM_CLIENT_ID": {"connect", "meetings"},
-    "ZOOM_CLIENT_SECRET": {"connect", "meetings"},
+    "ZOOM_CLIENT_ID": {"connect", "meetings", "reminders"},
+    "ZOOM_CLIENT_SECRET": {"connect", "meetings", "reminders"},
     "ZOOM_WEBHOOK_SECRET": {"connect"},
-    "GOOGLE_CLIENT_ID": {"connect", "meetings", "bookings"},
-    "GOOGLE_CLIENT_SECRET": {"connect", "meetings", "bookings"},
-    "TOKEN_ENCRYPTION_KEYS": {"connect", "meetings", "bookings"},
-    "MANAGE_TOKEN_KEYS": {"bookings", "notify", "reminders"},
+    "GOOGLE_CLIENT_ID": {"connect", "meetings", "bookings", "reminders"},
+    "GOOGLE_CLIENT_SECRET": {"connect", "meetings", "bookings", "reminders"},
+    "TOKEN_ENCRYPTION_KEYS": {"connect", "meetings", "bookings", "reminders"},
+    "MANAGE_TOKEN_KEYS": {"bookings", "connect", "notify", "reminders"},
     "OAUTH_STATE_SECRET": {"connect"},
     "SMTP_PASSWORD": {"notify", "reminders"},
 }
 EXPECTED_PUBLISHERS = {
     "bookings": {"booking-events", "refund-requests"},
+    "connect": {"booking-events"},
     "meetings": {"link-events"},
     "reminders": {"booking-events"},
 }
