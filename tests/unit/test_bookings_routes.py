@@ -748,3 +748,16 @@ def test_a_bad_page_size_or_cursor_is_a_400(query: str) -> None:
     assert response.status_code == 400
     expected = "invalid_cursor" if query.startswith("cursor") else "invalid_request"  # the query model names limit
     assert error_of(response)["code"] == expected, error_of(response)
+
+
+def test_test_bookings_are_hidden_and_every_page_but_the_last_stays_full() -> None:
+    h = Harness()
+    creator = h.creator()
+    offer_id = h.offer(creator)
+    made = [h.booked(offer_id, at(9 + i // 2, 30 * (i % 2), day=day))[0] for day in (2, 3) for i in range(4)]
+    tests = {made[1], made[2], made[3], made[6]}  # a run of hidden ones longer than a page, and one more
+    h.store.commit([update(BOOKINGS, booking_id, {"test_booking": True}) for booking_id in tests])
+    shown = [b for b in made if b not in tests]
+    assert _pages(h, creator, "upcoming", 2) == [shown[0:2], shown[2:]]
+    assert _pages(h, creator, "upcoming", 3) == [shown[0:3], shown[3:]]
+    assert _pages(h, creator, "upcoming", 4) == [shown]
