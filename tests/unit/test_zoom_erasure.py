@@ -4,12 +4,22 @@ creator; the sessions keep their links (the product page's promise). With retent
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
+from shared.bookings.booking import Booking
 from shared.bookings.model import BOOKINGS
+from shared.bookings.repository import BookingRepository, DecidedFrom
+from shared.connections.zoom_webhook import ZoomWebhook
 from shared.providers.models import TokenSet
-from tests.unit.test_connect_harness import signed
+from shared.store.lease import Lease
+from shared.store.port import update
+from tests.unit.test_connect_harness import WEBHOOK_SECRET, signed
 from tests.unit.test_meetings_harness import local
 from tests.unit.test_test_booking import TrialHarness
 
@@ -89,3 +99,80 @@ def test_with_retention_only_the_tokens_go() -> None:
     assert (connection["account_email"], connection["zoom_user_id"]) == ("host@zoom.example", ZOOM_USER_ID)
     assert all(h.doc(b)["zoom"] is not None for b in booking_ids)
     assert h.notices() == []
+
+
+class _ChangedUnderTheErasure:
+    """The booking repository, where another change lands on a booking just before the erasure's first write,
+    as a reschedule racing the webhook would."""
+
+    def __init__(self, inner: BookingRepository) -> None:
+        self._inner = inner
+        self.raced: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def update_if(
+        self,
+        booking_id: str,
+        seen: Booking,
+        changes: Booking,
+        decided_from: DecidedFrom = Booking.decided_from,
+        fence: Lease | None = None,
+    ) -> Booking | None:
+        if booking_id not in self.raced:
+            self.raced.append(booking_id)
+            assert self._inner.update_if(booking_id, seen, replace(seen, revision=seen.revision + 1))
+        return self._inner.update_if(booking_id, seen, changes, decided_from, fence)
+
+
+def test_a_booking_changed_during_the_erasure_is_erased_from_what_it_is_now() -> None:
+    h, booking_ids = _with_zoom_bookings()
+    raced = _ChangedUnderTheErasure(h.runtime.bookings)
+    webhook = ZoomWebhook(WEBHOOK_SECRET, h.runtime.connection_repository, h.clock, raced, h.runtime.notices)
+    payload = {"user_id": ZOOM_USER_ID, "user_data_retention": "false"}
+    raw, headers = signed({"event": "app_deauthorized", "payload": payload}, int(h.clock.now().timestamp()))
+
+    answer = webhook.handle(headers["x-zm-request-timestamp"], headers["x-zm-signature"], raw)
+
+    assert answer == {"ok": True, "connections": 1}
+    assert sorted(raced.raced) == sorted(booking_ids)  # each first write lost to the racing change
+    assert all(h.doc(b)["zoom"] is None and h.doc(b)["revision"] == 2 for b in booking_ids)
+    assert sorted(n["booking_id"] for n in h.notices()) == sorted(booking_ids)  # noted once each
+
+
+def test_bookings_without_zoom_data_are_left_as_they_are_and_an_intent_alone_is_erased() -> None:
+    h, settled = _with_zoom_bookings()
+    untouched = h.book(local(3, 13))  # no meeting was ever made for it
+    intent_only = h.book(local(3, 14))
+    h.store.commit([update(BOOKINGS, intent_only, {"zoom_intent": "flo-booking x"})])
+    before = h.doc(untouched)
+
+    _deauthorize(h, "false")
+
+    assert h.doc(untouched) == before
+    assert h.doc(intent_only)["zoom_intent"] is None
+    assert sorted(n["booking_id"] for n in h.notices()) == sorted(settled)  # no meeting to note for the others
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [(b"not json", "invalid_json"), (b"[1]", "invalid_request"), (b'{"payload": {}}', "invalid_request")],
+)
+def test_a_signed_body_that_is_not_an_event_is_a_400(raw: bytes, code: str) -> None:
+    h = TrialHarness()
+    timestamp = str(int(h.clock.now().timestamp()))
+    digest = hmac.new(WEBHOOK_SECRET.encode(), f"v0:{timestamp}:".encode() + raw, hashlib.sha256).hexdigest()
+    headers = {"x-zm-request-timestamp": timestamp, "x-zm-signature": f"v0={digest}"}
+    response = h.connect_app.post("/webhooks/zoom", data=raw, headers=headers)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == code
+
+
+def test_an_unsigned_event_is_refused_and_an_unknown_one_ignored() -> None:
+    h = TrialHarness()
+    raw, headers = signed({"event": "meeting.started", "payload": {}}, int(h.clock.now().timestamp()))
+    forged = {**headers, "x-zm-signature": "v0=" + "0" * 64}
+    assert h.connect_app.post("/webhooks/zoom", data=raw, headers=forged).status_code == 401
+    answer = h.connect_app.post("/webhooks/zoom", data=raw, headers=headers)
+    assert answer.get_json() == {"ok": True, "ignored": "meeting.started"}
