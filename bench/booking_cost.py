@@ -41,7 +41,7 @@ from shared.vault import Vault
 from tests.fakes.bus import FakePublisher
 from tests.fakes.clock import FakeClock
 from tests.fakes.mail import FakeMailSender
-from tests.fakes.providers import FakeGoogleCalendar, FakeOAuthProvider, FakeZoom
+from tests.fakes.providers import FakeGoogleCalendar, FakeZoom, fake_oauth_providers
 from tests.fakes.pubsub import encode_push
 from tests.fakes.store import DelegatingStore, FakeDocStore
 
@@ -133,17 +133,7 @@ class System:
         self.publisher = CountingPublisher(self.counts)
         self.zoom = FakeZoom(ZoomUser(id="zoom-user-1", email="host@zoom.example", timezone="UTC"))
         self.calendar = FakeGoogleCalendar()
-        self.oauth = {
-            "zoom": FakeOAuthProvider("zoom", self.clock, email=None),
-            "google": FakeOAuthProvider(
-                "google",
-                self.clock,
-                email="creator@gmail.example",
-                granted_scopes=GOOGLE_SCOPES,
-                required_scopes=GOOGLE_SCOPES,
-                rotate_refresh_tokens=False,
-            ),
-        }
+        self.oauth = fake_oauth_providers(self.clock)
         self.mail = FakeMailSender()
         self.connections = DocStoreConnections(self.store, Vault(KEYS), self.oauth, self.clock)
         adapters = Adapters(

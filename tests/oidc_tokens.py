@@ -7,11 +7,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from google.auth import crypt, jwt
+
+from tests.certs import private_pem, self_signed
 
 AUDIENCE = "https://book.flo.example/services/meetings"
 PUSH_SA = "pubsub-push-invoker@proj.iam.gserviceaccount.com"
@@ -21,22 +21,8 @@ KEY_ID = "key-1"
 
 def key_and_cert() -> tuple[bytes, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-signer")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return private_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
+    cert = self_signed(key, "test-signer", datetime.timedelta(days=1))
+    return private_pem(key), cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def claims(**overrides: Any) -> dict[str, Any]:

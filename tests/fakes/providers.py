@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from shared.clock import Clock
 from shared.providers.errors import ErrorKind, Provider, ProviderError
 from shared.providers.models import CalendarEvent, EventSpec, MeetingSpec, TokenSet, ZoomMeeting, ZoomUser
-from shared.providers.oauth import pkce_challenge
+from shared.providers.oauth import GOOGLE_SCOPES, pkce_challenge
 
 
 class _Faults:
@@ -235,3 +235,17 @@ class FakeGoogleCalendar(_Faults):
     def delete_event(self, token: str, event_id: str) -> None:
         self._enter("delete_event")
         self.events[event_id] = replace(self._live(event_id), status="cancelled")
+
+
+def fake_oauth_providers(clock: Clock) -> dict[str, FakeOAuthProvider]:
+    """Zoom and Google OAuth as the connect flow meets them: Zoom names no email and rotates its refresh
+    token; Google grants exactly the scopes Flo asks for and keeps its refresh token."""
+    google = FakeOAuthProvider(
+        "google",
+        clock,
+        email="creator@gmail.example",
+        granted_scopes=GOOGLE_SCOPES,
+        required_scopes=GOOGLE_SCOPES,
+        rotate_refresh_tokens=False,
+    )
+    return {"zoom": FakeOAuthProvider("zoom", clock, email=None), "google": google}

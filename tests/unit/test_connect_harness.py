@@ -20,12 +20,11 @@ from shared.bootstrap import Adapters, Runtime
 from shared.config import Settings
 from shared.connections.repository import DocStoreConnections, RefreshPolicy
 from shared.providers.models import ZoomUser
-from shared.providers.oauth import GOOGLE_SCOPES
 from shared.secrets import EnvSecretSource
 from shared.vault import Vault
 from tests.fakes.bus import FakePublisher
 from tests.fakes.clock import FakeClock
-from tests.fakes.providers import FakeOAuthProvider, FakeZoom
+from tests.fakes.providers import FakeZoom, fake_oauth_providers
 from tests.fakes.store import FakeDocStore
 
 BASE_URL = "http://flo.test"
@@ -58,17 +57,7 @@ class Harness:
         self.clock = FakeClock(NOW)
         self.vault = Vault(KEYS)
         self.sleeps: list[float] = []
-        self.oauth = {
-            "zoom": FakeOAuthProvider("zoom", self.clock, email=None),
-            "google": FakeOAuthProvider(
-                "google",
-                self.clock,
-                email="creator@gmail.example",
-                granted_scopes=GOOGLE_SCOPES,
-                required_scopes=GOOGLE_SCOPES,
-                rotate_refresh_tokens=False,
-            ),
-        }
+        self.oauth = fake_oauth_providers(self.clock)
         self.zoom = FakeZoom(ZOOM_USER)
         self.connections = self.instance(RefreshPolicy(max_polls=5))
         self.auth = DevTokenAuth(self.store)
