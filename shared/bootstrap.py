@@ -36,6 +36,7 @@ from shared.connections.zoom_webhook import ZoomWebhook
 from shared.logs import configure_logging, register_secret
 from shared.mail import MailSender, SmtpSender
 from shared.mail.port import SMTP_TIMEOUT_SECONDS
+from shared.meetings.google_pause import GoogleWritePause
 from shared.meetings.quota import ZoomQuota
 from shared.meetings.reconcile import MeetingReconciler
 from shared.notify.connection_broken import BrokenConnectionMail
@@ -298,6 +299,7 @@ def meeting_reconciler(runtime: Runtime) -> MeetingReconciler:
         runtime.zoom,
         runtime.calendar,
         ZoomQuota(runtime.store),
+        GoogleWritePause(runtime.store),
     )
 
 

@@ -82,6 +82,7 @@ def get_settings() -> Response:
             "zoom_daily_write_limit": settings.zoom_daily_write_limit,
             "zoom_rate_limit_headers": settings.zoom_rate_limit_headers,
             "zoom_app_scopes": settings.zoom_app_scopes,
+            "google_meet_pending_seconds": settings.google_meet_pending_seconds,
         }
     )
 
@@ -91,7 +92,7 @@ def set_settings() -> Response:
     body = _body()
     state = sandbox()
     with state.lock:
-        for key in ("access_token_lifetime", "zoom_daily_write_limit"):
+        for key in ("access_token_lifetime", "zoom_daily_write_limit", "google_meet_pending_seconds"):
             if key in body:
                 if not isinstance(body[key], int) or body[key] < 0:
                     raise ControlError(f"{key} must be a non-negative integer")

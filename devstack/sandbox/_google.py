@@ -299,16 +299,34 @@ def _meet(create_request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return link, conference
 
 
-def _apply_conference(data: dict[str, Any], body: dict[str, Any]) -> None:
-    """Google keeps conferenceData only with conferenceDataVersion=1, and makes a Meet on createRequest."""
+def _apply_conference(key: str, data: dict[str, Any], body: dict[str, Any]) -> None:
+    """Google keeps conferenceData only with conferenceDataVersion=1, and makes a Meet on createRequest (at
+    once, or `pending` for a while when the sandbox is set so)."""
     conference = body.get("conferenceData")
     if request.args.get("conferenceDataVersion") != "1" or not isinstance(conference, dict):
         return
     create = conference.get("createRequest")
+    state = sandbox()
     if isinstance(create, dict) and "conferenceId" not in data.get("conferenceData", {}):
-        data["hangoutLink"], data["conferenceData"] = _meet(create)
+        if key in state.meets_ready_at:
+            return  # the same request again: Google goes on making the Meet it started
+        delay = state.settings.google_meet_pending_seconds
+        if delay:
+            data["conferenceData"] = {"createRequest": {**create, "status": {"statusCode": "pending"}}}
+            state.meets_ready_at[key] = state.now() + delay
+        else:
+            data["hangoutLink"], data["conferenceData"] = _meet(create)
     elif not isinstance(create, dict):
         data["conferenceData"] = conference
+
+
+def _finish_pending_meet(key: str, data: dict[str, Any]) -> None:
+    """A pending Meet whose time has come gets its link, as the next read of the event shows."""
+    state = sandbox()
+    ready_at = state.meets_ready_at.get(key)
+    if ready_at is not None and state.now() >= ready_at:
+        del state.meets_ready_at[key]
+        data["hangoutLink"], data["conferenceData"] = _meet(data["conferenceData"]["createRequest"])
 
 
 def _touch(data: dict[str, Any]) -> None:
@@ -370,7 +388,7 @@ def insert_event(calendar_id: str) -> Response:
             "eventType": "default",
         }
         data.update({k: body[k] for k in _EDITABLE if k in body})
-        _apply_conference(data, body)
+        _apply_conference(key, data, body)
         _touch(data)
         state.events[key] = StoredEvent(owner, data)
         return json_response(data)
@@ -391,7 +409,10 @@ def get_event(calendar_id: str, event_id: str) -> Response:
         return user
     with sandbox().lock:
         stored = _stored_event(user, calendar_id, event_id)
-        return stored if isinstance(stored, Response) else json_response(stored.data)
+        if isinstance(stored, Response):
+            return stored
+        _finish_pending_meet(stored.owner_email + "/" + event_id, stored.data)
+        return json_response(stored.data)
 
 
 @bp.patch("/calendar/v3/calendars/<calendar_id>/events/<event_id>")
@@ -412,7 +433,9 @@ def patch_event(calendar_id: str, event_id: str) -> Response:
             return problem
         if merged["start"] != stored.data["start"] or merged["end"] != stored.data["end"]:
             merged["sequence"] = stored.data["sequence"] + 1
-        _apply_conference(merged, body)
+        key = stored.owner_email + "/" + event_id
+        _finish_pending_meet(key, merged)
+        _apply_conference(key, merged, body)
         _touch(merged)
         stored.data = merged
         return json_response(merged)

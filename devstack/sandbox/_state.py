@@ -147,6 +147,9 @@ class Settings:
     zoom_rate_limit_headers: bool = True
     zoom_app_scopes: list[str] | None = None
     """The scopes the Zoom app's Marketplace configuration grants (None: the usual meeting and user scopes)."""
+    google_meet_pending_seconds: int = 0
+    """How long a new Meet stays `pending` (no link yet) after the write that asked for it, as Google's
+    conference creation sometimes is; 0 makes it at once."""
 
 
 @dataclass
@@ -165,6 +168,8 @@ class SandboxState:
     refresh_tokens: dict[str, str | None] = field(default_factory=dict)
     meetings: dict[int, StoredMeeting] = field(default_factory=dict)
     events: dict[str, StoredEvent] = field(default_factory=dict)
+    meets_ready_at: dict[str, float] = field(default_factory=dict)
+    """Events (by key) whose Meet is still pending, and when it is made."""
     busy_blocks: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     zoom_writes: dict[tuple[str, str], int] = field(default_factory=dict)
     page_tokens: dict[str, tuple[str, int]] = field(default_factory=dict)

@@ -105,7 +105,8 @@ class SandboxControl:
         self._call("DELETE", f"/google/users/{email}/busy")
 
     def settings(self, **changes: Any) -> dict[str, Any]:
-        """Read, or change: access_token_lifetime, zoom_daily_write_limit, zoom_rate_limit_headers, zoom_app_scopes."""
+        """Read, or change: access_token_lifetime, zoom_daily_write_limit, zoom_rate_limit_headers, zoom_app_scopes,
+        google_meet_pending_seconds."""
         result: dict[str, Any] = self._call("POST", "/settings", changes) if changes else self._call("GET", "/settings")
         return result
 

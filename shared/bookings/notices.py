@@ -13,12 +13,21 @@ from shared.store.port import Conflict, Doc, DocStore, Where, create, update
 
 NOTICES = "notices"
 NoticeKind = Literal[
-    "zoom_delete_failed", "zoom_meeting_kept", "zoom_quota_spent", "email_failed", "payment_needs_refund"
+    "zoom_delete_failed",
+    "zoom_meeting_kept",
+    "zoom_quota_spent",
+    "google_writes_paused",
+    "email_failed",
+    "payment_needs_refund",
 ]
 ZOOM_DELETE_FAILED = "We could not remove a Zoom meeting for a cancelled session"
 ZOOM_QUOTA_SPENT = (
     "Zoom's 100 meetings a day for your account are used up: new bookings get a Google Meet link (or none)"
     " until 00:00 UTC"
+)
+GOOGLE_WRITES_PAUSED = (
+    "Google Calendar refused Flo's changes for a while (its usage limits for your account): until {until}, new"
+    " sessions get no Calendar event or Meet link, and moved or cancelled ones are not changed in your calendar"
 )
 ZOOM_DELETE_RETRIED = "Flo removed the leftover Zoom meeting of a cancelled session after you reconnected Zoom"
 ZOOM_OTHER_ACCOUNT = (
@@ -102,17 +111,29 @@ class Notices:
 
     def zoom_quota_spent(self, creator_id: str, now: datetime) -> None:
         """Tell the creator Zoom's daily budget is spent; one notice per UTC day."""
+        self._account_notice(
+            f"zoom-quota-{creator_id}-{now.date().isoformat()}", creator_id, "zoom_quota_spent", ZOOM_QUOTA_SPENT, now
+        )
+
+    def google_writes_paused(self, creator_id: str, until: datetime, now: datetime) -> None:
+        """Tell the creator Google refused Flo's calendar changes for a while; one notice per pause."""
+        message = GOOGLE_WRITES_PAUSED.format(until=until.strftime("%H:%M UTC on %d %b"))
+        notice_id = f"google-paused-{creator_id}-{until.isoformat()}"
+        self._account_notice(notice_id, creator_id, "google_writes_paused", message, now)
+
+    def _account_notice(self, notice_id: str, creator_id: str, kind: NoticeKind, message: str, now: datetime) -> None:
+        """A notice about the creator's account rather than one session; written once under its id."""
         notice = {
             "creator_id": creator_id,
-            "kind": "zoom_quota_spent",
+            "kind": kind,
             "booking_id": None,
             "meeting_id": None,
-            "message": ZOOM_QUOTA_SPENT,
+            "message": message,
             "created_at": now,
             "dismissed": False,
         }
         with contextlib.suppress(Conflict):
-            self._store.commit([create(NOTICES, f"zoom-quota-{creator_id}-{now.date().isoformat()}", notice)])
+            self._store.commit([create(NOTICES, notice_id, notice)])
 
     def open_of_kind(self, creator_id: str, kind: NoticeKind) -> list[Notice]:
         return [n for n in self.open_for(creator_id) if n.kind == kind]

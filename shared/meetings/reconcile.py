@@ -29,6 +29,7 @@ from shared.bus.port import Publisher
 from shared.clock import Clock
 from shared.connections.port import Connections, ConnectionStatus, NotConnectedError
 from shared.connections.repository import REFRESH_LEASE, REFRESH_MAX_POLLS, REFRESH_POLL_SECONDS
+from shared.meetings.google_pause import GoogleWritePause
 from shared.meetings.quota import ZoomQuota
 from shared.providers._http import PROVIDER_CALL_WORST_SECONDS
 from shared.providers.errors import ErrorKind, Provider, ProviderError
@@ -138,6 +139,7 @@ class MeetingReconciler:
         zoom: VideoProvider,
         calendar: CalendarProvider,
         quota: ZoomQuota,
+        google_pause: GoogleWritePause,
     ) -> None:
         self._bookings = bookings
         self._leases = leases
@@ -148,6 +150,7 @@ class MeetingReconciler:
         self._zoom = zoom
         self._calendar = calendar
         self._quota = quota
+        self._google_pause = google_pause
 
     def reconcile(self, booking_id: str) -> None:
         lease = take_lease(self._leases, f"meetings-{booking_id}", self._clock.now(), LEASE_TTL)
@@ -328,19 +331,37 @@ class MeetingReconciler:
                 made = self._call(
                     run, creator_id, "google", lambda t: self._calendar.patch_event(t, spec), link_deadline
                 )
-            else:
+            elif link_url or event.meet_url or booking.link_decided:
                 return booking, None if link_url else event.meet_url
+            else:  # a Meet Google was still making: is it there now?
+                made = self._call(
+                    run, creator_id, "google", lambda t: self._calendar.get_event(t, spec.event_id), link_deadline
+                )
             if made is None:
                 # The creator deleted the event in Google Calendar (patch answered not found): none to move.
                 return replace(booking, google_event=None), None
             meet = None if link_url else made.hangout_link
             recorded = GoogleEventRef(event_id=spec.event_id, start=booking.start, zoom_url=link_url, meet_url=meet)
-            return replace(booking, google_event=recorded), meet
+            with_event = replace(booking, google_event=recorded)
+            if meet is None and link_url is None and made.meet_pending:
+                self._wait_for_meet(run, booking, with_event)
+            return with_event, meet
         except _GiveUp as give_up:
             log.warning(
                 "no Google event for this revision", extra={"booking_id": run.booking_id, "reason": give_up.reason}
             )
             return booking, None
+
+    def _wait_for_meet(self, run: _Run, booking: Booking, with_event: Booking) -> None:
+        """Google answered that the Meet is `pending`: keep the event and look again on a redelivery (Pub/Sub's
+        backoff spaces the looks) until the link deadline, rather than settle the booking with no link. Past
+        the deadline it settles as it is, as for any link not made in time."""
+        deadline = with_event.link_deadline_at
+        if deadline is None or self._clock.now() >= deadline:
+            return
+        if with_event.google_event != booking.google_event:  # recorded once, so the next look only reads it
+            self._write(run, booking, with_event)
+        raise RetryLater("Google is still making the Meet link")
 
     def _delete_event(self, run: _Run, booking: Booking) -> Booking:
         """A cancelled booking's event goes, recorded or not: its id is derived from the booking, so an insert
@@ -387,7 +408,12 @@ class MeetingReconciler:
         self, run: _Run, creator_id: str, provider: Provider, fn: Callable[[str], T], deadline: datetime | None
     ) -> T:
         """One provider call under the failure policy: revoked gives up at once, transient and rate-limited
-        failures retry (through Pub/Sub redelivery) until the booking's link deadline, not-found is done."""
+        failures retry (through Pub/Sub redelivery) until the booking's link deadline, not-found is done, and
+        Google's usage limits pause the creator's Google calls (see GoogleWritePause)."""
+        if provider == "google":
+            until = self._google_pause.paused_until(creator_id, self._clock.now())
+            if until is not None:
+                raise self._paused(until, deadline)
         try:
             return run.connections.with_token(creator_id, provider, fn)
         except NotConnectedError as exc:
@@ -396,6 +422,10 @@ class MeetingReconciler:
             now = self._clock.now()
             if exc.kind is ErrorKind.NOT_FOUND:
                 return None  # type: ignore[return-value]
+            if exc.kind is ErrorKind.USAGE_LIMITED:
+                until = self._google_pause.pause(creator_id, now, exc.retry_after)
+                self._notices.google_writes_paused(creator_id, until, now)
+                raise self._paused(until, deadline) from None
             if exc.kind.retryable:
                 wait = timedelta(seconds=exc.retry_after or 0)
                 if deadline is not None and now + wait < deadline:
@@ -403,6 +433,13 @@ class MeetingReconciler:
                 if deadline is None and exc.kind is ErrorKind.TRANSIENT:
                     raise RetryLater(str(exc)) from None
             raise _GiveUp(f"{exc.provider} {exc.kind.value}") from None
+
+    @staticmethod
+    def _paused(until: datetime, deadline: datetime | None) -> Exception:
+        """While Google's usage limits last: wait (by redelivery) only when the pause ends before the deadline."""
+        if deadline is None or until < deadline:
+            return RetryLater("Google writes are paused for this creator (usage limits)")
+        return _GiveUp("google writes paused (usage limits)")
 
 
 class _Superseded(Exception):

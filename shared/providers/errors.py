@@ -33,6 +33,9 @@ class ErrorKind(enum.Enum):
     UNAUTHORIZED = "unauthorized"
     """The access token was refused: refresh and retry once (see `retry_once_after_refresh`)."""
     RATE_LIMITED = "rate_limited"
+    USAGE_LIMITED = "usage_limited"
+    """Google's "Calendar usage limits exceeded": the user's writes are refused for a while (hours, not seconds),
+    so retrying soon only hammers; the caller pauses that creator's writes instead."""
     TRANSIENT = "transient"
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
@@ -168,6 +171,8 @@ def classify_google(status: int, headers: Mapping[str, str], body: bytes, now: d
         return ProviderError(ErrorKind.NOT_FOUND, "google", status, None, detail)
     if status == 409:
         return ProviderError(ErrorKind.CONFLICT, "google", status, None, detail)
+    if status in (403, 429) and "quotaExceeded" in reasons:
+        return ProviderError(ErrorKind.USAGE_LIMITED, "google", status, _retry_after(headers, now), detail)
     if status == 403 and reasons & _GOOGLE_RATE_REASONS:
         return ProviderError(ErrorKind.RATE_LIMITED, "google", status, _wait(headers, now), detail)
     if status == 403 and "insufficientPermissions" in reasons:

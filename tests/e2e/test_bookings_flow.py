@@ -78,7 +78,8 @@ def restore_sandbox(flo: Flo) -> Iterator[None]:
         yield
     finally:
         flo.sandbox.clear_faults()
-        flo.sandbox.settings(zoom_daily_write_limit=settings["zoom_daily_write_limit"])
+        kept = ("zoom_daily_write_limit", "google_meet_pending_seconds")
+        flo.sandbox.settings(**{name: settings[name] for name in kept})
 
 
 # ---- Zoom vs Google Meet ---------------------------------------------------------------------------------
@@ -370,6 +371,52 @@ def test_zoom_over_its_daily_limit_without_google_confirms_with_no_link(flo: Flo
     assert booking["link_status"] == "unavailable"
     assert booking["meeting_url"] is None
     assert flo.zoom_meetings(creator) == []
+
+
+@pytest.mark.usefixtures("restore_sandbox")
+def test_a_meet_google_is_still_making_is_waited_for_and_then_given(flo: Flo) -> None:
+    """Google answers a new Meet as `pending` for a few seconds: the booking waits for the link (looking at the
+    event again) instead of confirming with none."""
+    creator, offer = _setup(flo, "google")
+    flo.sandbox.settings(google_meet_pending_seconds=3)
+
+    made = _book(flo, creator, offer)
+    booking = flo.settled(creator, made["booking_id"])
+
+    [event] = flo.google_events(creator)
+    assert (booking["link_status"], booking["video_provider"]) == ("ready", "google_meet")
+    assert booking["meeting_url"] == event["hangoutLink"]
+    mine = [c for c in flo.sandbox.calls("google") if c["user"] == creator.email and "/events" in c["path"]]
+    assert [c["method"] for c in mine].count("POST") == 1  # one insert, then reads of the event until the link
+    assert [c["method"] for c in mine].count("GET") >= 1
+
+
+USAGE_LIMITS = {
+    "error": {
+        "code": 403,
+        "message": "Calendar usage limits exceeded.",
+        "errors": [{"domain": "usageLimits", "reason": "quotaExceeded", "message": "Calendar usage limits exceeded."}],
+    }
+}
+
+
+@pytest.mark.usefixtures("restore_sandbox")
+def test_calendar_usage_limits_pause_the_creators_google_writes_and_the_creator_is_told(flo: Flo) -> None:
+    creator, offer = _setup(flo, "google")
+    flo.sandbox.add_fault("google", r"/events$", method="POST", status=403, body=USAGE_LIMITS, times=1)
+
+    first = flo.settled(creator, _book(flo, creator, offer)["booking_id"])
+    tried = [c for c in flo.sandbox.calls("google") if c["user"] == creator.email and "/events" in c["path"]]
+    second = flo.settled(creator, _book(flo, creator, offer, index=1)["booking_id"])
+    after = [c for c in flo.sandbox.calls("google") if c["user"] == creator.email and "/events" in c["path"]]
+
+    assert (first["status"], first["link_status"]) == ("confirmed", "unavailable")
+    assert (second["status"], second["link_status"]) == ("confirmed", "unavailable")
+    assert after == tried  # paused: the second booking asked Google for nothing
+    assert flo.google_events(creator) == []
+    [notice] = [n for n in flo.notices(creator) if n["kind"] == "google_writes_paused"]
+    assert "usage limits" in notice["message"]
+    assert flo.tile(creator, "google")["status"] == "connected"  # a limit is not a broken connection
 
 
 @pytest.mark.usefixtures("restore_sandbox")

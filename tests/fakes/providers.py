@@ -185,6 +185,9 @@ class FakeGoogleCalendar(_Faults):
         super().__init__()
         self.events: dict[str, CalendarEvent] = {}
         self.busy: list[tuple[datetime, datetime]] = []
+        self.meet_pending_reads = 0
+        """A new Meet is `pending` for this many reads of its event before its link appears."""
+        self._pending: dict[str, int] = {}
 
     def free_busy(self, token: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
         self._enter("free_busy")
@@ -192,11 +195,14 @@ class FakeGoogleCalendar(_Faults):
         return sorted((s, e) for s, e in [*self.busy, *events] if s < end and e > start)
 
     def _store(self, spec: EventSpec) -> CalendarEvent:
+        if spec.with_meet and self.meet_pending_reads and spec.event_id not in self.events:
+            self._pending[spec.event_id] = self.meet_pending_reads
+        pending = spec.with_meet and spec.event_id in self._pending
         event = CalendarEvent(
             id=spec.event_id,
             status="confirmed",
-            hangout_link=f"https://meet.google.com/{spec.event_id[:10]}" if spec.with_meet else None,
-            meet_pending=False,
+            hangout_link=f"https://meet.google.com/{spec.event_id[:10]}" if spec.with_meet and not pending else None,
+            meet_pending=pending,
             start=spec.start,
             end=spec.end,
             summary=spec.summary,
@@ -230,6 +236,12 @@ class FakeGoogleCalendar(_Faults):
         event = self.events.get(event_id)
         if event is None:
             raise ProviderError(ErrorKind.NOT_FOUND, "google", 404, None, "notFound")
+        if event_id in self._pending:
+            self._pending[event_id] -= 1
+            if self._pending[event_id] <= 0:
+                del self._pending[event_id]
+                event = replace(event, hangout_link=f"https://meet.google.com/{event_id[:10]}", meet_pending=False)
+                self.events[event_id] = event
         return event
 
     def delete_event(self, token: str, event_id: str) -> None:

@@ -98,6 +98,16 @@ def test_google_403_rate_limit_reasons_are_rate_limited() -> None:
     assert error.retry_after == DEFAULT_RETRY_AFTER
 
 
+@pytest.mark.parametrize("status", [403, 429])
+def test_google_calendar_usage_limits_are_their_own_kind_and_keep_a_retry_after(status: int) -> None:
+    error = {"code": status, "message": "Calendar usage limits exceeded.", "errors": [{"reason": "quotaExceeded"}]}
+    body = json.dumps({"error": error}).encode()
+    assert classify_google(status, {}, body, NOW).kind is ErrorKind.USAGE_LIMITED
+    assert classify_google(status, {}, body, NOW).retry_after is None  # no header: the caller's own pause
+    assert classify_google(status, {"retry-after": "120"}, body, NOW).retry_after == 120
+    assert not ErrorKind.USAGE_LIMITED.retryable  # no quick retries: they would only hammer
+
+
 def test_google_403_missing_scope_needs_reconnect_and_other_403_is_bad_request() -> None:
     scope = {"error": {"code": 403, "errors": [{"reason": "insufficientPermissions"}]}}
     assert classify_google(403, {}, body(scope), NOW).kind is ErrorKind.REVOKED
