@@ -22,6 +22,7 @@ from shared.clock import Clock
 from shared.connections.port import Connections
 from shared.errors import ConflictError, NotFoundError
 from shared.notify.ledger import EmailKey, was_sent
+from shared.pages.times import when
 from shared.store.port import DocStore
 
 StepStatus = Literal["ok", "failed", "skipped"]
@@ -81,7 +82,7 @@ class TrialBooking:
             raise ConflictError("no_free_slot", f"No free slot in your hours in the next {SEARCH_DAYS} days.")
         start = found.slots[0].start
         booking_id = self._bookings.book_test(creator_id, start).booking_id
-        steps = [Step("booked", "ok", f"Booked {start.isoformat()} to {creator['email']}.")]
+        steps = [Step("booked", "ok", f"Booked {when(start, zone)} to {creator['email']}.")]
         booking = self._watch(booking_id, lambda b: b.link_decided)
         steps.append(self._meeting_step(booking))
         steps.append(self._event_step(creator_id, booking))

@@ -535,3 +535,39 @@ def test_without_javascript_a_fan_books_in_the_creators_timezone(flo: Flo, brows
     begins = datetime.fromisoformat(start)
     expect(fan.locator("#when")).to_have_text(span(begins, begins + timedelta(minutes=30), ZoneInfo("Europe/Berlin")))
     shot(fan, "32-booked-without-javascript-phone")
+
+
+def test_send_a_test_booking_shows_each_step_and_leaves_nothing_behind(flo: Flo, browser: Browser) -> None:
+    creator, _ = _creator(flo, "zoom", "google")
+    page = signed_in(browser, flo.stack.base_url, creator, "/dashboard/settings/integrations")
+
+    page.get_by_role("button", name="Send a test booking").click()
+
+    section = page.get_by_role("region", name="Test booking")
+    expect(section.get_by_role("status")).to_have_text("The test booking went through.", timeout=60_000)
+    steps = section.locator("li.step")
+    assert steps.count() >= 3
+    expect(section).to_contain_text("Zoom link made")
+    shot(page, "33-integrations-test-booking-steps")
+    page.set_viewport_size(PHONE)
+    shot(page, "34-integrations-test-booking-phone")
+    page.set_viewport_size(DESKTOP)
+    assert flo.zoom_meetings(creator) == [] and flo.google_events(creator) == []  # cleaned up
+    assert flo.bookings(creator) == {}  # a test booking is never listed
+
+
+def test_a_creator_sets_a_link_by_hand_and_the_dashboard_shows_it(flo: Flo, browser: Browser) -> None:
+    creator, offer_id = _creator(flo)  # nothing connected: the booking has no link
+    made = flo.book(offer_id, flo.first_slot(creator, offer_id))
+    assert flo.settled(creator, made["booking_id"])["link_status"] == "unavailable"
+    page = signed_in(browser, flo.stack.base_url, creator)
+    upcoming = page.locator("#upcoming")
+
+    upcoming.get_by_label("Add a meeting link").fill("https://us02web.zoom.us/j/81234567890")
+    upcoming.get_by_role("button", name="Save link").click()
+
+    expect(page.get_by_role("status")).to_contain_text("The link is saved.")
+    assert _join_href(page.locator("#upcoming"), "Join meeting") == "https://us02web.zoom.us/j/81234567890"
+    expect(page.locator("#upcoming .chip.zoom")).to_have_text("Zoom")
+    assert flo.booking(creator, made["booking_id"])["meeting_url"] == "https://us02web.zoom.us/j/81234567890"
+    shot(page, "35-dashboard-link-set-by-hand")
