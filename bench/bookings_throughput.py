@@ -1,6 +1,7 @@
 """Bookings throughput and link latency through the whole local stack, against a bare Pub/Sub + Firestore hop.
 
-Run by hand: `.venv/bin/python -m bench.bookings_throughput [--bookings 500] [--workers 8] [--instances 1]`.
+Run by hand: `.venv/bin/python -m bench.bookings_throughput [--bookings 500] [--workers 8] [--instances 1]
+[--push-concurrency 8]`.
 
 It starts the local stack itself (`python -m devstack.stack` on a free FLO_PORT, its own emulators,
 provider sandbox and mail sink), makes creators with Zoom connected and 24-hour availability (as many as
@@ -341,14 +342,24 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=0.25, help="seconds between GET /api/bookings polls")
     parser.add_argument("--singles", type=int, default=20, help="bookings made one at a time after the burst")
     parser.add_argument("--instances", type=int, default=1, help="instances of each push worker (FLO_WORKER_INSTANCES)")
+    parser.add_argument(
+        "--push-concurrency",
+        type=int,
+        default=8,
+        help="deliveries in flight per subscription, as production push has many (FLO_PUSH_CONCURRENCY); "
+        "0 keeps the emulator's own push, which has at most two",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="flo-bench-") as tmp:
         print("starting the local stack ...", flush=True)
         # One client IP sends every request, so the gateway's per-IP limit is off.
-        running = start_stack(
-            Path(tmp), {"FLO_RATE_LIMIT_PER_MINUTE": "0", "FLO_WORKER_INSTANCES": str(args.instances)}
-        )
+        settings = {
+            "FLO_RATE_LIMIT_PER_MINUTE": "0",
+            "FLO_WORKER_INSTANCES": str(args.instances),
+            "FLO_PUSH_CONCURRENCY": str(args.push_concurrency),
+        }
+        running = start_stack(Path(tmp), settings)
         state = running.state
         try:
             print(f"stack up at {state['base_url']}; booking {args.bookings} slots with {args.workers} workers")
@@ -376,6 +387,8 @@ def main() -> None:
     single, floor = statistics.median(result["one_at_a_time_ms"]), statistics.median(hop)
     print(f"one at a time 201 -> ready    {describe(result['one_at_a_time_ms'])}")
     print(f"  one at a time / bare floor  {single / floor:.1f}x (medians; {args.instances} instance(s) per worker)")
+    pushes = args.push_concurrency or "the emulator's own push (2)"
+    print(f"push deliveries in flight     {pushes} per subscription")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,11 @@ from google.protobuf import duration_pb2
 from shared.topology import Topology
 
 
-def ensure_topology(project_id: str, topology: Topology, service_url: Callable[[str], str]) -> None:
-    """Idempotently declare everything; push endpoints point at each service's own local URL."""
+def ensure_topology(
+    project_id: str, topology: Topology, service_url: Callable[[str], str], *, push: bool = True
+) -> None:
+    """Idempotently declare everything; push endpoints point at each service's own local URL (or, with
+    `push` off, the subscriptions are pulled by the push relay, devstack/pushrelay.py)."""
     publisher = PublisherClient()
     subscriber = SubscriberClient()
     topic_names = set(topology.topics) | {s.dead_letter_topic for s in topology.subscriptions}
@@ -26,7 +29,7 @@ def ensure_topology(project_id: str, topology: Topology, service_url: Callable[[
             {
                 "name": subscriber.subscription_path(project_id, sub.name),
                 "topic": publisher.topic_path(project_id, sub.topic),
-                "push_config": {"push_endpoint": service_url(sub.service) + sub.path},
+                "push_config": {"push_endpoint": service_url(sub.service) + sub.path} if push else {},
                 "ack_deadline_seconds": retry.ack_deadline_seconds,
                 "retry_policy": {
                     "minimum_backoff": duration_pb2.Duration(seconds=retry.minimum_backoff_seconds),

@@ -29,6 +29,7 @@ from devstack.emulators import PrerequisiteError, free_port, start_emulator, sto
 from devstack.gateway import Gateway, serve_gateway
 from devstack.pubsub_setup import ensure_topology
 from devstack.pushproxy import PushChaos, PushProxy, serve_push_proxy
+from devstack.pushrelay import PushRelay, concurrency_from_env
 from devstack.ratelimit import limiter_from_env
 from shared.topology import Topology, load_topology
 
@@ -232,6 +233,7 @@ def run(state_file: Path | None) -> int:
     signal.signal(signal.SIGINT, on_signal)  # also when started in the background, where SIGINT is inherited ignored
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the gateway's per-request lines are noise here
     server = None
+    relay: PushRelay | None = None
     try:
         firestore = start_emulator("firestore", PROJECT_ID, log_path=log_dir / "firestore.log")
         stack.processes.append(("firestore-emulator", firestore.process))
@@ -246,9 +248,7 @@ def run(state_file: Path | None) -> int:
         service_waits, service_urls = _spawn_services(stack, topology, env)
         for url, process in [*waits, *mail_waits, *service_waits]:
             wait_http(url, timeout=30, process=process)
-        push_chaos = PushChaos.from_env(env)
-        push_url = _push_targets(service_urls, push_chaos)
-        ensure_topology(PROJECT_ID, topology, push_url)
+        push_url, push_proxied, relay = _wire_push(env, topology, service_urls)
         server = serve_gateway(Gateway(topology, service_urls, limiter_from_env(env)), flo_port)
         for job in topology.scheduler:
             threading.Thread(
@@ -269,7 +269,7 @@ def run(state_file: Path | None) -> int:
             "project_id": PROJECT_ID,
             "logs": str(log_dir),
             "zoom_webhook_secret": env["ZOOM_WEBHOOK_SECRET"],
-            "push_proxy_url": push_url("").rstrip("/") if push_chaos else None,
+            "push_proxy_url": push_url("").rstrip("/") if push_proxied else None,
         }
         _print_summary(state, time.monotonic() - started)
         _watch(stack, state_file or ROOT / ".run" / "stack.json", state)
@@ -281,6 +281,8 @@ def run(state_file: Path | None) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if relay is not None:
+            relay.stop()
         stack.stop()
         if server is not None:
             server.shutdown()
@@ -321,6 +323,22 @@ def _demo_creator(gateway_url: str, base_url: str) -> dict[str, str]:
         "dashboard_url": f"{base_url}/dev/sign-in?{query}",
         "booking_page_url": f"{base_url}/book/{creator_id}/{offer.json()['offer_id']}",
     }
+
+
+def _wire_push(
+    env: Mapping[str, str], topology: Topology, service_urls: Mapping[str, str]
+) -> tuple[Callable[[str], str], bool, PushRelay | None]:
+    """Pub/Sub's way to the workers: the emulator's own push (through the chaos proxy when that is on), or the
+    relay with FLO_PUSH_CONCURRENCY. Returns where pushes go, whether the proxy is in front, and the relay."""
+    chaos = PushChaos.from_env(env)
+    push_url = _push_targets(service_urls, chaos)
+    concurrency = concurrency_from_env(env)
+    ensure_topology(PROJECT_ID, topology, push_url, push=concurrency is None)
+    if concurrency is None:
+        return push_url, chaos is not None, None
+    relay = PushRelay(PROJECT_ID, topology, push_url, concurrency)
+    relay.start()
+    return push_url, chaos is not None, relay
 
 
 def _push_targets(service_urls: Mapping[str, str], chaos: PushChaos | None) -> Callable[[str], str]:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.store.port import Conflict, DocStore, Txn, Where, create, delete, put, update
+from shared.store.port import Conflict, DocStore, Txn, Where, add, create, delete, put, update
 
 
 def check_store_contract(store: DocStore) -> None:
@@ -42,6 +42,16 @@ def check_store_contract(store: DocStore) -> None:
 
     store.commit([delete("things", "a")])
     assert store.get("things", "a") is None
+    _check_adds(store)
+
+
+def _check_adds(store: DocStore) -> None:
+    store.commit([add("things", "tally", {"n": 2})])
+    store.commit([add("things", "tally", {"n": 1, "m": 4})])
+    assert store.get("things", "tally") == {"n": 3, "m": 4}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda _: store.commit([add("things", "tally", {"n": 1})]), range(8)))
+    assert store.get("things", "tally") == {"n": 11, "m": 4}, "concurrent adds must never be lost"
 
 
 def _check_pages(store: DocStore, when: datetime) -> None:

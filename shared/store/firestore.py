@@ -37,6 +37,8 @@ def _apply(target: Any, client: firestore.Client, write: Write) -> None:
         target.set(ref, write.data)
     elif write.kind == "update":
         target.update(ref, write.data)
+    elif write.kind == "add":
+        target.set(ref, {name: firestore.Increment(amount) for name, amount in write.data.items()}, merge=True)
     else:
         target.delete(ref)
 

@@ -30,9 +30,11 @@ class Where:
 
 @dataclass(frozen=True)
 class Write:
-    """One write of an atomic batch: create fails if the document exists, update if it does not."""
+    """One write of an atomic batch: create fails if the document exists, update if it does not; add adds
+    each number in `data` to the document's field (made, from 0, with the document if missing) on the server,
+    so writers counting into one document never contend for it as transactions would."""
 
-    kind: Literal["create", "set", "update", "delete"]
+    kind: Literal["create", "set", "update", "delete", "add"]
     collection: str
     doc_id: str
     data: Doc = field(default_factory=dict)
@@ -85,6 +87,10 @@ def update(collection: str, doc_id: str, data: Doc) -> Write:
 
 def delete(collection: str, doc_id: str) -> Write:
     return Write("delete", collection, doc_id)
+
+
+def add(collection: str, doc_id: str, amounts: dict[str, int]) -> Write:
+    return Write("add", collection, doc_id, dict(amounts))
 
 
 def paged(

@@ -105,6 +105,10 @@ class FakeDocStore:
                 docs = self._docs.setdefault(w.collection, {})
                 if w.kind == "delete":
                     docs.pop(w.doc_id, None)
+                elif w.kind == "add":
+                    counted = docs.setdefault(w.doc_id, {})
+                    for name, amount in w.data.items():
+                        counted[name] = counted.get(name, 0) + amount
                 elif w.kind == "update":
                     docs[w.doc_id].update(copy.deepcopy(w.data))
                 else:
