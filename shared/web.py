@@ -28,6 +28,7 @@ from shared.errors import (
 from shared.logs import request_trace
 from shared.schemas import HealthOut
 from shared.store.ids import is_storable_id
+from shared.store.port import Contended
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ MAX_BODY_BYTES = 64 * 1024
 """No request of this API needs more; a bigger body is a 413 before any of it is parsed."""
 MAX_JSON_DEPTH = 8
 """The deepest body of this API nests 5 levels (availability hours); deeper is a 400, not a RecursionError."""
+CONTENDED_RETRY_AFTER_SECONDS = 1
+"""A contended transaction (shared.store.port.Contended) waited 2 s per attempt already: a second's pause is enough."""
 
 
 class ApiError(Exception):
@@ -231,6 +234,12 @@ class WebApp:
             status = exc.code or 500
             code = (exc.name or "error").lower().replace(" ", "_")
             return error_response(status, code, exc.description or "", exc.get_headers())
+        except Contended:
+            # Nothing was written: the same request succeeds once the other transactions are done (Pub/Sub and
+            # Cloud Scheduler retry a 503 by themselves).
+            log.warning("store contended; answered 503 to be retried", extra={"path": request.path})
+            headers = {"Retry-After": str(CONTENDED_RETRY_AFTER_SECONDS)}
+            return error_response(503, "busy", "Too many changes to this at once; try again.", headers.items())
         except Exception:
             log.exception("unhandled error", extra={"path": request.path})
             return error_response(500, "internal", "Something went wrong on our side; nothing was lost.")

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
+from shared.store.port import Contended
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -15,6 +17,9 @@ def guarded(booking_id: str, step: Callable[[], T], what: str) -> T | None:
     """The step's result, or None (logged with the booking and the step) if it raised."""
     try:
         return step()
+    except Contended:
+        log.warning("%s contended for a booking; the next tick tries again", what, extra={"booking_id": booking_id})
+        return None
     except Exception:
         log.exception("%s failed for a booking; the next tick tries again", what, extra={"booking_id": booking_id})
         return None

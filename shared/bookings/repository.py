@@ -112,10 +112,12 @@ class BookingRepository(Protocol):
     ) -> Booking | None:
         """Write `changes` (the booking `seen` as it should become) only if the stored booking is still the
         one the change was decided from (same `decided_from`), in one transaction. Only fields that differ
-        from `seen` are written; cells are claimed and released as the status and times say, and a new
-        revision gets its outbox entry. Returns the booking as now stored, or None if it changed or is gone.
-        Raises SlotTaken when a cell the new version needs is held by another booking, and LeaseLost when
-        the write is made under a `fence` lease that another caller took over."""
+        from `seen` (and are not so already) are written, and with none the check is a plain read; cells
+        are claimed and released as the status and times say, and a new revision gets its outbox entry.
+        Returns the booking as now stored, or None if it changed or is gone. Raises SlotTaken when a cell
+        the new version needs is held by another booking, LeaseLost when the write is made under a `fence`
+        lease that another caller took over, and Contended (nothing written) when other transactions held
+        the booking too long."""
         ...
 
     def record(self, booking_id: str, seen: Booking, changes: Booking) -> Booking:
@@ -263,6 +265,8 @@ class DocStoreBookingRepository:
         fence: Lease | None = None,
     ) -> Booking | None:
         fields = _differences(seen, changes)
+        if not fields:
+            return self._unchanged_if(booking_id, seen, decided_from, fence)
 
         def run(txn: Txn) -> Booking | None:
             if fence is not None:
@@ -273,8 +277,10 @@ class DocStoreBookingRepository:
             current = _from_doc(stored)
             if decided_from(current) != decided_from(seen):
                 return None
-            if fields:
-                txn.write(update(BOOKINGS, booking_id, fields))
+            # A retry after another caller made the same change writes nothing, so it takes no write lock.
+            missing = {name: value for name, value in fields.items() if stored.get(name) != value}
+            if missing:
+                txn.write(update(BOOKINGS, booking_id, missing))
             for write in _cell_writes(booking_id, current, changes):
                 txn.write(write)
             if changes.revision != current.revision:
@@ -285,6 +291,17 @@ class DocStoreBookingRepository:
             return self._store.transaction(run)
         except Conflict:
             raise SlotTaken(booking_id) from None
+
+    def _unchanged_if(
+        self, booking_id: str, seen: Booking, decided_from: DecidedFrom, fence: Lease | None
+    ) -> Booking | None:
+        """update_if with nothing to write: only whether the booking is still as decided, by plain reads. A
+        transaction here would hold the booking's lock for nothing, and every redelivery of a settled booking's
+        event asks exactly this."""
+        if fence is not None:
+            fence.check(self._store.get)
+        current = self.get(booking_id)
+        return current if current is not None and decided_from(current) == decided_from(seen) else None
 
     def record(self, booking_id: str, seen: Booking, changes: Booking) -> Booking:
         fields = _differences(seen, changes)

@@ -9,8 +9,9 @@ Google event ids are derived from the booking, so a cancel deletes the event whe
 creation was recorded. A link once decided for a revision stays (a redelivery never swaps it); only a
 new revision owes a new one. Duplicate, late and out-of-order events are just more reconciles.
 
-One worker at a time reconciles a booking (a lease sized from the work it covers), and every write it
-makes is fenced by that lease and conditional on the revision and status it was decided from.
+One worker at a time reconciles a booking (a short lease it renews while it works, so a crashed worker's
+lapses within seconds), and every write it makes is fenced by that lease and conditional on the revision
+and status it was decided from.
 """
 
 from __future__ import annotations
@@ -28,29 +29,24 @@ from shared.bookings.repository import BookingRepository
 from shared.bus.port import Publisher
 from shared.clock import Clock
 from shared.connections.port import Connections, ConnectionStatus, NotConnectedError
-from shared.connections.repository import REFRESH_LEASE, REFRESH_MAX_POLLS, REFRESH_POLL_SECONDS
 from shared.meetings.google_pause import GoogleWritePause
 from shared.meetings.quota import ZoomQuota
-from shared.providers._http import PROVIDER_CALL_WORST_SECONDS
 from shared.providers.errors import ErrorKind, Provider, ProviderError
 from shared.providers.google_calendar import event_id_for
 from shared.providers.models import EventSpec, MeetingSpec, ZoomMeeting
 from shared.providers.ports import CalendarProvider, VideoProvider
-from shared.store.lease import Lease, LeaseLost, release_lease, take_lease
+from shared.store.lease import Heartbeat, Lease, LeaseLost, release_lease, take_lease
 from shared.store.port import DocStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 LINK_EVENTS = "link-events"
-TOKEN_WAIT = timedelta(seconds=max(REFRESH_LEASE.total_seconds(), REFRESH_POLL_SECONDS * REFRESH_MAX_POLLS))
-"""The longest a token can take: waiting out another instance's refresh (45 s), or refreshing under the lease."""
-PROVIDER_CALLS = 8
-"""The provider calls of the longest ordinary reconcile: list, delete an extra, delete a moved meeting, create,
-list again (Zoom); insert then patch (Google); and one call refused for its token, retried after a refresh."""
-LEASE_TTL = 2 * TOKEN_WAIT + timedelta(seconds=PROVIDER_CALLS * PROVIDER_CALL_WORST_SECONDS + 30)
-"""Outlasts the worst reconcile: a token wait per provider (2 x 45 s) + 8 calls at the worst call time
-(8 x 30 s) + 30 s for the store = 360 s. A live worker keeps its lease; a crashed one blocks for 6 minutes,
-well inside the link deadline's redeliveries."""
+LEASE_TTL = timedelta(seconds=30)
+"""Three heartbeats: the worker renews its lease every 10 s while it reconciles (`Heartbeat`), however long
+its token waits (45 s each) and provider calls (30 s at worst each) take, so a live worker keeps it and a
+crashed one blocks the booking for 30 s at most. One renewal slow or contended does not lose a live lease,
+and a worker that lost it anyway is fenced: its writes are refused."""
+HEARTBEAT_SECONDS = LEASE_TTL.total_seconds() / 3
 DELETE_RETRY_WINDOW = timedelta(minutes=15)
 """How long after a cancel or reschedule a failing delete is retried before the creator is told (within the
 subscription's ~20 minutes of redeliveries, so the notice is written before Pub/Sub dead-letters the event)."""
@@ -140,7 +136,9 @@ class MeetingReconciler:
         calendar: CalendarProvider,
         quota: ZoomQuota,
         google_pause: GoogleWritePause,
+        heartbeat_every: float = HEARTBEAT_SECONDS,
     ) -> None:
+        self._heartbeat_every = heartbeat_every
         self._bookings = bookings
         self._leases = leases
         self._notices = notices
@@ -157,10 +155,11 @@ class MeetingReconciler:
         if lease is None:
             raise RetryLater("another worker is reconciling this booking")
         try:
-            booking = self._bookings.get(booking_id)
-            if booking is None or booking.pending_payment:
-                return
-            self._reconcile(_Run(booking_id, lease, _RunConnections(self._connections)), booking)
+            with Heartbeat(self._leases, lease, self._clock, LEASE_TTL, self._heartbeat_every):
+                booking = self._bookings.get(booking_id)
+                if booking is None or booking.pending_payment:
+                    return
+                self._reconcile(_Run(booking_id, lease, _RunConnections(self._connections)), booking)
         except _Superseded:
             log.info(
                 "booking changed during the reconcile; its new revision's event follows",

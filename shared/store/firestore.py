@@ -1,4 +1,11 @@
-"""The Firestore adapter of the document-store port (the emulator locally, through the client's own switch)."""
+"""The Firestore adapter of the document-store port (the emulator locally, through the client's own switch).
+
+Firestore answers contention with ABORTED, which the client library raises as a subclass of Conflict: a
+transaction's read that waited past the lock timeout, or a commit whose every attempt aborted (the client
+wraps the last in a ValueError). Both become Contended here, never Conflict (a create meeting a document,
+which callers read as "slot taken") nor an error nobody handles. A killed instance's open transaction holds
+its locks until Firestore expires it (60 s idle, 270 s at most), so that is contention too, and retried.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +16,12 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from shared.store.port import Conflict, Cursor, Doc, NotFound, Where, Write
+from shared.store.port import Conflict, Contended, Cursor, Doc, NotFound, Where, Write
 
 T = TypeVar("T")
 _DOCUMENT_ID = "__name__"
+TRANSACTION_ATTEMPTS = 20
+"""Commit attempts of one transaction (the client's own retries, each keeping its place in the lock queue)."""
 """Firestore's name for the document id as a field to order by (FieldPath.document_id())."""
 
 
@@ -44,9 +53,12 @@ def _apply(target: Any, client: firestore.Client, write: Write) -> None:
 
 
 class FirestoreDocStore:
-    def __init__(self, project_id: str, client: firestore.Client | None = None) -> None:
+    def __init__(
+        self, project_id: str, client: firestore.Client | None = None, attempts: int = TRANSACTION_ATTEMPTS
+    ) -> None:
         self._project_id = project_id
         self._client = client or firestore.Client(project=project_id)
+        self._attempts = attempts
 
     def get(self, collection: str, doc_id: str) -> Doc | None:
         snapshot = self._client.collection(collection).document(doc_id).get()
@@ -81,6 +93,8 @@ class FirestoreDocStore:
             _apply(batch, self._client, write)
         try:
             batch.commit()
+        except gexc.Aborted as exc:
+            raise Contended(str(exc.message)) from None
         except gexc.Conflict as exc:
             raise Conflict(str(exc.message)) from None
         except gexc.NotFound as exc:
@@ -92,7 +106,13 @@ class FirestoreDocStore:
             return fn(_FirestoreTxn(self._client, transaction))
 
         try:
-            result: T = run(self._client.transaction(max_attempts=20))
+            result: T = run(self._client.transaction(max_attempts=self._attempts))
+        except gexc.Aborted as exc:  # a read waited past the lock timeout
+            raise Contended(str(exc.message)) from None
         except gexc.Conflict as exc:
             raise Conflict(str(exc.message)) from None
+        except ValueError as exc:
+            if isinstance(exc.__cause__, gexc.Aborted):  # every commit attempt aborted
+                raise Contended(str(exc.__cause__.message)) from None
+            raise
         return result

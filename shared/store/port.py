@@ -21,6 +21,12 @@ class NotFound(Exception):
     """An update met no document."""
 
 
+class Contended(Exception):
+    """Other transactions held the documents (a lock wait timed out, or every commit attempt aborted), or a
+    killed instance's transaction still held them: nothing was written. Safe to retry as it was: a push
+    handler answers 503 so Pub/Sub redelivers, a sweep tries again next tick, a caller gets 503 Retry-After."""
+
+
 @dataclass(frozen=True)
 class Where:
     field: str
@@ -67,10 +73,13 @@ class DocStore(Protocol):
         ...
 
     def commit(self, writes: Sequence[Write]) -> None:
-        """Apply all writes atomically; raise Conflict (writing nothing) if a create meets a document."""
+        """Apply all writes atomically; raise Conflict (writing nothing) if a create meets a document, and
+        Contended (writing nothing) if a transaction held one of the documents past the lock wait."""
         ...
 
-    def transaction(self, fn: Callable[[Txn], T]) -> T: ...
+    def transaction(self, fn: Callable[[Txn], T]) -> T:
+        """Run `fn` and commit its writes atomically, `fn` again on each retry; Contended when it cannot commit."""
+        ...
 
 
 def put(collection: str, doc_id: str, data: Doc) -> Write:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from shared.meetings.reconcile import LEASE_TTL, PROVIDER_CALLS, TOKEN_WAIT, zoom_marker
-from shared.providers._http import PROVIDER_CALL_WORST_SECONDS
+from shared.meetings.reconcile import HEARTBEAT_SECONDS, LEASE_TTL, zoom_marker
 from shared.providers.models import MeetingSpec, ZoomMeeting
+from shared.store.lease import LEASES, Lease, renew_lease
 from shared.store.port import DocStore
 from tests.fakes.providers import FakeZoom
 from tests.fakes.store import FakeDocStore
@@ -109,7 +109,11 @@ def check_a_worker_past_its_lease_is_fenced(store: DocStore) -> None:
     assert h.link_events() == [{"type": "link.ready", "booking_id": booking_id, "revision": 1}]
 
 
-def test_a_reconcile_taking_its_worst_time_keeps_the_lease() -> None:
+WORST_RECONCILE = timedelta(minutes=6)
+"""Two token waits (45 s each) and eight provider calls at their worst (30 s each), with room to spare."""
+
+
+def test_a_reconcile_taking_its_worst_time_keeps_the_lease_its_heartbeat_renews() -> None:
     zoom = _SlowZoom()
     h = MeetingsHarness(zoom=zoom)
     h.connect("zoom")
@@ -117,7 +121,12 @@ def test_a_reconcile_taking_its_worst_time_keeps_the_lease() -> None:
     other: list[int] = []
 
     def slowest_reconcile() -> None:
-        h.clock.advance(2 * TOKEN_WAIT + timedelta(seconds=PROVIDER_CALLS * PROVIDER_CALL_WORST_SECONDS))
+        lease_id = f"meetings-{booking_id}"
+        lease = Lease(lease_id, h.store.get(LEASES, lease_id)["holder"])  # type: ignore[index]
+        beat = timedelta(seconds=HEARTBEAT_SECONDS)
+        for _ in range(int(WORST_RECONCILE / beat)):  # what the worker's heartbeat does every 10 s
+            h.clock.advance(beat)
+            assert renew_lease(h.store, lease, h.clock.now(), LEASE_TTL)
         other.append(h.deliver(booking_id).status_code)
 
     zoom.during = slowest_reconcile

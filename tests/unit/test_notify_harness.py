@@ -21,7 +21,7 @@ from shared.bookings.model import BOOKINGS
 from shared.bootstrap import notifier
 from shared.config import Settings
 from shared.mail import MailSender
-from shared.store.port import update
+from shared.store.port import DocStore, update
 from tests.fakes.mail import FakeMailSender
 from tests.fakes.pubsub import encode_push
 from tests.unit.test_bookings_harness import Harness, at
@@ -66,8 +66,8 @@ class Sent:
 class NotifyHarness(Harness):
     """The bookings harness plus a notifier, its two HTTP apps and a recording mail sender."""
 
-    def __init__(self, sender: Any = None) -> None:
-        super().__init__()
+    def __init__(self, sender: Any = None, store: DocStore | None = None) -> None:
+        super().__init__(store=store)
         self.mail = FakeMailSender()
         mail: MailSender = sender or self.mail
         self.runtime = replace(
