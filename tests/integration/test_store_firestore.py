@@ -32,19 +32,23 @@ print("read", flush=True)
 time.sleep(600)
 """
 """A worker killed in the middle of a transaction: it began one, read the document, and never finished."""
+LOCKS_PROJECT = f"{PROJECT_ID}-locks"
+"""A project of its own: the lock the killed holder leaves (for about a minute) must not block the next
+test's wipe of the shared one."""
 
 
 def test_a_transaction_behind_a_killed_instances_lock_is_contended_and_writes_nothing(
-    firestore_store: FirestoreDocStore,
+    emulators: dict[str, str],
 ) -> None:
-    firestore_store.commit([put("locks", "held", {"value": 0})])
-    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, PROJECT_ID], stdout=subprocess.PIPE)
+    store = FirestoreDocStore(LOCKS_PROJECT)
+    store.commit([put("locks", "held", {"value": 0})])
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, LOCKS_PROJECT], stdout=subprocess.PIPE)
     try:
         assert holder.stdout is not None and holder.stdout.readline() == b"read\n"
     finally:
         holder.kill()
         holder.wait()
-    impatient = FirestoreDocStore(PROJECT_ID, attempts=2)  # 2 s of lock wait each, not the 20 of production
+    impatient = FirestoreDocStore(LOCKS_PROJECT, attempts=2)  # 2 s of lock wait each, not the 20 of production
 
     def increment(txn: Txn) -> None:
         current = txn.get("locks", "held")
@@ -53,4 +57,4 @@ def test_a_transaction_behind_a_killed_instances_lock_is_contended_and_writes_no
 
     with pytest.raises(Contended):  # not the client's bare ValueError, nor Conflict ("a create met a document")
         impatient.transaction(increment)
-    assert firestore_store.get("locks", "held") == {"value": 0}
+    assert store.get("locks", "held") == {"value": 0}
