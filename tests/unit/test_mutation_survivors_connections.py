@@ -12,7 +12,7 @@ from shared.connections.repository import DocStoreConnections, RefreshPolicy
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.providers.models import TokenSet
 from shared.providers.oauth import GOOGLE_SCOPES
-from shared.store.lease import LEASES, Lease, release_lease, take_lease
+from shared.store.lease import LEASES, Lease, LeaseLost, release_lease, take_lease
 from shared.store.port import create
 from tests.fakes.store import Call, FakeDocStore, InterleavingStore
 from tests.unit.test_connect_harness import CREATOR, NOW, ZOOM_USER, Harness, settings_query, signed
@@ -56,6 +56,17 @@ def test_a_slow_holder_releasing_after_a_takeover_leaves_the_new_holders_lease()
     assert take_lease(store, "job", later, TTL) is None
     release_lease(store, taker)
     assert take_lease(store, "job", later, TTL) is not None
+
+
+def test_a_write_under_a_lease_taken_over_is_refused_naming_the_lease() -> None:
+    """The refusal says which lease was lost: a worker that lets it propagate leaves that in the log."""
+    store = FakeDocStore()
+    slow = take_lease(store, "reconcile-b1", NOW, TTL)
+    assert slow is not None
+    assert take_lease(store, "reconcile-b1", NOW + TTL + timedelta(seconds=1), TTL) is not None
+    with pytest.raises(LeaseLost) as lost:
+        store.transaction(lambda txn: slow.check(txn.get))
+    assert lost.value.args == ("reconcile-b1",)
 
 
 # ---- connections/repository.py ------------------------------------------------------------------------------
