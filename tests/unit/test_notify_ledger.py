@@ -11,7 +11,7 @@ import pytest
 from shared.mail import MailSendError
 from shared.mail.port import SMTP_EXCHANGE_STEPS, SMTP_TIMEOUT_SECONDS
 from shared.notify import EMAILS, Delivery, EmailKey, EmailLedger
-from shared.notify.ledger import LEASE
+from shared.notify.ledger import LEASE, RECORD_RETENTION
 from shared.store.port import create, delete, put
 from tests.fakes.clock import FakeClock
 from tests.fakes.mail import FakeMailSender
@@ -212,7 +212,7 @@ def test_a_sent_or_live_claim_is_answered_without_a_transaction(monkeypatch: pyt
     assert len(sender.sent) == 2
 
 
-def test_a_claim_names_its_message_in_its_fields() -> None:
+def test_a_claim_names_its_message_in_its_fields_and_when_it_may_be_deleted() -> None:
     """The chaos run's exactly-once check reads the sent records by these fields, not by the document id."""
     led, store, _, _ = ledger()
     led.deliver(KEY, message, link_included=False)
@@ -224,6 +224,7 @@ def test_a_claim_names_its_message_in_its_fields() -> None:
         2,
         "fan",
     )
+    assert record["expires_at"] == NOW + RECORD_RETENTION, "Firestore's TTL deletes it then"
 
 
 def in_a_transaction(call: Call) -> bool:
