@@ -254,8 +254,8 @@ def test_pages_of_any_size_hold_every_readable_booking_once_whatever_the_length_
             break
         assert "=" not in cursor, "no padding: the cursor goes in a query string as it is"
     assert seen == [first, *sorted(ids, key=lambda booking_id: ids[booking_id])]
-    page = h.runtime.bookings.page_of_creator(creator_id, upcoming=True, now=h.clock.now(), size=size)
-    assert [booking_id for booking_id, _ in page] == seen[:size], "up to `size`, the unreadable one read past"
+    rows = h.runtime.bookings.page_of_creator(creator_id, upcoming=True, now=h.clock.now(), size=size)
+    assert [booking_id for booking_id, _ in rows] == seen[:size], "up to `size`, the unreadable one read past"
 
 
 def test_a_cursor_naming_its_booking_by_anything_but_a_string_or_with_no_zone_is_refused(h: Harness) -> None:
