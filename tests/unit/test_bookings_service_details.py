@@ -14,6 +14,7 @@ import pytest
 from shared.bookings.booking import Booking, Fan, GoogleEventRef, ZoomMeetingRef
 from shared.bookings.model import BOOKINGS, CELLS, CREATORS, HOLD_RELEASES
 from shared.bookings.service import LINK_NUDGE_INTERVAL, BookingChangedError, SlotTakenError
+from shared.bookings.sweeps import run_booking_sweeps
 from shared.errors import ConflictError, InvalidInputError, NotFoundError
 from shared.store.port import create, update
 from tests.unit.test_bookings_harness import POLICY, Harness, at
@@ -306,3 +307,127 @@ def test_the_re_seal_sweep_reads_at_most_its_batch(h: Harness) -> None:
     version = stored(h, h.store.query(BOOKINGS)[0][0]).manage_token_sealed["key_version"]
     assert len(h.runtime.bookings.manage_tokens_sealed_under([version], 2)) == 2
     assert len(h.runtime.bookings.manage_tokens_sealed_under([version], 5)) == 3
+
+
+# ---- the local stack's stand-in for Flo Payments ---------------------------------------------------------------
+
+
+def test_the_local_payment_stand_in_says_a_bookings_payment_succeeded_as_payments_would(h: Harness) -> None:
+    _, _, paid = offers(h)
+    booking_id = h.service.book(paid, moment(9), FAN).booking_id
+    response = h.client.post(f"/api/dev/payments/{booking_id}/succeed")
+    assert response.status_code == 202
+    assert response.get_json() == {"published": True, "booking_id": booking_id}
+    assert h.publisher.on("payment-events") == [{"type": "payment.succeeded", "booking_id": booking_id}]
+
+    missing = h.client.post("/api/dev/payments/nope/succeed")
+    assert missing.status_code == 404
+    assert missing.get_json()["error"]["code"] == "booking_not_found"
+    assert len(h.publisher.on("payment-events")) == 1
+
+
+# ---- reminders and slots at their edges ------------------------------------------------------------------------
+
+
+def test_a_booking_made_exactly_a_day_ahead_arms_its_24_hour_reminder_now() -> None:
+    h = Harness(now=moment(9))
+    _, free, _ = offers(h)
+    booking = stored(h, h.service.book(free, moment(9, day=3), FAN).booking_id)
+    assert booking.next_reminder_at == h.clock.now()
+
+
+def test_the_slot_exactly_at_the_horizon_is_listed_and_the_next_is_not() -> None:
+    h = Harness(now=moment(9))
+    creator = h.creator()
+    offer_id = h.offer(creator)
+    edge = h.clock.now() + POLICY.booking_horizon
+    day = edge.date().isoformat()
+    assert h.slot_starts(creator.creator_id, offer_id, day, day) == [edge.isoformat()]
+
+
+# ---- Google busy times on the slots route ----------------------------------------------------------------------
+
+
+def test_slots_from_a_readable_calendar_say_nothing_about_it_fresh_or_cached(h: Harness) -> None:
+    creator = h.creator()
+    offer_id = h.offer(creator)
+    h.connections.connect(creator.creator_id, "google")
+    for _ in range(2):  # the second view is served from the cache
+        body = h.slots_response(creator.creator_id, offer_id).get_json()
+        assert "calendar_checked" not in body
+        assert "notice" not in body
+
+
+def test_a_window_longer_than_one_free_busy_query_keeps_the_busy_times_of_every_piece(h: Harness) -> None:
+    """90 days of Sydney dates end an hour more than 90 days of UTC later (daylight saving ends in April), so
+    Google is asked twice; the first answer's busy time still blocks its slot."""
+    creator = h.creator(timezone="Australia/Sydney")
+    offer_id = h.offer(creator)
+    h.connections.connect(creator.creator_id, "google")
+    nine_in_sydney = datetime(2026, 3, 2, 22, tzinfo=UTC)  # Tuesday 3 March, 09:00 in Sydney
+    h.calendar.busy = [(nine_in_sydney, nine_in_sydney + timedelta(minutes=30))]
+    starts = [
+        datetime.fromisoformat(s) for s in h.slot_starts(creator.creator_id, offer_id, "2026-03-02", "2026-05-30")
+    ]
+    assert nine_in_sydney not in starts
+    assert nine_in_sydney + timedelta(minutes=30) in starts
+    assert h.calendar.calls.count("free_busy") == 2
+
+
+def test_the_slots_of_an_offer_that_is_not_the_creators_are_404_offer_not_found(h: Harness) -> None:
+    creator = h.creator()
+    response = h.slots_response(creator.creator_id, "nope")
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "offer_not_found"
+
+
+# ---- notices ------------------------------------------------------------------------------------------------------
+
+
+def test_each_left_behind_meeting_and_each_refund_gets_its_own_notice_in_its_words(h: Harness) -> None:
+    notices = h.runtime.notices
+    notices.zoom_delete_failed("c1", "b1", 111)
+    notices.zoom_delete_failed("c1", "b2", 222)
+    notices.payment_needs_refund("c1", "b3", "one@example.com")
+    notices.payment_needs_refund("c1", "b4", "two@example.com")
+    found = notices.open_for("c1")
+    assert sorted((n.kind, n.booking_id, n.meeting_id) for n in found) == [
+        ("payment_needs_refund", "b3", None),
+        ("payment_needs_refund", "b4", None),
+        ("zoom_delete_failed", "b1", "111"),
+        ("zoom_delete_failed", "b2", "222"),
+    ]
+    refund = next(n for n in found if n.booking_id == "b3")
+    assert refund.message == (
+        "A payment from one@example.com arrived after their hold ran out and the slot was booked by someone else: "
+        "the session was not booked and the payment will be refunded."
+    )
+
+
+def test_a_notice_stored_before_kinds_and_messages_were_recorded_reads_as_a_left_behind_meeting(h: Harness) -> None:
+    old = {"creator_id": "c1", "booking_id": "b1", "meeting_id": "111", "created_at": h.clock.now(), "dismissed": False}
+    h.store.commit([create("notices", "zoom-delete-111", old)])
+    [notice] = h.runtime.notices.open_for("c1")
+    assert (notice.kind, notice.message) == ("zoom_delete_failed", "")
+
+
+def test_dismissing_a_notice_that_is_not_the_creators_is_404(h: Harness) -> None:
+    h.runtime.notices.zoom_delete_failed("c1", "b1", 111)
+    [notice] = h.runtime.notices.open_for("c1")
+    with pytest.raises(NotFoundError) as missing:
+        h.runtime.notices.dismiss("c2", notice.notice_id)
+    assert (missing.value.code, missing.value.message) == ("notice_not_found", f"No notice {notice.notice_id!r}.")
+    assert len(h.runtime.notices.open_for("c1")) == 1
+
+
+# ---- the scheduler's sweeps ----------------------------------------------------------------------------------------
+
+
+def test_the_sweeps_count_a_stuck_link_they_nudged(h: Harness) -> None:
+    _, free, _ = offers(h)
+    booking_id = h.service.book(free, moment(9), FAN).booking_id
+    h.clock.advance(POLICY.link_deadline + LINK_NUDGE_INTERVAL)
+    published = len(h.events())
+    counts = run_booking_sweeps(h.runtime.bookings, h.runtime.outbox, h.service, h.clock.now())
+    assert counts["links_nudged"] == 1
+    assert h.events()[published:] == [{"type": "booking.changed", "booking_id": booking_id, "revision": 1}]
