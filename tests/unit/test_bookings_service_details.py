@@ -15,8 +15,8 @@ from shared.bookings.booking import Booking, Fan, GoogleEventRef, ZoomMeetingRef
 from shared.bookings.model import BOOKINGS, CELLS, CREATORS, HOLD_RELEASES
 from shared.bookings.service import LINK_NUDGE_INTERVAL, BookingChangedError, SlotTakenError
 from shared.bookings.sweeps import run_booking_sweeps
-from shared.errors import ConflictError, InvalidInputError, NotFoundError
-from shared.store.port import create, update
+from shared.errors import ConflictError, InvalidInputError, NotFoundError, NotPermittedError
+from shared.store.port import create, delete, update
 from tests.unit.test_bookings_harness import POLICY, Harness, at
 
 FAN = Fan(name="Fan", email="fan@example.com")
@@ -322,7 +322,7 @@ def test_the_local_payment_stand_in_says_a_bookings_payment_succeeded_as_payment
 
     missing = h.client.post("/api/dev/payments/nope/succeed")
     assert missing.status_code == 404
-    assert missing.get_json()["error"]["code"] == "booking_not_found"
+    assert missing.get_json()["error"] == {"code": "booking_not_found", "message": "No booking 'nope'."}
     assert len(h.publisher.on("payment-events")) == 1
 
 
@@ -431,3 +431,50 @@ def test_the_sweeps_count_a_stuck_link_they_nudged(h: Harness) -> None:
     counts = run_booking_sweeps(h.runtime.bookings, h.runtime.outbox, h.service, h.clock.now())
     assert counts["links_nudged"] == 1
     assert h.events()[published:] == [{"type": "booking.changed", "booking_id": booking_id, "revision": 1}]
+
+
+# ---- the catalog -------------------------------------------------------------------------------------------------
+
+
+def test_an_offer_whose_creator_is_gone_cannot_be_booked(h: Harness) -> None:
+    creator_id, free, _ = offers(h)
+    h.store.commit([delete(CREATORS, creator_id)])
+    with pytest.raises(NotFoundError) as missing:
+        h.service.book(free, moment(9), FAN)
+    assert (missing.value.code, missing.value.message) == ("offer_not_found", f"No offer {free!r}.")
+
+
+def test_hours_for_an_account_without_a_creator_profile_are_404(h: Harness) -> None:
+    with pytest.raises(NotFoundError) as missing:
+        h.uses.catalog.set_hours("nobody", "UTC", {"mon": [["09:00", "12:00"]]})
+    assert (missing.value.code, missing.value.message) == (
+        "creator_not_found",
+        "There is no creator profile for this account.",
+    )
+
+
+def test_a_creator_without_the_plan_is_told_which_plans_have_bookings(h: Harness) -> None:
+    creator_id, free, _ = offers(h)
+    h.store.commit([update(CREATORS, creator_id, {"plan": "free"})])
+    with pytest.raises(NotPermittedError) as refused:
+        h.service.book(free, moment(9), FAN)
+    assert (refused.value.code, refused.value.message) == (
+        "plan_required",
+        "Book a Session needs the Creator, Pro or Studio plan.",
+    )
+
+
+def test_hours_stored_as_pairs_by_an_older_release_still_give_slots(h: Harness) -> None:
+    creator = h.creator()
+    offer_id = h.offer(creator)
+    h.store.commit([update(CREATORS, creator.creator_id, {"weekly_hours": {"mon": [["09:00", "10:00"]]}})])
+    assert h.slot_starts(creator.creator_id, offer_id) == [at(9), at(9, 30)]
+
+
+def test_hours_stored_in_a_shape_that_is_not_hours_refuse_bookings_as_unset(h: Harness) -> None:
+    creator = h.creator()
+    offer_id = h.offer(creator)
+    h.store.commit([update(CREATORS, creator.creator_id, {"weekly_hours": {"mon": "09:00-12:00"}})])
+    with pytest.raises(ConflictError) as refused:
+        h.service.book(offer_id, moment(9), FAN)
+    assert (refused.value.code, refused.value.message) == ("slot_unavailable", "The creator has no bookable hours set.")
