@@ -376,9 +376,14 @@ def test_a_window_longer_than_one_free_busy_query_keeps_the_busy_times_of_every_
 
 def test_the_slots_of_an_offer_that_is_not_the_creators_are_404_offer_not_found(h: Harness) -> None:
     creator = h.creator()
-    response = h.slots_response(creator.creator_id, "nope")
-    assert response.status_code == 404
-    assert response.get_json()["error"]["code"] == "offer_not_found"
+    others = h.offer(h.creator())
+    for offer_id, message in (
+        ("nope", "No offer 'nope'."),
+        (others, f"No offer {others!r} for creator {creator.creator_id!r}."),
+    ):
+        response = h.slots_response(creator.creator_id, offer_id)
+        assert response.status_code == 404
+        assert response.get_json()["error"] == {"code": "offer_not_found", "message": message}
 
 
 # ---- notices ------------------------------------------------------------------------------------------------------

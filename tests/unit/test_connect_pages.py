@@ -39,7 +39,8 @@ def banner(response: TestResponse) -> tuple[str, str] | None:
         ("connected=evil", None),
         (f"error={FAILED} (denied)", ("error", f"{FAILED} (denied)")),
         ("error=Your account is locked, call 555", ("error", FAILED)),
-        (f"error={FAILED}{'x' * 300}", ("error", FAILED)),
+        (f"error={FAILED}{'x' * (299 - len(FAILED))}", ("error", f"{FAILED}{'x' * (299 - len(FAILED))}")),
+        (f"error={FAILED}{'x' * (300 - len(FAILED))}", ("error", FAILED)),
         (
             "done=disconnected&provider=google",
             ("success", "Google Calendar is disconnected. New bookings will not use it."),
