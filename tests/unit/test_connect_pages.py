@@ -76,3 +76,10 @@ def test_disconnect_and_remove_disconnect_that_provider_and_say_so(h: Harness, b
 def test_a_disconnect_without_this_browsers_csrf_value_changes_nothing(h: Harness) -> None:
     assert h.client.post(f"{SETTINGS_PATH}/zoom/disconnect", data={"csrf": "guessed"}).status_code == 403
     assert h.tiles()["zoom"]["status"] == "connected"
+
+
+def test_a_form_for_an_integration_that_does_not_exist_is_a_page_naming_the_ones_that_do(h: Harness) -> None:
+    pressed = h.client.post(f"{SETTINGS_PATH}/teams/disconnect", data={"csrf": csrf(h)}, headers={"Origin": BASE_URL})
+    assert pressed.status_code == 404
+    assert "There is no integration called &#39;teams&#39;; use zoom or google." in pressed.get_data(as_text=True)
+    assert h.tiles()["zoom"]["status"] == "connected"
