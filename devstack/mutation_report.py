@@ -79,6 +79,13 @@ def main() -> int:
         print(f"stale equivalent entry {name} ({status}): remove it from {EQUIVALENTS}")
     unchecked = sum(status == "not checked" for status in statuses.values())
     print()
+    print("score by module (checked, non-equivalent mutants):")
+    checked_by_module: dict[str, list[bool]] = defaultdict(list)
+    for name, status in counted.items():
+        checked_by_module[module_of(name)].append(status in KILLED)
+    for module, kills in sorted(checked_by_module.items()):
+        print(f"    {module}: {100.0 * sum(kills) / len(kills):.1f}% ({sum(kills)} of {len(kills)} killed)")
+    print()
     print("statuses:", ", ".join(f"{status} {n}" for status, n in Counter(statuses.values()).most_common()))
     if unchecked:
         print(f"{unchecked} mutants not checked yet: the score covers the checked ones only")

@@ -418,13 +418,14 @@ class BookingService:
             raise ConflictError("slot_unavailable", "That time is not an available slot any more.")
 
     def _add_claiming(self, booking_id: str, booking: Booking, now: datetime) -> None:
-        """Add the booking with its cells; a cell held by an expired payment hold is freed once, then retried."""
+        """Add the booking with its cells; a cell held by an expired payment hold is freed once, then the add
+        is tried again. Again even when this call freed nothing: a holder seen may have given its cells back
+        since the first try (the sweep released its hold, its fan cancelled or moved it)."""
         try:
             self._bookings.add(booking_id, booking)
             return
         except SlotTaken:
             pass
-        released = False
         for holder_id in self._bookings.cell_holders(booking.cells):
             holder = self._bookings.get(holder_id)
             if holder is None or not holder.hold_expired(now):
@@ -432,12 +433,9 @@ class BookingService:
             # One request releases a hold: many fans racing for the same expired hold would otherwise all
             # run a transaction on one document, and Firestore aborts such contended transactions.
             if not self._bookings.claim_hold_release(holder_id, holder, now):
-                continue  # another request is releasing it, and then takes the slot
+                continue  # another request is releasing it: the retry below gets the slot if that is done by then
             # Refused if it changed meanwhile (the sweep released it, or a payment confirmed it): the retry tells.
             self._expire_hold(holder_id, holder, now)
-            released = True
-        if not released:
-            raise SlotTakenError
         try:
             self._bookings.add(booking_id, booking)
         except SlotTaken:

@@ -6,6 +6,7 @@ import copy
 import operator
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from shared.store.port import Conflict, Cursor, Doc, DocStore, NotFound, Txn, Where, Write
@@ -158,3 +159,54 @@ class DelegatingStore:
 
     def transaction(self, fn: Callable[[Txn], T]) -> T:
         return self._inner.transaction(fn)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call on the store port, as an interleaving picks it out: its kind, and what it names."""
+
+    kind: str
+    """get, query, commit or transaction."""
+    collection: str | None = None
+    doc_id: str | None = None
+    writes: Sequence[Write] = ()
+
+
+class InterleavingStore(DelegatingStore):
+    """A DocStore that runs `step` once, just ahead of the first call `at` picks out: another caller's (or
+    instance's) step landing between this caller's read and its write, the same way every run."""
+
+    def __init__(self, inner: DocStore, at: Callable[[Call], bool], step: Callable[[], object]) -> None:
+        super().__init__(inner)
+        self._at = at
+        self._step: Callable[[], object] | None = step
+
+    def _before(self, call: Call) -> None:
+        if self._step is not None and self._at(call):
+            step, self._step = self._step, None
+            step()
+
+    def get(self, collection: str, doc_id: str) -> Doc | None:
+        self._before(Call("get", collection, doc_id))
+        return super().get(collection, doc_id)
+
+    def query(
+        self,
+        collection: str,
+        where: Sequence[Where] = (),
+        order_by: str | None = None,
+        limit: int | None = None,
+        start_after: Cursor | None = None,
+        *,
+        descending: bool = False,
+    ) -> list[tuple[str, Doc]]:
+        self._before(Call("query", collection))
+        return super().query(collection, where, order_by, limit, start_after, descending=descending)
+
+    def commit(self, writes: Sequence[Write]) -> None:
+        self._before(Call("commit", writes=writes))
+        super().commit(writes)
+
+    def transaction(self, fn: Callable[[Txn], T]) -> T:
+        self._before(Call("transaction"))
+        return super().transaction(fn)

@@ -3,9 +3,7 @@ creator auth. Interleavings are staged by a store that runs another caller's ste
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import TypeVar
 
 import pytest
 
@@ -14,41 +12,20 @@ from shared.connections.repository import DocStoreConnections, RefreshPolicy
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.providers.models import TokenSet
 from shared.providers.oauth import GOOGLE_SCOPES
-from shared.store.lease import LEASES, Lease, release_lease, take_lease
-from shared.store.port import DocStore, Txn, Write, create
-from tests.fakes.store import DelegatingStore, FakeDocStore
+from shared.store.lease import LEASES, Lease, LeaseLost, release_lease, take_lease
+from shared.store.port import create
+from tests.fakes.store import Call, FakeDocStore, InterleavingStore
 from tests.unit.test_connect_harness import CREATOR, NOW, ZOOM_USER, Harness, settings_query, signed
 
-T = TypeVar("T")
 TTL = timedelta(seconds=30)
 
 
-class InterleavingStore(DelegatingStore):
-    """A DocStore that runs `before` once, just ahead of the first operation `when` picks out: another
-    instance's step landing between this caller's read and its write."""
-
-    def __init__(self, inner: DocStore, when: str, before: Callable[[], None]) -> None:
-        super().__init__(inner)
-        self._when = when
-        self._before: Callable[[], None] | None = before
-
-    def _maybe(self, operation: str, writes: Sequence[Write] = ()) -> None:
-        wanted = operation == self._when or (self._when == "lease create" and _creates_lease(writes))
-        if wanted and self._before is not None:
-            before, self._before = self._before, None
-            before()
-
-    def commit(self, writes: Sequence[Write]) -> None:
-        self._maybe("commit", writes)
-        super().commit(writes)
-
-    def transaction(self, fn: Callable[[Txn], T]) -> T:
-        self._maybe("transaction")
-        return super().transaction(fn)
+def _in_a_transaction(call: Call) -> bool:
+    return call.kind == "transaction"
 
 
-def _creates_lease(writes: Sequence[Write]) -> bool:
-    return any(w.collection == LEASES and w.kind == "create" for w in writes)
+def _creating_a_lease(call: Call) -> bool:
+    return call.kind == "commit" and any(w.collection == LEASES and w.kind == "create" for w in call.writes)
 
 
 # ---- store/lease.py --------------------------------------------------------------------------------------
@@ -60,7 +37,7 @@ def test_two_callers_taking_over_one_expired_lease_leave_one_holder() -> None:
     assert take_lease(store, "job", NOW, TTL) is not None
     later = NOW + TTL + timedelta(seconds=1)
     other: list[Lease | None] = []
-    racing = InterleavingStore(store, "transaction", lambda: other.append(take_lease(store, "job", later, TTL)))
+    racing = InterleavingStore(store, _in_a_transaction, lambda: other.append(take_lease(store, "job", later, TTL)))
     mine = take_lease(racing, "job", later, TTL)  # saw the expired lease; the other caller takes it over first
     assert other[0] is not None
     assert mine is None
@@ -79,6 +56,17 @@ def test_a_slow_holder_releasing_after_a_takeover_leaves_the_new_holders_lease()
     assert take_lease(store, "job", later, TTL) is None
     release_lease(store, taker)
     assert take_lease(store, "job", later, TTL) is not None
+
+
+def test_a_write_under_a_lease_taken_over_is_refused_naming_the_lease() -> None:
+    """The refusal says which lease was lost: a worker that lets it propagate leaves that in the log."""
+    store = FakeDocStore()
+    slow = take_lease(store, "reconcile-b1", NOW, TTL)
+    assert slow is not None
+    assert take_lease(store, "reconcile-b1", NOW + TTL + timedelta(seconds=1), TTL) is not None
+    with pytest.raises(LeaseLost) as lost:
+        store.transaction(lambda txn: slow.check(txn.get))
+    assert lost.value.args == ("reconcile-b1",)
 
 
 # ---- connections/repository.py ------------------------------------------------------------------------------
@@ -101,7 +89,7 @@ def test_a_refresh_finished_just_before_taking_the_lease_is_used_not_repeated(h:
     def first_instance_refreshes() -> None:
         taken.append(first.with_token(CREATOR, "zoom", lambda token: token))
 
-    racing = InterleavingStore(h.store, "lease create", first_instance_refreshes)
+    racing = InterleavingStore(h.store, _creating_a_lease, first_instance_refreshes)
     late = DocStoreConnections(racing, h.vault, h.oauth, h.clock, RefreshPolicy(max_polls=5), h.sleeps.append)
     assert late.with_token(CREATOR, "zoom", lambda token: token) == taken[0]
     assert h.oauth["zoom"].calls.count("refresh") == 1

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from shared.bookings.booking import Booking
+from shared.bookings.model import CREATORS
 from shared.bookings.notices import Notice
 from shared.notify import EMAILS, EmailLedger, Notifier, Outcome
+from shared.store.port import put
 from tests.unit.test_bookings_harness import at
 from tests.unit.test_notify_harness import CREATOR, FAN, MAIL_FROM, NotifyHarness
 
@@ -157,3 +159,44 @@ def test_a_recorded_failure_never_holds_the_fans_manage_token() -> None:
     assert failed["failed_in"] == "render"
     assert token not in failed["reason"]
     assert all(token not in n.message for n in notices(h))
+
+
+def test_both_copies_refused_give_the_creator_one_notice_each() -> None:
+    h = NotifyHarness()
+    booking_id = h.new_booking()
+    h.settle_link(booking_id)
+    h.mail.refused.update({FAN, CREATOR})
+    assert h.notifier.send_owed(booking_id) is Outcome.SETTLED
+    assert sorted(n.message.rsplit(" to ", 1)[1] for n in notices(h)) == [f"{CREATOR}.", f"{FAN}."]
+
+
+def test_a_creator_copy_that_cannot_go_for_want_of_an_address_tells_the_creator_it_was_theirs() -> None:
+    """A creator record with no email: their copy cannot be written, and the notice says it was for "you"."""
+    h = NotifyHarness()
+    booking_id = h.new_booking()
+    h.settle_link(booking_id)
+    creator = h.store.get(CREATORS, h.creator_id)
+    assert creator is not None
+    h.store.commit([put(CREATORS, h.creator_id, {k: v for k, v in creator.items() if k != "email"})])
+
+    assert h.notifier.send_owed(booking_id) is Outcome.SETTLED
+    assert h.kinds() == [], "the fan's copy names the creator's address too (the invitation's organiser)"
+    creator_notice = next(n for n in notices(h) if "creator notification" in n.message)
+    assert creator_notice.message == (
+        "We could not send the creator notification email for '30 min' "
+        "(it could not be written from the booking's details) to you."
+    )
+
+
+def test_a_failed_record_that_does_not_say_where_it_failed_still_tells_the_creator() -> None:
+    """A failure recorded without its stage (as an older release wrote them) is told in general words."""
+    h = NotifyHarness()
+    booking_id = h.new_booking()
+    h.settle_link(booking_id)
+    key = f"{booking_id}:confirmation:{h.doc(booking_id)['revision']}:fan"
+    h.store.commit([put(EMAILS, key, {"state": "failed", "reason": "unknown"})])
+
+    assert h.notifier.send_owed(booking_id) is Outcome.SETTLED
+    assert h.kinds() == [("creator_notification", CREATOR)]
+    [notice] = notices(h)
+    assert notice.message == f"We could not send the confirmation email for '30 min' (it could not be sent) to {FAN}."

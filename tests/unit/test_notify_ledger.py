@@ -11,11 +11,11 @@ import pytest
 from shared.mail import MailSendError
 from shared.mail.port import SMTP_EXCHANGE_STEPS, SMTP_TIMEOUT_SECONDS
 from shared.notify import EMAILS, Delivery, EmailKey, EmailLedger
-from shared.notify.ledger import LEASE
-from shared.store.port import create
+from shared.notify.ledger import LEASE, RECORD_RETENTION
+from shared.store.port import create, delete, put
 from tests.fakes.clock import FakeClock
 from tests.fakes.mail import FakeMailSender
-from tests.fakes.store import FakeDocStore
+from tests.fakes.store import Call, FakeDocStore, InterleavingStore
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 KEY = EmailKey("b1", "confirmation", 2, "fan")
@@ -210,3 +210,73 @@ def test_a_sent_or_live_claim_is_answered_without_a_transaction(monkeypatch: pyt
     clock.advance(LEASE + timedelta(seconds=1))
     assert led.deliver(other, message, link_included=True) is Delivery.SENT, "an expired claim is taken over"
     assert len(sender.sent) == 2
+
+
+def test_a_claim_names_its_message_in_its_fields_and_when_it_may_be_deleted() -> None:
+    """The chaos run's exactly-once check reads the sent records by these fields, not by the document id."""
+    led, store, _, _ = ledger()
+    led.deliver(KEY, message, link_included=False)
+    record = store.get(EMAILS, KEY.doc_id)
+    assert record is not None
+    assert (record["booking_id"], record["kind"], record["revision"], record["recipient"]) == (
+        "b1",
+        "confirmation",
+        2,
+        "fan",
+    )
+    assert record["expires_at"] == NOW + RECORD_RETENTION, "Firestore's TTL deletes it then"
+
+
+def in_a_transaction(call: Call) -> bool:
+    return call.kind == "transaction"
+
+
+def test_a_dead_claim_released_just_before_the_takeover_is_claimed_afresh_and_held_while_sending() -> None:
+    """The dead claim's sender wakes and releases it between our read of it and our takeover: we create the
+    claim anew, so while we send, a duplicate delivery sees our live claim and stands back."""
+    store, clock, sink = FakeDocStore(), FakeClock(NOW), FakeMailSender()
+    live_claim(store, NOW)
+    clock.advance(timedelta(seconds=1))
+    duplicate = EmailLedger(store, clock, sink)
+    seen_while_sending: list[object] = []
+
+    class Watching:
+        def send(self, msg: EmailMessage) -> None:
+            record = store.get(EMAILS, KEY.doc_id) or {}
+            seen_while_sending.append((record.get("state"), record.get("owner") not in (None, "someone")))
+            seen_while_sending.append(duplicate.deliver(KEY, message, link_included=False))
+            sink.send(msg)
+
+    released = InterleavingStore(store, in_a_transaction, lambda: store.commit([delete(EMAILS, KEY.doc_id)]))
+    assert EmailLedger(released, clock, Watching()).deliver(KEY, message, link_included=True) is Delivery.SENT
+    assert seen_while_sending == [("sending", True), Delivery.IN_FLIGHT]
+    assert len(sink.sent) == 1
+    record = store.get(EMAILS, KEY.doc_id)
+    assert record is not None and (record["state"], record["link_included"]) == ("sent", True)
+
+
+@pytest.mark.parametrize(("state", "answer"), [("sent", Delivery.ALREADY_SENT), ("failed", Delivery.FAILED)])
+def test_a_dead_claim_settled_just_before_the_takeover_is_not_sent_again(state: str, answer: Delivery) -> None:
+    """The dead claim's sender was only slow: it marks the message settled between our read and our takeover."""
+    store, clock, sink = FakeDocStore(), FakeClock(NOW), FakeMailSender()
+    live_claim(store, NOW)
+    clock.advance(timedelta(seconds=1))
+    settled = {"state": state, "owner": "someone", "lease_until": NOW, "created_at": NOW}
+    racing = InterleavingStore(store, in_a_transaction, lambda: store.commit([put(EMAILS, KEY.doc_id, settled)]))
+    assert EmailLedger(racing, clock, sink).deliver(KEY, message, link_included=False) is answer
+    assert sink.sent == []
+    assert store.get(EMAILS, KEY.doc_id) == settled
+
+
+def test_an_unexpected_error_while_sending_releases_the_claim_and_propagates() -> None:
+    store, clock, sink = FakeDocStore(), FakeClock(NOW), FakeMailSender()
+
+    class Crashing:
+        def send(self, msg: EmailMessage) -> None:
+            raise RuntimeError("connection reset")
+
+    with pytest.raises(RuntimeError, match="connection reset"):
+        EmailLedger(store, clock, Crashing()).deliver(KEY, message, link_included=False)
+    assert store.get(EMAILS, KEY.doc_id) is None, "released, so a retry can send it at once"
+    assert EmailLedger(store, clock, sink).deliver(KEY, message, link_included=False) is Delivery.SENT
+    assert len(sink.sent) == 1

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 
+from shared.bookings.model import CREATORS
 from shared.mail import ics_uid
 from shared.notify import EMAILS, Outcome
+from shared.store.port import delete
 from tests.fakes.mail import FakeMailSender
 from tests.fakes.pubsub import encode_push
 from tests.unit.test_bookings_harness import at
-from tests.unit.test_notify_harness import CREATOR, FAN, ZOOM_URL, NotifyHarness
+from tests.unit.test_notify_harness import CREATOR, FAN, MAIL_FROM, ZOOM_URL, NotifyHarness
 
 GRACE = timedelta(seconds=8)
 
@@ -222,3 +224,49 @@ def test_a_link_landing_while_the_confirmation_is_being_sent_still_gets_its_link
     assert [(s.kind, s.to) for s in h.sent()][-1] == ("link_ready", FAN)
     assert "will follow" in h.sent("confirmation")[0].text
     assert len(h.sent("link_ready")) == 1
+
+
+def test_each_copy_comes_from_the_sender_and_shows_the_booking_in_its_readers_zone() -> None:
+    h = NotifyHarness()
+    paris = h.creator(timezone="Europe/Paris")
+    offer_id = h.offer(paris, duration=45)
+    fan = {"name": "Fan", "email": FAN, "timezone": "America/New_York"}
+    response = h.client.post("/api/public/bookings", json={"offer_id": offer_id, "start": at(8, day=3), "fan": fan})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    booking_id = response.get_json()["booking_id"]
+    h.settle_link(booking_id)
+    assert h.notifier.send_owed(booking_id, force=True) is Outcome.SETTLED
+
+    [to_fan] = h.sent("confirmation")
+    [to_creator] = h.sent("creator_notification")
+    assert to_fan.message["From"] == to_creator.message["From"] == MAIL_FROM
+    assert to_fan.message["Subject"] == "Confirmed: 45 min with Cee, Tue 3 Mar 2026, 03:00 (America/New_York)"
+    assert to_creator.message["Subject"] == "New booking: 45 min with Fan, Tue 3 Mar 2026, 09:00 (Europe/Paris)"
+    assert "Length:  45 minutes" in to_fan.text
+    assert "Hi Cee," in to_creator.text
+    assert f"Manage your booking: {response.get_json()['manage_url']}" in to_fan.text
+    assert "All your bookings: http://flo.test/dashboard/bookings" in to_creator.text
+
+
+def test_an_unpaid_hold_that_ran_out_emails_nobody() -> None:
+    h = NotifyHarness()
+    booking_id = h.new_booking(offer_id=h.paid_offer)
+    h.clock.advance(timedelta(minutes=16))
+    assert h.service.release_expired_holds() == 1
+    assert h.doc(booking_id)["change"] == "cancelled"
+
+    assert h.booking_event(booking_id)[0].status_code == 200
+    assert h.sent() == []
+
+
+def test_a_reminder_for_a_creator_who_is_gone_is_passed_over_not_retried() -> None:
+    h = NotifyHarness()
+    booking_id = h.new_booking(at(9, day=3))
+    assert h.notifier.send_owed(booking_id, force=True) is Outcome.SETTLED
+    h.mail.sent.clear()
+    h.store.commit([delete(CREATORS, h.creator_id)])
+    h.clock.advance(timedelta(hours=1))
+
+    h.tick()
+    assert h.sent() == []
+    assert h.doc(booking_id)["next_reminder_at"] == datetime.fromisoformat(at(8, day=3)), "on to the 1 h reminder"
