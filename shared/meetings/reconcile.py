@@ -62,6 +62,13 @@ def _carries(meeting: ZoomMeeting, marker: str) -> bool:
     return first_line == marker or first_line.startswith(f"{marker} ")  # earlier markers added an attempt id
 
 
+def _look_again_while_marked(booking: Booking) -> None:
+    """An intent still set means a meeting may be in Zoom that Flo has not found (a create whose answer was
+    lost, listed late): the reconcile comes back for it, adopting or deleting it, whatever the link settled on."""
+    if booking.zoom_intent:
+        raise RetryLater("Zoom does not list the booking's meeting yet; checking again")
+
+
 def _untold(booking: Booking) -> bool:
     """A recorded Zoom meeting the decided link is not (it settled on Meet or none while Zoom was out of reach):
     the fan was never given it, and a decided link never changes, so it is one nobody will join."""
@@ -188,7 +195,8 @@ class MeetingReconciler:
         booking, meet_url = self._reconcile_google(run, stored, by_hand or zoom_url)
         if not booking.confirmed:
             if booking.link_nudge_at is not None:  # the cancel's cleanup is done: no nudge republishes it
-                self._write(run, booking, replace(booking, link_nudge_at=None))
+                booking = self._write(run, booking, replace(booking, link_nudge_at=None))
+            _look_again_while_marked(booking)
             return
         provider: LinkProvider | None = "zoom" if zoom_url else "google_meet" if meet_url else None
         url = zoom_url or meet_url
@@ -212,8 +220,7 @@ class MeetingReconciler:
                 "link recorded",
                 extra={"booking_id": run.booking_id, "creator_id": booking.creator_id, "link_status": status},
             )
-        if recorded.zoom is not None and recorded.zoom_intent:
-            raise RetryLater("Zoom does not list the meeting yet; checking again for extras")
+        _look_again_while_marked(recorded)
 
     def _reconcile_zoom(self, run: _Run, booking: Booking) -> tuple[Booking, str | None]:
         """The booking with its Zoom meeting made, moved or deleted as it says, and the join URL it now has."""
@@ -264,8 +271,12 @@ class MeetingReconciler:
         for extra in marked:
             if kept is None or extra.id != kept.meeting_id:
                 self._delete_zoom(run, booking, extra.id)
-        # Cleared only on what Zoom showed: the recorded meeting listed, or (none kept) every marked one deleted.
-        shown = any(m.id == kept.meeting_id for m in marked) if kept is not None else bool(marked)
+        # Cleared only on what Zoom showed: the recorded meeting listed, or (none kept) every marked one deleted,
+        # or, none ever listed, once the window in which Zoom lists a lost create has passed.
+        if kept is not None:
+            shown = any(m.id == kept.meeting_id for m in marked)
+        else:
+            shown = bool(marked) or self._clock.now() >= self._cleanup_deadline(booking)
         return self._write(run, booking, replace(booking, zoom=kept, zoom_intent=None if shown else marker))
 
     def _create_meeting(self, run: _Run, booking: Booking) -> Booking:
@@ -278,9 +289,14 @@ class MeetingReconciler:
             duration_minutes=booking.duration_minutes,
             timezone=booking.timezone,
         )
-        meeting = self._call(
-            run, booking.creator_id, "zoom", lambda t: self._zoom.create_meeting(t, spec), booking.link_deadline_at
-        )
+        try:
+            meeting = self._call(
+                run, booking.creator_id, "zoom", lambda t: self._zoom.create_meeting(t, spec), booking.link_deadline_at
+            )
+        except _GiveUp as give_up:
+            if not give_up.maybe_done:  # Zoom refused it: there is no meeting to look for
+                self._write(run, booking, replace(booking, zoom_intent=None))
+            raise
         made = ZoomMeetingRef(meeting.id, meeting.join_url, booking.start)
         try:
             return self._write(run, booking, replace(booking, zoom=made))
@@ -431,7 +447,7 @@ class MeetingReconciler:
                     raise RetryLater(str(exc)) from None
                 if deadline is None and exc.kind is ErrorKind.TRANSIENT:
                     raise RetryLater(str(exc)) from None
-            raise _GiveUp(f"{exc.provider} {exc.kind.value}") from None
+            raise _GiveUp(f"{exc.provider} {exc.kind.value}", maybe_done=exc.kind is ErrorKind.TRANSIENT) from None
 
     @staticmethod
     def _paused(until: datetime, deadline: datetime | None) -> Exception:
@@ -446,6 +462,8 @@ class _Superseded(Exception):
 
 
 class _GiveUp(Exception):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, maybe_done: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.maybe_done = maybe_done
+        """The call may have gone through though its answer never came (a timeout, a 5xx): a refusal did not."""

@@ -27,6 +27,9 @@ class _Faults:
     def fail_next(self, error: ProviderError, times: int = 1) -> None:
         self._faults.extend([error] * times)
 
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
     def lose_next_answer(self, method: str) -> None:
         """The next call of `method` does its work, but its answer never arrives (a read timeout)."""
         self._lost_answers.append(method)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shared.meetings.reconcile import LEASE_TTL, RetryLater
+from shared.meetings.reconcile import DELETE_RETRY_WINDOW, LEASE_TTL, RetryLater
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.providers.models import MeetingSpec, ZoomMeeting
 from shared.store.lease import LEASES
@@ -128,7 +128,7 @@ def test_zoom_down_is_retried_until_the_deadline_then_falls_back() -> None:
 
     h.clock.advance(timedelta(seconds=2))
     assert h.clock.now() > deadline
-    assert _status(h, booking_id) == 200
+    assert _status(h, booking_id) == 503  # decided on Meet, but a create that timed out may have gone through
 
     doc = h.doc(booking_id)
     event = h.event_of(booking_id)
@@ -138,6 +138,35 @@ def test_zoom_down_is_retried_until_the_deadline_then_falls_back() -> None:
     assert doc["link_status"] == "ready"
     assert h.live_meetings() == []
     assert h.link_events() == [{"type": "link.ready", "booking_id": booking_id, "revision": 1}]
+
+    h.zoom.clear_faults()  # Zoom is back and, the window for a late listing past, lists none of the booking's
+    assert h.clock.now() >= h.doc(booking_id)["updated_at"] + DELETE_RETRY_WINDOW
+    assert _status(h, booking_id) == 200
+    assert h.doc(booking_id)["zoom_intent"] is None
+    assert h.doc(booking_id)["meeting_url"] == event.hangout_link  # the decided link never changes
+
+
+def test_a_create_answered_too_late_for_the_link_is_found_and_deleted_after_the_fall_back() -> None:
+    h = MeetingsHarness()
+    h.connect("zoom", "google")
+    booking_id = h.book(local(3, 10))
+    h.clock.advance(LINK_DEADLINE - timedelta(seconds=5))
+    h.zoom.lose_next_answer("create_meeting")  # Zoom makes it; the answer never comes
+    h.zoom.fail_next(ZOOM_DOWN)  # nor does the list that would have found it in time
+
+    assert _status(h, booking_id) == 503
+    h.clock.advance(timedelta(seconds=10))
+    assert _status(h, booking_id) == 503  # past the deadline: decided on Meet, the meeting still unfound
+    assert h.doc(booking_id)["video_provider"] == "google_meet"
+    [made] = h.live_meetings()
+
+    assert _status(h, booking_id) == 200  # the next look lists it, deletes it, and is done
+
+    assert h.live_meetings() == []
+    assert h.zoom.calls.count("delete_meeting") == 1
+    assert h.doc(booking_id)["zoom_intent"] is None
+    assert h.doc(booking_id)["video_provider"] == "google_meet"
+    assert made.id not in [m.id for m in h.live_meetings()]
 
 
 def test_zoom_down_then_back_ends_with_one_zoom_meeting() -> None:
