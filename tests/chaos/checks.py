@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_string, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from shared.bookings.model import BOOKINGS, CELLS, OUTBOX, is_zoom_url
 from shared.bookings.notices import NOTICES
 from shared.notify.ledger import EMAILS
 from shared.providers.google_calendar import event_id_for
+from shared.store.lease import LEASES
 from tests.chaos.stories import ChaosCreator, Story
 from tests.e2e.flo import Flo
 
@@ -109,6 +112,56 @@ def unsettled(firestore: Any, sink_count: int, last_sink_count: int) -> list[str
     if sink_count != last_sink_count:
         reasons.append("mail still arriving")
     return reasons
+
+
+STUCK_FIELDS = (
+    "status",
+    "change",
+    "revision",
+    "updated_at",
+    "link_status",
+    "link_revision",
+    "link_published_revision",
+    "zoom",
+    "zoom_intent",
+    "zoom_failed_revision",
+    "google_event",
+    "link_nudge_at",
+    "mail_due_at",
+)
+"""What a booking that did not settle is printed with: its state as the workers decide from it."""
+
+
+def stuck_details(firestore: Any, reasons: list[str], log_dir: Path, lines: int = 6) -> list[str]:
+    """For each booking still moving when the wait ended: its fields, its leases, and the last log lines of each
+    service that name it, so a run that did not settle on a CI machine says why without its logs."""
+    details = []
+    for booking_id in sorted({reason.split(" ", 1)[0] for reason in reasons if " " in reason}):
+        doc = firestore.collection(BOOKINGS).document(booking_id).get().to_dict()
+        if doc is None:
+            continue
+        details.append(f"{booking_id}: " + ", ".join(f"{name}={doc.get(name)}" for name in STUCK_FIELDS))
+        leases = [f"{d.id} {d.to_dict()}" for d in firestore.collection(LEASES).stream() if booking_id in d.id]
+        details += [f"  lease {lease}" for lease in leases]
+        for log in sorted(log_dir.glob("*.log")):
+            if log.stem in ("firestore", "pubsub", "mailsink"):
+                continue
+            named = [line for line in log.read_text(errors="replace").splitlines() if booking_id in line]
+            details += [f"  {log.stem}: {_brief(line)}" for line in named[-lines:]]
+    return details
+
+
+_LOG_BOILERPLATE = frozenset({"severity", "time", "service", "logger", "message", "booking_id"})
+
+
+def _brief(line: str) -> str:
+    """A structured log line as its time, message and own fields; any other line as it is, cut short."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return line[:300]
+    fields = " ".join(f"{k}={v}" for k, v in entry.items() if k not in _LOG_BOILERPLATE)
+    return f"{str(entry.get('time', ''))[11:23]} {entry.get('message')} {fields}"[:300]
 
 
 @dataclass

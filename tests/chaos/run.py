@@ -25,7 +25,7 @@ import httpx
 
 from devstack.sandbox.client import SandboxControl
 from devstack.stack_process import RunningStack, start_stack
-from tests.chaos.checks import INVARIANTS, Figures, check, snapshot, unsettled
+from tests.chaos.checks import INVARIANTS, Figures, check, snapshot, stuck_details, unsettled
 from tests.chaos.faults import Killer, Republisher, provider_faults, smtp_refusals, smtp_refused
 from tests.chaos.stories import ALL_DAY, CREATOR_KINDS, ChaosCreator, Driver, Story, plan_stories
 from tests.e2e.flo import Flo, StackInfo, callback_result
@@ -106,6 +106,8 @@ class Result:
     timings: dict[str, float] = field(default_factory=dict)
     faults: dict[str, Any] = field(default_factory=dict)
     stories: list[Story] = field(default_factory=list)
+    stuck: list[str] = field(default_factory=list)
+    """The bookings still moving when the settle wait ended, as `stuck_details` prints them."""
 
     @property
     def failed(self) -> list[str]:
@@ -122,6 +124,7 @@ class Result:
             lines += [f"      {detail}" for detail in broken[:details]]
         notes = [f"{s.booking_id or s.number}: {note}" for s in self.stories for note in s.notes]
         lines += [f"  driver note: {note}" for note in notes[:details]]
+        lines += [f"  stuck {line}" for line in self.stuck]
         return "\n".join(lines)
 
 
@@ -262,12 +265,13 @@ def _run(config: ChaosConfig, stack: RunningStack, flo: Flo, started: float) -> 
     proxy = stack.state.get("push_proxy_url")
     if proxy:
         faults.update({f"push_{k}": v for k, v in httpx.get(proxy + "/_proxy/stats", timeout=10).json().items()})
+    client = firestore.Client(project=stack.state["project_id"])
+    stuck = [] if settled else stuck_details(client, reasons, Path(stack.state["logs"]))
     if not settled:
         faults["still_moving"] = "; ".join(reasons[:5])
-    snap = snapshot(firestore.Client(project=stack.state["project_id"]), flo, creators)
-    figures = check(snap, stories, creators, settled)
+    figures = check(snapshot(client, flo, creators), stories, creators, settled)
     timings["total"] = time.monotonic() - started
-    return Result(config, figures, timings, faults, stories)
+    return Result(config, figures, timings, faults, stories, stuck)
 
 
 def main(config: ChaosConfig = FULL) -> int:
