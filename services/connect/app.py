@@ -33,7 +33,9 @@ SETTINGS_PATH = "/dashboard/settings/integrations"
 PROVIDER_PARAM = "<any(zoom, google):name>"
 """Any other provider name matches no API route: a 404 (and the document lists the two)."""
 BROWSER_COOKIE = "flo_oauth_browser"
-"""Holds the value the OAuth state is bound to; sent only to the callbacks, for as long as a state lives."""
+"""Holds the value the OAuth state is bound to, for as long as a state lives. Its path is the whole site, not
+only the callbacks: Connect must read it back to keep it, or a second Connect in the same browser (Google
+after Zoom, or two tabs) would draw a new value and the first one's callback would no longer match."""
 
 
 def bind_browser(request: Request, secure: bool) -> tuple[str, Callable[[Response], Response]]:
@@ -45,7 +47,7 @@ def bind_browser(request: Request, secure: bool) -> tuple[str, Callable[[Respons
             BROWSER_COOKIE,
             browser,
             max_age=int(STATE_LIFETIME.total_seconds()),
-            path="/oauth/",
+            path="/",
             secure=secure,
             httponly=True,
             samesite="Lax",

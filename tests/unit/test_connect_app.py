@@ -111,6 +111,19 @@ def test_deny_stores_nothing(h: Harness) -> None:
     assert h.connection("zoom") is None
 
 
+def test_connects_started_one_after_another_in_one_browser_each_complete(h: Harness) -> None:
+    """Google pressed while Zoom's consent screen is still open in another tab, and Zoom pressed twice: the
+    browser keeps one binding, so every state it started still completes there."""
+    first_zoom, google, second_zoom = h.start("zoom"), h.start("google"), h.start("zoom")
+
+    for provider, state in (("zoom", first_zoom), ("google", google)):
+        response = h.callback(provider, code=h.oauth[provider].consent(state), state=state)
+        assert settings_query(response) == {"connected": [provider]}
+    response = h.callback("zoom", code=h.oauth["zoom"].consent(second_zoom), state=second_zoom)
+    assert settings_query(response) == {"connected": ["zoom"]}
+    assert h.tiles()["zoom"]["status"] == h.tiles()["google"]["status"] == "connected"
+
+
 def test_a_replayed_state_fails_and_the_first_connection_stays(h: Harness) -> None:
     state = h.start("zoom")
     code = h.oauth["zoom"].consent(state)
@@ -251,11 +264,11 @@ def test_a_callback_in_another_browser_is_refused_and_connects_nothing(h: Harnes
     assert h.tiles()["zoom"]["status"] == "not_connected"
 
 
-def test_connect_keeps_the_browser_cookie_only_for_the_callbacks_and_the_state_lifetime(h: Harness) -> None:
+def test_connect_keeps_the_browser_cookie_for_the_state_lifetime_out_of_scripts_reach(h: Harness) -> None:
     response = h.client.post("/api/integrations/zoom/connect", headers=h.headers)
     cookie = response.headers["Set-Cookie"]
     assert cookie.startswith("flo_oauth_browser=")
-    for attribute in ("HttpOnly", "Path=/oauth/", "SameSite=Lax", "Max-Age=600"):
+    for attribute in ("HttpOnly", "Path=/;", "SameSite=Lax", "Max-Age=600"):
         assert attribute in cookie, cookie
     assert "Secure" not in cookie  # the harness is the local stack, served over plain http
 
@@ -263,5 +276,5 @@ def test_connect_keeps_the_browser_cookie_only_for_the_callbacks_and_the_state_l
 def test_the_browser_cookie_is_secure_outside_local() -> None:
     _, set_cookie = bind_browser(Request(EnvironBuilder().get_environ()), secure=True)
     cookie = set_cookie(Response()).headers["Set-Cookie"]
-    for attribute in ("Secure", "HttpOnly", "Path=/oauth/", "SameSite=Lax", "Max-Age=600"):
+    for attribute in ("Secure", "HttpOnly", "Path=/;", "SameSite=Lax", "Max-Age=600"):
         assert attribute in cookie, cookie
