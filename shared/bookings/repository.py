@@ -277,7 +277,7 @@ class DocStoreBookingRepository:
             current = _from_doc(stored)
             if decided_from(current) != decided_from(seen):
                 return None
-            # A retry after another caller made the same change writes nothing, so it takes no write lock.
+            # A retry after another caller made the same change writes nothing.
             missing = {name: value for name, value in fields.items() if stored.get(name) != value}
             if missing:
                 txn.write(update(BOOKINGS, booking_id, missing))
@@ -295,9 +295,8 @@ class DocStoreBookingRepository:
     def _unchanged_if(
         self, booking_id: str, seen: Booking, decided_from: DecidedFrom, fence: Lease | None
     ) -> Booking | None:
-        """update_if with nothing to write: only whether the booking is still as decided, by plain reads. A
-        transaction here would hold the booking's lock for nothing, and every redelivery of a settled booking's
-        event asks exactly this."""
+        """update_if with nothing to write: only whether the booking is still as decided, by plain reads (every
+        redelivery of a settled booking's event asks exactly this)."""
         if fence is not None:
             fence.check(self._store.get)
         current = self.get(booking_id)

@@ -22,9 +22,9 @@ class NotFound(Exception):
 
 
 class Contended(Exception):
-    """Other transactions held the documents (a lock wait timed out, or every commit attempt aborted), or a
-    killed instance's transaction still held them: nothing was written. Safe to retry as it was: a push
-    handler answers 503 so Pub/Sub redelivers, a sweep tries again next tick, a caller gets 503 Retry-After."""
+    """Other writers kept changing the documents read (or held a lock on them) through every try: nothing was
+    written. Safe to retry as it was: a push handler answers 503 so Pub/Sub redelivers, a sweep tries again next
+    tick, a caller gets 503 Retry-After."""
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,12 @@ class DocStore(Protocol):
 
     def commit(self, writes: Sequence[Write]) -> None:
         """Apply all writes atomically; raise Conflict (writing nothing) if a create meets a document, and
-        Contended (writing nothing) if a transaction held one of the documents past the lock wait."""
+        Contended (writing nothing) if another writer held a lock on one of the documents past the wait."""
         ...
 
     def transaction(self, fn: Callable[[Txn], T]) -> T:
-        """Run `fn` and commit its writes atomically, `fn` again on each retry; Contended when it cannot commit."""
+        """Run `fn` and commit its writes atomically if nothing it read changed meanwhile, else `fn` again on fresh
+        reads; Contended when it cannot commit."""
         ...
 
 
