@@ -52,14 +52,14 @@ def _path_and_params(rule: str) -> tuple[str, list[dict[str, Any]]]:
     return _PARAM.sub(to_template, rule), params
 
 
-def _query_params(model: type[BaseModel]) -> list[dict[str, Any]]:
+def _model_params(model: type[BaseModel], where: str) -> list[dict[str, Any]]:
     schema = model.model_json_schema(by_alias=True)
     required = set(schema.get("required", []))
     out = []
     for name, given in schema["properties"].items():
         prop = {k: v for k, v in given.items() if k != "title"}
         description = prop.pop("description", None)
-        param = {"name": name, "in": "query", "required": name in required, "schema": prop}
+        param = {"name": name, "in": where, "required": name in required, "schema": prop}
         out.append({**param, "description": description} if description else param)
     return out
 
@@ -98,7 +98,8 @@ def _operation(
         "tags": [service],
         "responses": responses,
     }
-    parameters = params + (_query_params(r.query) if r.query else [])
+    parameters = params + (_model_params(r.query, "query") if r.query else [])
+    parameters += _model_params(r.headers, "header") if r.headers else []
     if parameters:
         operation["parameters"] = parameters
     if r.body is not None:

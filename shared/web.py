@@ -85,6 +85,8 @@ class Route:
     auth: Auth = None
     page: bool = False
     """An HTML page for a person's browser (forms, cookies, CSRF): not part of the API's OpenAPI document."""
+    headers: type[BaseModel] | None = None
+    """Request headers the handler reads, documented by their aliases."""
 
 
 def route(

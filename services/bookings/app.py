@@ -6,9 +6,11 @@ from werkzeug.wrappers import Request, Response
 
 from services.bookings.pages import page_routes
 from services.bookings.schemas import (
+    IDEMPOTENCY_HEADER,
     AvailabilityIn,
     AvailabilityOut,
     BookedOut,
+    BookHeaders,
     BookIn,
     BookingOut,
     BookingsOut,
@@ -27,6 +29,7 @@ from services.bookings.schemas import (
     booked_view,
     booking_view,
     notice_view,
+    request_key,
     slots_view,
 )
 from shared.auth import DevTokenAuth
@@ -63,7 +66,8 @@ class BookingRoutes:
 
     def book(self, request: Request) -> Response:
         body = parse_body(request, BookIn)
-        booked = self._bookings.book(body.offer_id, body.start, body.fan.to_fan())
+        key = request_key(request.headers.get(IDEMPOTENCY_HEADER))
+        booked = self._bookings.book(body.offer_id, body.start, body.fan.to_fan(), key)
         return respond(BookedOut.model_validate(booked_view(booked, self._uses.base_url)), 201)
 
     def manage(self, request: Request, token: str) -> Response:
@@ -162,6 +166,7 @@ def build_routes(uses: BookingsUseCases) -> list[Route]:
             r.book,
             summary="Book a slot (free offers confirm at once; paid ones are held for payment)",
             body=BookIn,
+            headers=BookHeaders,
             responses={201: BookedOut},
         ),
         Route(

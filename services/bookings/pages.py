@@ -4,6 +4,8 @@ and render the same views (services/bookings/schemas.py)."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -14,7 +16,15 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 from werkzeug.wrappers import Request, Response
 
-from services.bookings.schemas import FanIn, LinkIn, booking_view, manage_url, notice_view, slots_view
+from services.bookings.schemas import (
+    REQUEST_KEY_FIELD,
+    FanIn,
+    LinkIn,
+    booking_view,
+    manage_url,
+    notice_view,
+    slots_view,
+)
 from shared.availability import AvailabilityError
 from shared.bootstrap import BookingsUseCases
 from shared.errors import ConflictError, NotFoundError, NotPermittedError
@@ -241,6 +251,8 @@ class BookingPages:
             action=f"/book/{creator_id}/{offer_id}{zones.query()}",
             error=error,
             fan=fan or {"name": "", "email": "", "start": ""},
+            request_key_field=REQUEST_KEY_FIELD,
+            request_key=secrets.token_urlsafe(16),  # drawn anew each time: a new try after a refusal is a new request
             **self._slot_window(request, creator_id, offer_id, zones),
         )
 
@@ -265,7 +277,9 @@ class BookingPages:
             return self._booking_page(request, creator_id, offer_id, 400, "Please pick a time.", entered)
         self._public_offer(creator_id, offer_id)
         try:
-            booked = self._bookings.book(offer_id, start, fan.to_fan())
+            booked = self._bookings.book(
+                offer_id, start, fan.to_fan(), _form_request_key(form.get(REQUEST_KEY_FIELD), entered)
+            )
         except ConflictError:
             taken = "Sorry, that time is no longer free: someone may have just booked it. Please pick another time."
             return self._booking_page(request, creator_id, offer_id, 409, taken, {**entered, "start": ""})
@@ -388,6 +402,16 @@ def _day_or(value: str | None, default: date, earliest: date, latest: date) -> d
     except ValueError:
         return default
     return day if earliest <= day <= latest else default
+
+
+def _form_request_key(form_key: str | None, entered: dict[str, str]) -> str | None:
+    """The form's key with what the fan chose: Confirm pressed twice sends the same request (one booking), while
+    a form shown once and sent again with another time or name (the Back button) is a booking of its own."""
+    if not form_key:
+        return None
+    return hashlib.sha256(
+        "\n".join([form_key, entered["start"], entered["email"], entered["name"]]).encode()
+    ).hexdigest()
 
 
 def _time_or_none(value: str) -> datetime | None:

@@ -3,6 +3,7 @@ document, and the views that turn use-case results into those answers (the pages
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,6 +14,7 @@ from shared.bookings.model import is_zoom_url
 from shared.bookings.notices import Notice
 from shared.bookings.service import PAGE_SIZE, Booked
 from shared.bookings.slots import OpenSlots
+from shared.errors import InvalidInputError
 from shared.fields import DocId, Email, HttpsLink, Instant, PlainText, Timezone, WholeNumber
 from shared.schemas import QueryIn, StrictIn
 
@@ -21,6 +23,30 @@ MAX_PRICE_CENTS = 1_000_000
 MAX_RANGES_PER_DAY = 48
 
 Status = Literal["pending_payment", "confirmed", "cancelled"]
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+"""Optional on `POST /api/public/bookings`: the same key with the same request answers with the booking it made."""
+REQUEST_KEY_FIELD = "request_key"
+"""The booking form's hidden field carrying a key drawn when the form was shown, for a Confirm pressed twice."""
+_REQUEST_KEY = r"[\x21-\x7e]{1,255}"
+
+
+class BookHeaders(BaseModel):
+    idempotency_key: str = Field(
+        "",
+        alias="Idempotency-Key",
+        pattern=f"^{_REQUEST_KEY}$",
+        description="Sent again with the same request, answers with the booking it made; with another, 409.",
+    )
+
+
+def request_key(raw: str | None) -> str | None:
+    """A client's key for one booking request, or None when it sent none."""
+    if raw is None:
+        return None
+    if not re.fullmatch(_REQUEST_KEY, raw):
+        raise InvalidInputError("invalid_idempotency_key", f"{IDEMPOTENCY_HEADER}: 1 to 255 visible ASCII characters.")
+    return raw
 
 
 class FanIn(StrictIn):

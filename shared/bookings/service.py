@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import secrets
@@ -23,7 +24,7 @@ from shared.bookings.repository import BookingRepository, PageMark, Row, SlotTak
 from shared.clock import Clock
 from shared.errors import ConflictError, InvalidInputError, NotFoundError
 from shared.store.port import Doc
-from shared.vault import Vault
+from shared.vault import Sealed, Vault
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,20 @@ class Booked:
     manage_token: str
 
 
+class RequestKeyReusedError(ConflictError):
+    def __init__(self) -> None:
+        super().__init__(
+            "idempotency_key_reused",
+            "This Idempotency-Key came before with another booking request: send a new key for a new booking.",
+        )
+
+
+def requested_booking_id(offer_id: str, request_key: str) -> str:
+    """The booking id a request key stands for: the same key for the same offer always names the same booking,
+    so a request sent again (its answer was lost, or the fan pressed Confirm twice) finds the one it made."""
+    return hashlib.sha256(f"{offer_id}\n{request_key}".encode()).hexdigest()[:32]
+
+
 def manage_aad(booking_id: str) -> str:
     """Binds a sealed manage token to its booking: emails need the token itself, so it is kept encrypted."""
     return f"manage:{booking_id}"
@@ -172,10 +187,38 @@ class BookingService:
 
     # ---- writing -------------------------------------------------------------------------------------------
 
-    def book(self, offer_id: str, start: datetime, fan: Fan) -> Booked:
+    def book(self, offer_id: str, start: datetime, fan: Fan, request_key: str | None = None) -> Booked:
+        """Book the slot; with a `request_key`, the same request sent again answers with the booking it made
+        (not 409: its slot is taken by that booking), and the key sent with another request is refused."""
         offer, creator = self._catalog.offer(offer_id)
         require_bookings_plan(creator)
-        return self._book(offer["creator_id"], creator, offer_id, offer, start, fan, test_booking=False)
+        if request_key is None:
+            return self._book(offer["creator_id"], creator, offer_id, offer, start, fan, test_booking=False)
+        booking_id = requested_booking_id(offer_id, request_key)
+        earlier = self._made_by_request(booking_id, offer_id, start, fan)
+        if earlier is not None:
+            return earlier
+        try:
+            return self._book(
+                offer["creator_id"], creator, offer_id, offer, start, fan, test_booking=False, booking_id=booking_id
+            )
+        except ConflictError:  # the slot taken, or busy in the calendar by now: by this request's twin, sent at once?
+            earlier = self._made_by_request(booking_id, offer_id, start, fan)
+            if earlier is None:
+                raise
+            return earlier
+
+    def _made_by_request(self, booking_id: str, offer_id: str, start: datetime, fan: Fan) -> Booked | None:
+        """The booking a keyed request made earlier, as its first answer said; None if it made none. Only the
+        same request gets it (offer, time and fan): the manage link is not for whoever learns a key."""
+        booking = self._bookings.get(booking_id)
+        if booking is None:
+            return None
+        same = booking.offer_id == offer_id and booking.start == start and booking.fan.email == fan.email
+        if not same or booking.fan.name != fan.name:
+            raise RequestKeyReusedError
+        token = self._vault.decrypt(Sealed.from_dict(booking.manage_token_sealed), manage_aad(booking_id))
+        return Booked(booking_id, booking.status, token)
 
     def book_test(self, creator_id: str, start: datetime) -> Booked:
         """A short free session to the creator's own address, run through the real path (meeting, event, emails)."""
@@ -187,13 +230,22 @@ class BookingService:
         return self._book(creator_id, creator, TEST_OFFER_ID, TEST_OFFER, start, fan, test_booking=True)
 
     def _book(
-        self, creator_id: str, creator: Doc, offer_id: str, offer: Doc, start: datetime, fan: Fan, *, test_booking: bool
+        self,
+        creator_id: str,
+        creator: Doc,
+        offer_id: str,
+        offer: Doc,
+        start: datetime,
+        fan: Fan,
+        *,
+        test_booking: bool,
+        booking_id: str | None = None,
     ) -> Booked:
         now = self._clock.now()
         duration = int(offer["duration_minutes"])
         end = start + timedelta(minutes=duration)
         self._require_free_slot(creator_id, creator, start, end, now)
-        booking_id = uuid.uuid4().hex
+        booking_id = booking_id or uuid.uuid4().hex
         manage_token = secrets.token_urlsafe(32)
         paid = int(offer["price_cents"]) > 0
         booking = Booking(
