@@ -169,6 +169,30 @@ def test_neither_connected_confirms_with_no_link(flo: Flo) -> None:
     assert booking["join_available"] is False
 
 
+def test_a_booking_request_sent_again_with_its_key_gets_one_booking_one_meeting_and_one_confirmation(
+    flo: Flo,
+) -> None:
+    """The fan's answer was lost and the app sends the request again: the same booking comes back, not a 409."""
+    creator, offer = _setup(flo, "zoom")
+    start = flo.first_slot(creator, offer)
+    request = {"offer_id": offer, "start": start, "fan": {"name": "Rae Retry", "email": "rae@example.com"}}
+    headers = {"Idempotency-Key": uuid.uuid4().hex}
+
+    first = flo.http.post("/api/public/bookings", json=request, headers=headers)
+    again = flo.http.post("/api/public/bookings", json=request, headers=headers)
+
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json() == first.json()
+    booking = flo.settled(creator, first.json()["booking_id"])
+    assert list(flo.bookings(creator)) == [booking["id"]]
+    assert len(flo.zoom_meetings(creator)) == 1
+    eventually(lambda: len(flo.emails(booking["id"], "confirmation")) == 1 or None, timeout=30, what="the confirmation")
+    reused = flo.http.post(
+        "/api/public/bookings", json={**request, "start": flo.first_slot(creator, offer, index=1)}, headers=headers
+    )
+    assert reused.status_code == 409 and reused.json()["error"]["code"] == "idempotency_key_reused"
+
+
 # ---- paid and free ---------------------------------------------------------------------------------------
 
 
