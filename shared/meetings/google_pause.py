@@ -3,18 +3,31 @@
 Google refuses that user's writes for a while (its help pages speak of hours), so each redelivery that tried
 again would only hammer it. While the pause lasts, reconciles make no Google write for the creator and decide
 at once, as for any Google failure past the link deadline; busy-time reads are not paused (they degrade as they
-always do). One document per creator; the pause ends by itself."""
+always do). One document per creator: the pause ends by itself, and the document stays until the scheduler tick
+has caught up on what the pause skipped (`shared/meetings/google_catch_up.py`), then goes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared.store.port import DocStore, put
+from shared.store.port import DocStore, Txn, Where, delete, paged, put
 
 GOOGLE_PAUSES = "google_write_pauses"
 GOOGLE_WRITE_PAUSE = timedelta(hours=1)
 """Used when Google names no Retry-After: long enough not to hammer, short enough that a day's bookings are not
 all left without an event."""
+
+
+@dataclass(frozen=True)
+class EndedPause:
+    """A pause that is over and whose skipped Google work is still owed."""
+
+    creator_id: str
+    since: datetime | None
+    """When the first pause not yet caught up began (None on a document older than this field: no lower bound)."""
+    until: datetime
 
 
 class GoogleWritePause:
@@ -28,7 +41,33 @@ class GoogleWritePause:
         return until if isinstance(until, datetime) and until > now else None
 
     def pause(self, creator_id: str, now: datetime, retry_after: float | None) -> datetime:
-        """Stop the creator's Google writes until Google's Retry-After, or for GOOGLE_WRITE_PAUSE."""
+        """Stop the creator's Google writes until Google's Retry-After, or for GOOGLE_WRITE_PAUSE. A pause whose
+        skipped work is not caught up yet keeps its start, so the catch-up covers both."""
         until = now + (timedelta(seconds=retry_after) if retry_after else GOOGLE_WRITE_PAUSE)
-        self._store.commit([put(GOOGLE_PAUSES, creator_id, {"creator_id": creator_id, "until": until})])
+
+        def write(txn: Txn) -> None:
+            owed = txn.get(GOOGLE_PAUSES, creator_id)
+            since = owed.get("since", now) if owed else now
+            txn.write(put(GOOGLE_PAUSES, creator_id, {"creator_id": creator_id, "since": since, "until": until}))
+
+        self._store.transaction(write)
         return until
+
+    def ended_by(self, moment: datetime, batch: int) -> Iterator[EndedPause]:
+        """Every pause that ended by `moment` and is not caught up yet, the earliest ended first: one single-field
+        query, so a tick with nothing owed reads nothing else."""
+        for creator_id, doc in paged(self._store, GOOGLE_PAUSES, [Where("until", "<=", moment)], "until", batch):
+            yield EndedPause(creator_id, doc.get("since"), doc["until"])
+
+    def caught_up(self, pause: EndedPause) -> bool:
+        """Forget the pause once its skipped work is done, only if it is still the one caught up on: a new pause
+        set meanwhile (a later `until`) stays, owed in its turn. True if this call forgot it."""
+
+        def forget(txn: Txn) -> bool:
+            doc = txn.get(GOOGLE_PAUSES, pause.creator_id)
+            if doc is None or doc.get("until") != pause.until:
+                return False
+            txn.write(delete(GOOGLE_PAUSES, pause.creator_id))
+            return True
+
+        return self._store.transaction(forget)
