@@ -346,7 +346,13 @@ def scheduler_tick(runtime: Runtime) -> SchedulerTick:
 def google_catch_up(runtime: Runtime, service: BookingService) -> GoogleCatchUp:
     """The tick's catch-up after a Google write pause; `service` reopens link-less bookings (it needs no calendar)."""
     return GoogleCatchUp(
-        GoogleWritePause(runtime.store), runtime.bookings, service, runtime.outbox, runtime.connections, runtime.clock
+        GoogleWritePause(runtime.store),
+        runtime.bookings,
+        service,
+        runtime.outbox,
+        runtime.connections,
+        runtime.notices,
+        runtime.clock,
     )
 
 

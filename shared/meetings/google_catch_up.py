@@ -20,6 +20,7 @@ from functools import partial
 
 from shared.bookings.batch import guarded
 from shared.bookings.booking import Booking
+from shared.bookings.notices import GOOGLE_WRITES_CAUGHT_UP, Notices
 from shared.bookings.outbox import Outbox
 from shared.bookings.repository import BookingRepository, each_of_creator
 from shared.bookings.service import LINK_NUDGE_INTERVAL, BookingService
@@ -64,9 +65,11 @@ class GoogleCatchUp:
         service: BookingService,
         outbox: Outbox,
         connections: Connections,
+        notices: Notices,
         clock: Clock,
     ) -> None:
         self._pauses = pauses
+        self._notices = notices
         self._bookings = bookings
         self._service = service
         self._outbox = outbox
@@ -86,7 +89,8 @@ class GoogleCatchUp:
         """The creator's touched bookings put right, then the pause forgotten unless one of them failed (a later
         tick tries again). With Google no longer connected Flo can write nothing there: the pause is just forgotten."""
         failed = False
-        if self._connections.status(pause.creator_id, "google") == "connected":
+        connected = self._connections.status(pause.creator_id, "google") == "connected"
+        if connected:
             for booking_id, booking in each_of_creator(self._bookings, pause.creator_id, upcoming=True, now=now):
                 if not tried_during(booking, pause):
                     continue
@@ -100,9 +104,18 @@ class GoogleCatchUp:
                     republished = guarded(booking_id, republish, "republishing a booking after a Google pause")
                     counts["google_events_republished"] += bool(republished)
                     failed = failed or republished is None
-        if not failed and self._pauses.caught_up(pause):
-            counts["google_pauses_caught_up"] += 1
-            log.info("caught up after a Google write pause", extra={"creator_id": pause.creator_id})
+        if failed or not self._pauses.caught_up(pause):
+            return
+        counts["google_pauses_caught_up"] += 1
+        log.info("caught up after a Google write pause", extra={"creator_id": pause.creator_id})
+        if connected:
+            self._resolve_notices(pause)
+
+    def _resolve_notices(self, pause: EndedPause) -> None:
+        """The creator's notices of the pauses caught up say so (a new pause's own, made after, stays as it is)."""
+        for notice in self._notices.open_of_kind(pause.creator_id, "google_writes_paused"):
+            if not notice.resolved and notice.created_at <= pause.until:
+                self._notices.resolve(notice.notice_id, GOOGLE_WRITES_CAUGHT_UP)
 
     def _republish(self, booking_id: str, booking: Booking, now: datetime) -> bool:
         """The booking's reconcile owed again: it inserts, moves or deletes the event as the booking says."""

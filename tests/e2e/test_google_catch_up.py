@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from shared.bookings.model import BOOKINGS
+from shared.bookings.notices import GOOGLE_WRITES_CAUGHT_UP
 from shared.meetings.google_catch_up import CATCH_UP_AFTER
 from shared.meetings.google_pause import GOOGLE_PAUSES
 from shared.providers.google_calendar import event_id_for
@@ -129,6 +130,8 @@ def test_after_the_pause_a_booking_made_meanwhile_gets_its_event_a_moved_one_mov
     assert flo.booking(creator, moved["booking_id"])["meeting_url"] == rescheduled["meeting_url"]
     assert flo.emails(during["booking_id"], "link_ready") == []
     eventually(lambda: stack_store(flo.stack).get(GOOGLE_PAUSES, creator.creator_id) is None, what="pause forgotten")
+    [notice] = [n for n in flo.notices(creator) if n["kind"] == "google_writes_paused"]
+    assert notice["message"] == GOOGLE_WRITES_CAUGHT_UP
 
 
 @pytest.mark.usefixtures("clean_faults")

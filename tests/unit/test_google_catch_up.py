@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
+from shared.bookings.notices import GOOGLE_WRITES_CAUGHT_UP, NOTICES
 from shared.bookings.outbox import BOOKING_EVENTS
 from shared.bootstrap import google_catch_up
 from shared.meetings.google_catch_up import CATCH_UP_AFTER, GoogleCatchUp
 from shared.meetings.google_pause import GOOGLE_PAUSES, GOOGLE_WRITE_PAUSE, EndedPause, GoogleWritePause
 from shared.store.port import DocStore, put
-from tests.fakes.store import FakeDocStore
+from tests.fakes.store import FakeDocStore, InterleavingStore
 from tests.unit.test_meetings_google_limits import USAGE_LIMITS
 from tests.unit.test_meetings_harness import NOW, MeetingsHarness, local
 
@@ -25,8 +26,8 @@ PAST_THE_PAUSE = GOOGLE_WRITE_PAUSE + CATCH_UP_AFTER
 class CatchUpHarness(MeetingsHarness):
     """The meetings harness with the tick's catch-up, and the booking events it publishes delivered on demand."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, store: DocStore | None = None) -> None:
+        super().__init__(store=store)
         self.catch_up: GoogleCatchUp = google_catch_up(self.runtime, self.bookings)
         self.pauses = GoogleWritePause(self.store)
         self._delivered = 0
@@ -78,6 +79,12 @@ def test_a_booking_made_during_the_pause_gets_its_event_with_its_zoom_link_and_k
     )
     assert len(h.link_events()) == links  # no new link: the fan is told nothing
     assert h.store.get(GOOGLE_PAUSES, h.creator_id) is None
+    [notice] = h.notices()
+    assert (notice["kind"], notice["message"], notice["resolved"]) == (
+        "google_writes_paused",
+        GOOGLE_WRITES_CAUGHT_UP,
+        True,
+    )
 
 
 def test_the_catch_up_waits_for_the_end_of_the_pause() -> None:
@@ -221,7 +228,13 @@ def test_twice_delivered_and_twice_swept_is_as_good_as_once() -> None:
 
     [pause] = list(h.pauses.ended_by(h.clock.now(), 10))
     late = GoogleCatchUp(  # a second tick that read the same pause before the first forgot it
-        _ReadBefore(h.store, pause), h.runtime.bookings, h.bookings, h.runtime.outbox, h.connections, h.clock
+        _ReadBefore(h.store, pause),
+        h.runtime.bookings,
+        h.bookings,
+        h.runtime.outbox,
+        h.connections,
+        h.runtime.notices,
+        h.clock,
     )
     first_counts = h.run()
     second_counts = late.run()
@@ -297,6 +310,8 @@ def test_with_google_disconnected_since_the_pause_is_forgotten_and_nothing_repub
 
     assert counts == {"google_pauses_caught_up": 1, "google_events_republished": 0, "google_links_reopened": 0}
     assert h.republished() == []
+    [notice] = h.notices()
+    assert not notice.get("resolved")  # nothing was put right: the notice still says what happened
 
 
 @pytest.mark.parametrize("since", [None, NOW + timedelta(minutes=20)])
@@ -316,3 +331,27 @@ def test_a_pause_document_without_a_start_catches_up_every_upcoming_booking_it_m
     h.run()
 
     assert [e["booking_id"] for e in h.republished()] == ([booking_id] if since is None else [])
+
+
+def test_a_pause_that_begins_after_the_catch_up_forgot_the_last_one_keeps_its_notice_and_its_document() -> None:
+    h: CatchUpHarness
+
+    def paused_again() -> None:
+        now = h.clock.now()
+        until = h.pauses.pause(h.creator_id, now, None)  # Google refused another write, right after the forget
+        h.runtime.notices.google_writes_paused(h.creator_id, until, now)
+
+    store = InterleavingStore(
+        FakeDocStore(), lambda call: call.kind == "query" and call.collection == NOTICES, paused_again
+    )
+    h = CatchUpHarness(store)
+    h.connect("zoom", "google")
+    h.pause_google()
+    h.clock.advance(PAST_THE_PAUSE)
+
+    assert h.run()["google_pauses_caught_up"] == 1
+
+    old, new = sorted(h.notices(), key=lambda n: n["created_at"])
+    assert (old["resolved"], new.get("resolved")) == (True, None)
+    kept = h.store.get(GOOGLE_PAUSES, h.creator_id)
+    assert kept is not None and kept["since"] == h.clock.now()  # the new pause, owed a catch-up of its own
