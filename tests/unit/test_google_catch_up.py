@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from shared.bookings.notices import GOOGLE_WRITES_CAUGHT_UP, NOTICES
-from shared.bookings.outbox import BOOKING_EVENTS
+from shared.bookings.outbox import BOOKING_EVENTS, outbox_write
 from shared.bootstrap import google_catch_up
 from shared.meetings.google_catch_up import CATCH_UP_AFTER, GoogleCatchUp
 from shared.meetings.google_pause import GOOGLE_PAUSES, GOOGLE_WRITE_PAUSE, EndedPause, GoogleWritePause
@@ -131,6 +131,27 @@ def test_a_booking_rescheduled_during_the_pause_has_its_event_moved_to_the_new_t
     assert event is not None and event.start == local(4, 15)
     assert event.location == moved["meeting_url"] == h.doc(booking_id)["meeting_url"]
     assert h.doc(booking_id)["google_event"]["start"] == local(4, 15)
+
+
+def test_a_link_the_creator_set_by_hand_during_the_pause_is_written_into_the_event_after_it() -> None:
+    h = CatchUpHarness()
+    h.connect("zoom", "google")
+    booking_id = h.book(local(3, 10))
+    h.settle(booking_id)
+    h.pause_google()
+    own = "https://example.com/my-room"
+    h.bookings.set_link(h.creator_id, booking_id, own)
+    h.settle(booking_id)
+    stale = h.event_of(booking_id)
+    assert stale is not None and stale.location != own
+
+    h.clock.advance(PAST_THE_PAUSE)
+    h.run()
+    h.republished()
+
+    event = h.event_of(booking_id)
+    assert event is not None and event.location == own and own in event.description
+    assert (h.doc(booking_id)["meeting_url"], h.doc(booking_id)["link_manual"]) == (own, True)
 
 
 def test_a_booking_cancelled_during_the_pause_has_its_event_deleted() -> None:
@@ -355,3 +376,18 @@ def test_a_pause_that_begins_after_the_catch_up_forgot_the_last_one_keeps_its_no
     assert (old["resolved"], new.get("resolved")) == (True, None)
     kept = h.store.get(GOOGLE_PAUSES, h.creator_id)
     assert kept is not None and kept["since"] == h.clock.now()  # the new pause, owed a catch-up of its own
+
+
+def test_a_revision_whose_outbox_entry_still_waits_is_left_to_the_outbox_sweep() -> None:
+    h = CatchUpHarness()
+    h.connect("zoom", "google")
+    booking_id = h.pause_google()
+    h.clock.advance(PAST_THE_PAUSE)
+    h.store.commit([outbox_write(booking_id, 1, h.clock.now())])  # its publisher has not got to it yet
+
+    assert h.run()["google_pauses_caught_up"] == 1
+    assert h.republished() == []  # not published twice from here
+
+    assert h.runtime.outbox.sweep(h.clock.now() + timedelta(minutes=1)) == 1
+    assert [e["booking_id"] for e in h.republished()] == [booking_id]
+    assert h.event_of(booking_id) is not None
