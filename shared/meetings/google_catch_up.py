@@ -8,7 +8,7 @@ touched: a link-less one is reopened as a reconnect reopens it (`BookingService.
 worker makes the link, notify sends link_ready to the fan and the creator); one whose event is missing, behind
 or, cancelled, perhaps still there, is published again, and its reconcile inserts, moves or deletes the event as
 the booking says. A booking that has a link keeps it (a reconcile never changes a decided link). Only then is
-the pause forgotten, and only if no new pause was set meanwhile. Running twice is harmless: the reopening is
+the pause marked caught up, and only if no new pause was set meanwhile. Running twice is harmless: the reopening is
 conditional on the booking as read, and another reconcile of an event already right changes nothing.
 """
 
@@ -36,7 +36,7 @@ CATCH_UP_AFTER = LEASE_TTL
 the pause just before it ended writes its decision at once, well within its lease."""
 
 
-def tried_during(booking: Booking, pause: EndedPause) -> bool:
+def _tried_during(booking: Booking, pause: EndedPause) -> bool:
     """Whether a Google write for the booking as it is may have been refused by the pause: its revision is older
     than the pause's end, and that revision's reconciles (until its link deadline and the nudge after it; for a
     cancel, until its cleanup window closes) reach back to the pause's start."""
@@ -49,7 +49,7 @@ def tried_during(booking: Booking, pause: EndedPause) -> bool:
     return booking.updated_at + DELETE_RETRY_WINDOW >= pause.since
 
 
-def event_behind(booking: Booking) -> bool:
+def _event_behind(booking: Booking) -> bool:
     """A confirmed booking's Google event is missing, or at another time, or without the booking's link."""
     event = booking.google_event
     if event is None:
@@ -86,25 +86,26 @@ class GoogleCatchUp:
         return counts
 
     def _catch_up(self, pause: EndedPause, now: datetime, counts: dict[str, int]) -> None:
-        """The creator's touched bookings put right, then the pause forgotten unless one of them failed (a later
-        tick tries again). With Google no longer connected Flo can write nothing there: the pause is just forgotten."""
+        """The creator's touched bookings put right, then the pause marked caught up unless one of them failed (a
+        later tick tries again). With Google no longer connected Flo can write nothing there: the pause is just
+        marked."""
         failed = False
         connected = self._connections.status(pause.creator_id, "google") == "connected"
         if connected:
             for booking_id, booking in each_of_creator(self._bookings, pause.creator_id, upcoming=True, now=now):
-                if not tried_during(booking, pause):
+                if not _tried_during(booking, pause):
                     continue
                 if booking.confirmed and booking.link_decided and not booking.meeting_url:
                     reopen = partial(self._service.retry_link, booking_id, booking)
                     reopened = guarded(booking_id, reopen, "reopening a link after a Google pause")
                     counts["google_links_reopened"] += bool(reopened)
                     failed = failed or reopened is None
-                elif booking.cancelled or (booking.confirmed and booking.link_decided and event_behind(booking)):
+                elif booking.cancelled or (booking.confirmed and booking.link_decided and _event_behind(booking)):
                     republish = partial(self._republish, booking_id, booking, now)
                     republished = guarded(booking_id, republish, "republishing a booking after a Google pause")
                     counts["google_events_republished"] += bool(republished)
                     failed = failed or republished is None
-        if failed or not self._pauses.caught_up(pause):
+        if failed or not self._pauses.caught_up(pause, now):
             return
         counts["google_pauses_caught_up"] += 1
         log.info("caught up after a Google write pause", extra={"creator_id": pause.creator_id})

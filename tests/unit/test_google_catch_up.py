@@ -14,7 +14,13 @@ from shared.bookings.notices import GOOGLE_WRITES_CAUGHT_UP, NOTICES
 from shared.bookings.outbox import BOOKING_EVENTS, outbox_write
 from shared.bootstrap import google_catch_up
 from shared.meetings.google_catch_up import CATCH_UP_AFTER, GoogleCatchUp
-from shared.meetings.google_pause import GOOGLE_PAUSES, GOOGLE_WRITE_PAUSE, EndedPause, GoogleWritePause
+from shared.meetings.google_pause import (
+    CATCH_UP_SETTLES,
+    GOOGLE_PAUSES,
+    GOOGLE_WRITE_PAUSE,
+    EndedPause,
+    GoogleWritePause,
+)
 from shared.store.port import DocStore, put
 from tests.fakes.store import FakeDocStore, InterleavingStore
 from tests.unit.test_meetings_google_limits import USAGE_LIMITS
@@ -78,7 +84,7 @@ def test_a_booking_made_during_the_pause_gets_its_event_with_its_zoom_link_and_k
         decided["revision"],
     )
     assert len(h.link_events()) == links  # no new link: the fan is told nothing
-    assert h.store.get(GOOGLE_PAUSES, h.creator_id) is None
+    assert _owed(h) is False
     [notice] = h.notices()
     assert (notice["kind"], notice["message"], notice["resolved"]) == (
         "google_writes_paused",
@@ -248,7 +254,7 @@ def test_twice_delivered_and_twice_swept_is_as_good_as_once() -> None:
     h.calendar.calls.clear()
 
     [pause] = list(h.pauses.ended_by(h.clock.now(), 10))
-    late = GoogleCatchUp(  # a second tick that read the same pause before the first forgot it
+    late = GoogleCatchUp(  # a second tick that read the same pause before the first marked it
         _ReadBefore(h.store, pause),
         h.runtime.bookings,
         h.bookings,
@@ -270,11 +276,11 @@ def test_twice_delivered_and_twice_swept_is_as_good_as_once() -> None:
     doc = h.doc(link_less)
     assert (doc["revision"], doc["video_provider"]) == (2, "zoom")  # Zoom is back: the reopened link is Zoom's
     assert h.doc(zoom_linked)["revision"] == 1
-    assert h.run()["google_events_republished"] == 0  # the pause is forgotten: a third tick does nothing
+    assert h.run()["google_events_republished"] == 0  # the pause is caught up: a third tick does nothing
 
 
 class _ReadBefore(GoogleWritePause):
-    """The pause store as a tick that read `pause` before another tick forgot it sees it."""
+    """The pause store as a tick that read `pause` before another tick marked it caught up sees it."""
 
     def __init__(self, store: DocStore, pause: EndedPause) -> None:
         super().__init__(store)
@@ -292,8 +298,8 @@ def test_a_new_pause_set_during_the_catch_up_is_kept_and_caught_up_from_the_firs
     [ended] = list(h.pauses.ended_by(h.clock.now() - CATCH_UP_AFTER, 10))
     assert ended.since == NOW
 
-    again = h.pauses.pause(h.creator_id, h.clock.now(), None)  # Google refused again before the tick forgot it
-    assert h.pauses.caught_up(ended) is False
+    again = h.pauses.pause(h.creator_id, h.clock.now(), None)  # Google refused again before the tick marked it
+    assert h.pauses.caught_up(ended, h.clock.now()) is False
     kept = h.store.get(GOOGLE_PAUSES, h.creator_id)
     assert kept is not None and (kept["since"], kept["until"]) == (NOW, again)
 
@@ -313,14 +319,14 @@ def test_a_failed_republish_keeps_the_pause_owed_for_the_next_tick() -> None:
 
     failed = h.run()
     assert failed["google_pauses_caught_up"] == 0 and h.republished() == []
-    assert h.store.get(GOOGLE_PAUSES, h.creator_id) is not None
+    assert _owed(h) is True
 
     assert h.run()["google_pauses_caught_up"] == 1
     h.republished()
     assert h.event_of(booking_id) is not None
 
 
-def test_with_google_disconnected_since_the_pause_is_forgotten_and_nothing_republished() -> None:
+def test_with_google_disconnected_since_the_pause_is_marked_and_nothing_republished() -> None:
     h = CatchUpHarness()
     h.connect("zoom", "google")
     h.pause_google()
@@ -354,12 +360,12 @@ def test_a_pause_document_without_a_start_catches_up_every_upcoming_booking_it_m
     assert [e["booking_id"] for e in h.republished()] == ([booking_id] if since is None else [])
 
 
-def test_a_pause_that_begins_after_the_catch_up_forgot_the_last_one_keeps_its_notice_and_its_document() -> None:
+def test_a_pause_that_begins_right_after_the_catch_up_keeps_its_notice_and_the_first_start() -> None:
     h: CatchUpHarness
 
     def paused_again() -> None:
         now = h.clock.now()
-        until = h.pauses.pause(h.creator_id, now, None)  # Google refused another write, right after the forget
+        until = h.pauses.pause(h.creator_id, now, None)  # Google refused another write, right after the mark
         h.runtime.notices.google_writes_paused(h.creator_id, until, now)
 
     store = InterleavingStore(
@@ -375,7 +381,7 @@ def test_a_pause_that_begins_after_the_catch_up_forgot_the_last_one_keeps_its_no
     old, new = sorted(h.notices(), key=lambda n: n["created_at"])
     assert (old["resolved"], new.get("resolved")) == (True, None)
     kept = h.store.get(GOOGLE_PAUSES, h.creator_id)
-    assert kept is not None and kept["since"] == h.clock.now()  # the new pause, owed a catch-up of its own
+    assert kept is not None and kept["until"] > h.clock.now() and kept["since"] == NOW  # owed, from the first start
 
 
 def test_a_revision_whose_outbox_entry_still_waits_is_left_to_the_outbox_sweep() -> None:
@@ -391,3 +397,44 @@ def test_a_revision_whose_outbox_entry_still_waits_is_left_to_the_outbox_sweep()
     assert h.runtime.outbox.sweep(h.clock.now() + timedelta(minutes=1)) == 1
     assert [e["booking_id"] for e in h.republished()] == [booking_id]
     assert h.event_of(booking_id) is not None
+
+
+def test_what_the_catch_ups_own_writes_gave_up_on_for_a_new_pause_is_caught_up_after_that_one() -> None:
+    h = CatchUpHarness()
+    h.connect("zoom", "google")
+    first = h.pause_google()
+    second = h.book(local(3, 14))
+    h.settle(second)  # paused: decided with its Zoom link, no event
+    h.clock.advance(PAST_THE_PAUSE)
+    h.calendar.fail_next(USAGE_LIMITS)  # the catch-up's first write is the one Google limits next
+
+    assert h.run()["google_events_republished"] == 2
+    h.republished()
+    assert h.event_of(first) is None and h.event_of(second) is None
+    again = h.store.get(GOOGLE_PAUSES, h.creator_id)
+    assert again is not None and again["since"] == NOW
+
+    h.clock.advance(PAST_THE_PAUSE)
+    assert h.run()["google_events_republished"] == 2
+    h.republished()
+    assert h.event_of(first) is not None and h.event_of(second) is not None
+
+
+def test_a_pause_long_after_the_last_catch_up_starts_afresh() -> None:
+    h = CatchUpHarness()
+    h.connect("zoom", "google")
+    h.pause_google()
+    h.clock.advance(PAST_THE_PAUSE)
+    h.run()
+    h.clock.advance(CATCH_UP_SETTLES)
+
+    h.pauses.pause(h.creator_id, h.clock.now(), None)
+
+    doc = h.store.get(GOOGLE_PAUSES, h.creator_id)
+    assert doc is not None and doc["since"] == h.clock.now()
+
+
+def _owed(h: CatchUpHarness) -> bool:
+    """Whether the creator's pause still waits for its catch-up."""
+    doc = h.store.get(GOOGLE_PAUSES, h.creator_id)
+    return doc is not None and doc["until"] is not None
