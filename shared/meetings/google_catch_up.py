@@ -69,11 +69,11 @@ class GoogleCatchUp:
         clock: Clock,
     ) -> None:
         self._pauses = pauses
-        self._notices = notices
         self._bookings = bookings
         self._service = service
         self._outbox = outbox
         self._connections = connections
+        self._notices = notices
         self._clock = clock
 
     def run(self) -> dict[str, int]:

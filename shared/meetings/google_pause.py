@@ -30,7 +30,7 @@ class EndedPause:
 
     creator_id: str
     since: datetime | None
-    """When the first pause not yet caught up began (None on a document older than this field: no lower bound)."""
+    """When the earliest pause this catch-up covers began (None on a document older than this field: no bound)."""
     until: datetime
 
 
