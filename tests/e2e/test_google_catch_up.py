@@ -2,10 +2,11 @@
 skipped is put right in the creator's Google Calendar (the sandbox's), and a booking left without a link gets
 one, with link_ready to the fan and the creator.
 
-The sandbox refuses the first event insert with Google's usage-limits answer, without a Retry-After, so the
-creator's Google writes pause for an hour (longer than a cancel's 15 minutes of delete retries: its delete gives
-up). The hour is made to pass by moving the pause's end to now in the stack's Firestore (as the e2e tests move a
-hold's expiry), then the stack's own scheduler tick catches up.
+The sandbox refuses the first event insert with Google's usage-limits answer. Without a Retry-After the creator's
+Google writes pause for an hour (longer than a cancel's 15 minutes of delete retries: its delete gives up); the
+hour is made to pass by moving the pause's end to now in the stack's Firestore (as the e2e tests move a hold's
+expiry). With a Retry-After a little longer than the link deadline the pause is waited out for real. Either way
+the stack's own scheduler tick catches up.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from shared.meetings.google_catch_up import CATCH_UP_AFTER
 from shared.meetings.google_pause import GOOGLE_PAUSES
 from shared.providers.google_calendar import event_id_for
 from shared.store.port import update
+from tests.e2e.conftest import E2E_ENV
 from tests.e2e.flo import Creator, Flo, eventually, parse_time, stack_store
 
 USAGE_LIMITS = {
@@ -32,6 +34,7 @@ USAGE_LIMITS = {
         "errors": [{"domain": "usageLimits", "reason": "quotaExceeded", "message": "Calendar usage limits exceeded."}],
     }
 }
+LINK_DEADLINE_SECONDS = int(E2E_ENV["LINK_DEADLINE_SECONDS"])
 CATCH_UP_SECONDS = CATCH_UP_AFTER.total_seconds() + 45
 """The catch-up waits CATCH_UP_AFTER past the pause's end; the tick runs every 2 s on this stack, then one
 reconcile per booking."""
@@ -58,9 +61,13 @@ def _event_start(event: dict[str, Any]) -> datetime:
     return start.astimezone(UTC)
 
 
-def _pause_google_with_a_booking(flo: Flo, creator: Creator, offer: str, index: int) -> dict[str, Any]:
-    """A booking whose event insert Google refuses for its usage limits: the creator's writes pause an hour."""
-    flo.sandbox.add_fault("google", r"/events$", method="POST", status=403, body=USAGE_LIMITS, times=1)
+def _pause_google_with_a_booking(
+    flo: Flo, creator: Creator, offer: str, index: int, retry_after: int | None = None
+) -> dict[str, Any]:
+    """A booking whose event insert Google refuses for its usage limits: the creator's writes pause an hour, or
+    for Google's Retry-After."""
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
+    flo.sandbox.add_fault("google", r"/events$", method="POST", status=403, body=USAGE_LIMITS, headers=headers, times=1)
     made = flo.book(offer, flo.first_slot(creator, offer, index=index))
     booking = flo.settled(creator, made["booking_id"])
     [notice] = [n for n in flo.notices(creator) if n["kind"] == "google_writes_paused"]
@@ -137,17 +144,19 @@ def test_after_the_pause_a_booking_made_meanwhile_gets_its_event_a_moved_one_mov
 
 @pytest.mark.usefixtures("clean_faults")
 def test_a_google_only_booking_left_without_a_link_by_the_pause_gets_its_meet_and_both_are_told(flo: Flo) -> None:
+    """A pause as Google names it (Retry-After), waited out for real: longer than the link deadline, so the
+    booking decides at once with no link, and short enough to watch it end."""
     creator = flo.creator()
     flo.connected(creator, "google")
     offer = flo.offer(creator)
-    booking = _pause_google_with_a_booking(flo, creator, offer, index=0)
+    pause_seconds = LINK_DEADLINE_SECONDS + 5
+    booking = _pause_google_with_a_booking(flo, creator, offer, index=0, retry_after=pause_seconds)
     assert (booking["link_status"], booking["meeting_url"]) == ("unavailable", None)
-
-    _end_the_pause(flo, creator)
+    assert flo.google_events(creator) == []
 
     healed = eventually(
         lambda: b if (b := flo.booking(creator, booking["booking_id"]))["link_status"] == "ready" else None,
-        timeout=CATCH_UP_SECONDS,
+        timeout=pause_seconds + CATCH_UP_SECONDS,
         what="the Meet link after the pause",
     )
     [event] = flo.google_events(creator)
