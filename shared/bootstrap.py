@@ -36,6 +36,7 @@ from shared.connections.zoom_webhook import ZoomWebhook
 from shared.logs import configure_logging, register_secret
 from shared.mail import MailSender, SmtpSender
 from shared.mail.port import SMTP_TIMEOUT_SECONDS
+from shared.meetings.google_catch_up import GoogleCatchUp
 from shared.meetings.google_pause import GoogleWritePause
 from shared.meetings.quota import ZoomQuota
 from shared.meetings.reconcile import MeetingReconciler
@@ -338,6 +339,20 @@ def scheduler_tick(runtime: Runtime) -> SchedulerTick:
         runtime.clock,
         runtime.connection_repository,
         broken_mail,
+        google_catch_up(runtime, service),
+    )
+
+
+def google_catch_up(runtime: Runtime, service: BookingService) -> GoogleCatchUp:
+    """The tick's catch-up after a Google write pause; `service` reopens link-less bookings (it needs no calendar)."""
+    return GoogleCatchUp(
+        GoogleWritePause(runtime.store),
+        runtime.bookings,
+        service,
+        runtime.outbox,
+        runtime.connections,
+        runtime.notices,
+        runtime.clock,
     )
 
 

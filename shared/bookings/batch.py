@@ -13,13 +13,15 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def guarded(booking_id: str, step: Callable[[], T], what: str) -> T | None:
-    """The step's result, or None (logged with the booking and the step) if it raised."""
+def guarded(key: str, step: Callable[[], T], what: str, *, subject: str = "booking") -> T | None:
+    """The step's result, or None (logged with the step and the `subject` it was for, named by `key`) if it
+    raised."""
+    extra = {f"{subject}_id": key}
     try:
         return step()
     except Contended:
-        log.warning("%s contended for a booking; the next tick tries again", what, extra={"booking_id": booking_id})
+        log.warning("%s contended for a %s; the next tick tries again", what, subject, extra=extra)
         return None
     except Exception:
-        log.exception("%s failed for a booking; the next tick tries again", what, extra={"booking_id": booking_id})
+        log.exception("%s failed for a %s; the next tick tries again", what, subject, extra=extra)
         return None

@@ -29,6 +29,10 @@ GOOGLE_WRITES_PAUSED = (
     "Google Calendar refused Flo's changes for a while (its usage limits for your account): until {until}, new"
     " sessions get no Calendar event or Meet link, and moved or cancelled ones are not changed in your calendar"
 )
+GOOGLE_WRITES_CAUGHT_UP = (
+    "Google Calendar takes Flo's changes again: the sessions booked, moved or cancelled while it refused them are"
+    " being put right in your calendar, and any that got no video link meanwhile get one"
+)
 ZOOM_DELETE_RETRIED = "Flo removed the leftover Zoom meeting of a cancelled session after you reconnected Zoom"
 ZOOM_OTHER_ACCOUNT = (
     "You connected a different Zoom account: this session's meeting stays in your earlier Zoom account, and Flo"

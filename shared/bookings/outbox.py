@@ -9,7 +9,7 @@ from functools import partial
 from shared.bookings.batch import guarded
 from shared.bookings.model import OUTBOX
 from shared.bus.port import Publisher
-from shared.store.port import Doc, DocStore, Where, Write, create, delete, paged
+from shared.store.port import Conflict, Doc, DocStore, Where, Write, create, delete, paged
 
 log = logging.getLogger(__name__)
 BOOKING_EVENTS = "booking-events"
@@ -39,6 +39,15 @@ class Outbox:
             log.warning("publish failed; the outbox sweep will retry", extra={"booking_id": booking_id}, exc_info=True)
             return
         self._store.commit([delete(OUTBOX, f"{booking_id}-{revision}")])
+
+    def republish(self, booking_id: str, revision: int, now: datetime) -> None:
+        """Publish a revision once more (work on it is owed again), with its outbox entry written first so a failed
+        publish is swept up; an entry still waiting is left to its own publisher or the sweep."""
+        try:
+            self._store.commit([outbox_write(booking_id, revision, now)])
+        except Conflict:
+            return
+        self.publish(booking_id, revision)
 
     def sweep(self, now: datetime, min_age: timedelta = timedelta(seconds=5)) -> int:
         """Publish every entry older than min_age (younger ones are still being published by their request),

@@ -20,6 +20,7 @@ from shared.bookings.service import BookingService
 from shared.bookings.sweeps import run_booking_sweeps
 from shared.clock import Clock
 from shared.connections.repository import DocStoreConnections
+from shared.meetings.google_catch_up import GoogleCatchUp
 from shared.notify.connection_broken import BrokenConnectionMail
 from shared.notify.owed import Notifier, Outcome
 
@@ -98,8 +99,9 @@ def _advance(bookings: BookingRepository, booking_id: str, seen: Booking, done: 
 
 class SchedulerTick:
     """Everything Cloud Scheduler's job runs: the booking sweeps (unpublished events, expired holds, stuck
-    links), owed confirmations and due reminders, the tokens about to expire, and the creators whose connection
-    broke. Counts only: failures are logged per booking and retried by the next tick."""
+    links), owed confirmations and due reminders, the tokens about to expire, the creators whose connection
+    broke, and the calendar work a Google write pause skipped. Counts only: failures are logged per booking and
+    retried by the next tick."""
 
     def __init__(
         self,
@@ -110,6 +112,7 @@ class SchedulerTick:
         clock: Clock,
         connections: DocStoreConnections,
         broken_mail: BrokenConnectionMail,
+        google_catch_up: GoogleCatchUp,
     ) -> None:
         self._bookings = bookings
         self._outbox = outbox
@@ -118,6 +121,7 @@ class SchedulerTick:
         self._clock = clock
         self._connections = connections
         self._broken_mail = broken_mail
+        self._google_catch_up = google_catch_up
 
     def run(self) -> dict[str, int]:
         now = self._clock.now()
@@ -126,4 +130,5 @@ class SchedulerTick:
             **tick(self._bookings, self._notifier, now),
             **self._connections.refresh_expiring(REFRESH_AHEAD, BATCH),
             **self._broken_mail.send_due(),
+            **self._google_catch_up.run(),
         }

@@ -184,4 +184,7 @@ def test_the_route_answers_with_counts() -> None:
         "tokens_failed": 0,
         "broken_mail_sent": 0,
         "broken_mail_failed": 0,
+        "google_pauses_caught_up": 0,
+        "google_events_republished": 0,
+        "google_links_reopened": 0,
     }
