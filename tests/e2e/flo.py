@@ -9,12 +9,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_string, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 from google.api_core.exceptions import DeadlineExceeded
@@ -279,6 +280,15 @@ def callback_result(response: httpx.Response) -> dict[str, list[str]]:
 
 def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+def event_start(event: dict[str, Any]) -> datetime:
+    """A Google Calendar event's start as a UTC instant, whether the sandbox wrote an offset or a zone."""
+    when = event["start"]
+    start = datetime.fromisoformat(when["dateTime"].replace("Z", "+00:00"))
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=ZoneInfo(when["timeZone"]))
+    return start.astimezone(UTC)
 
 
 # ---- the stack's emulators, for what no public route can do -----------------------------------------------

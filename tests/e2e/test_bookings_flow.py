@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.flo import Creator, Flo, eventually, parse_time
+from tests.e2e.flo import Creator, Flo, event_start, eventually, parse_time
 
 ZOOM_DELETE_FAILED = "We could not remove a Zoom meeting for a cancelled session"
 
@@ -28,14 +28,6 @@ ZOOM_DELETE_FAILED = "We could not remove a Zoom meeting for a cancelled session
 
 def _instant(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def _event_start(event: dict[str, Any]) -> datetime:
-    when = event["start"]
-    start = datetime.fromisoformat(when["dateTime"].replace("Z", "+00:00"))
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=ZoneInfo(when["timeZone"]))
-    return start.astimezone(UTC)
 
 
 def _setup(flo: Flo, *providers: str, price_cents: int = 0, timezone: str = "Europe/London") -> tuple[Creator, str]:
@@ -125,7 +117,7 @@ def test_google_only_gives_a_meet_link_and_a_calendar_event(flo: Flo) -> None:
     assert booking["join_available"] is True
     [event] = flo.google_events(creator)
     assert event["hangoutLink"] == booking["meeting_url"]
-    assert _event_start(event) == parse_time(booking["start"]).astimezone(UTC)
+    assert event_start(event) == parse_time(booking["start"]).astimezone(UTC)
     assert flo.zoom_meetings(creator) == []
 
 
@@ -148,7 +140,7 @@ def test_zoom_and_google_give_a_zoom_link_inside_the_google_event_and_no_meet(fl
     assert url in event.get("description", "")
     assert "hangoutLink" not in event
     assert "conferenceData" not in event
-    assert _event_start(event) == parse_time(booking["start"]).astimezone(UTC)
+    assert event_start(event) == parse_time(booking["start"]).astimezone(UTC)
     [meeting] = flo.zoom_meetings(creator)
     assert meeting["join_url"] == url
 
@@ -277,7 +269,7 @@ def test_fan_reschedule_replaces_the_zoom_meeting_and_moves_the_google_event(flo
         what="the Google event moved and carrying the new link",
     )
     assert len(event) == 1
-    assert _event_start(event[0]) == parse_time(new_start).astimezone(UTC)
+    assert event_start(event[0]) == parse_time(new_start).astimezone(UTC)
     slot_starts = {parse_time(s) for s in flo.slot_starts(creator, offer, 16)}
     assert parse_time(before["start"]) in slot_starts  # the old time is free again
     assert parse_time(new_start) not in slot_starts

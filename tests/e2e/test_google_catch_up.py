@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -25,7 +24,7 @@ from shared.meetings.google_pause import GOOGLE_PAUSES
 from shared.providers.google_calendar import event_id_for
 from shared.store.port import update
 from tests.e2e.conftest import E2E_ENV
-from tests.e2e.flo import Creator, Flo, eventually, parse_time, stack_store
+from tests.e2e.flo import Creator, Flo, event_start, eventually, parse_time, stack_store
 
 USAGE_LIMITS = {
     "error": {
@@ -51,14 +50,6 @@ def clean_faults(flo: Flo) -> Iterator[None]:
 
 def _events(flo: Flo, creator: Creator) -> dict[str, dict[str, Any]]:
     return {str(e["id"]): e for e in flo.google_events(creator)}
-
-
-def _event_start(event: dict[str, Any]) -> datetime:
-    when = event["start"]
-    start = datetime.fromisoformat(when["dateTime"].replace("Z", "+00:00"))
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=ZoneInfo(when["timeZone"]))
-    return start.astimezone(UTC)
 
 
 def _pause_google_with_a_booking(
@@ -114,7 +105,7 @@ def test_after_the_pause_a_booking_made_meanwhile_gets_its_event_a_moved_one_mov
     left = _events(flo, creator)
     assert event_id_for(during["booking_id"]) not in left
     assert event_id_for(cancelled["booking_id"]) in left
-    assert _event_start(left[event_id_for(moved["booking_id"])]) != parse_time(rescheduled["start"])
+    assert event_start(left[event_id_for(moved["booking_id"])]) != parse_time(rescheduled["start"])
 
     _end_the_pause(flo, creator)
 
@@ -124,7 +115,7 @@ def test_after_the_pause_a_booking_made_meanwhile_gets_its_event_a_moved_one_mov
         if set(events) != wanted:
             return None
         later = events[event_id_for(moved["booking_id"])]
-        return events if _event_start(later) == parse_time(rescheduled["start"]) else None
+        return events if event_start(later) == parse_time(rescheduled["start"]) else None
 
     events = eventually(put_right, timeout=CATCH_UP_SECONDS, what="the calendar put right after the pause")
     made_meanwhile = events[event_id_for(during["booking_id"])]
