@@ -10,7 +10,7 @@ import pytest
 
 from shared.bookings.model import cell_ids
 from shared.providers.google_calendar import event_id_for
-from tests.chaos.checks import Figures, Snapshot, check
+from tests.chaos.checks import Figures, Snapshot, check, in_flight
 from tests.chaos.stories import ChaosCreator, Story
 from tests.e2e.flo import Creator
 
@@ -138,6 +138,27 @@ def test_emails_must_go_exactly_once(damage: str) -> None:
     else:
         del snap.ledger["1"]
     assert _broken(check(snap, stories, creators, settled=True)) == {"emails_exactly_once"}
+
+
+def test_a_copy_of_an_earlier_revision_whose_sender_was_killed_mid_send_is_not_a_failure() -> None:
+    """Its booking moved on (the fan cancelled) while its sender died: it is in the sink once, the ledger says
+    sending, and no revision owes it any more; the same in the sink without any ledger record still fails."""
+    snap, stories, creators = _healthy()
+    snap.mail.append(_mail("confirmation", "fan@example.com", sequence=0))
+    snap.ledger["3"] = {**_sent("confirmation", "fan", revision=0), "state": "sending"}
+    figures = check(snap, stories, creators, settled=True)
+    assert _broken(figures) == set()
+    assert figures.counts["emails_whose_sender_was_killed"] == 1
+    del snap.ledger["3"]
+    assert _broken(check(snap, stories, creators, settled=True)) == {"emails_exactly_once"}
+
+
+def test_only_a_claim_still_live_keeps_the_run_from_settling() -> None:
+    now = datetime.now(UTC)
+    live = {**_sent("confirmation", "fan"), "state": "sending", "lease_until": now + timedelta(minutes=1)}
+    lapsed = {**live, "lease_until": now - timedelta(minutes=1)}
+    assert in_flight(live, now) and not in_flight(lapsed, now)
+    assert not in_flight(_sent("confirmation", "fan"), now)
 
 
 def test_a_link_changed_behind_the_fans_back_is_caught() -> None:
