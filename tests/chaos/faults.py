@@ -55,6 +55,10 @@ def smtp_refused(mail: httpx.Client) -> int:
     return refused
 
 
+RESTART_WAIT_SECONDS = 90
+"""How long a killed service may take to come back (seconds on a quiet machine, far more on a loaded one)."""
+
+
 @dataclass
 class Killer:
     """SIGKILLs a worker service every `every` seconds while the load runs; the stack starts it again."""
@@ -75,11 +79,24 @@ class Killer:
                 return
             service = self.services[number % len(self.services)]
             before = self.stack.restarts().get(service, 0)
-            os.killpg(self.stack.service_pid(service), signal.SIGKILL)  # the whole instance, mid-flight
+            if not self._kill(service):
+                continue
             self.kills.append(service)
-            wait_until = time.monotonic() + 30
+            wait_until = time.monotonic() + RESTART_WAIT_SECONDS
             while self.stack.restarts().get(service, 0) == before and time.monotonic() < wait_until:
                 time.sleep(0.2)
+
+    def _kill(self, service: str) -> bool:
+        """SIGKILL the service's whole instance, mid-flight; on a loaded machine its last restart may still be
+        under way (no process yet behind the recorded id): then wait for the new one."""
+        deadline = time.monotonic() + RESTART_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.stack.service_pid(service), signal.SIGKILL)
+                return True
+            except ProcessLookupError:
+                time.sleep(1)
+        return False
 
     def restarts(self) -> int:
         return sum(self.stack.restarts().values())
