@@ -1,0 +1,242 @@
+"""The bookings pages' handlers that mutation testing found untested in the unit tier (the e2e tier drives them
+in a browser): a fan booking through the public page and each refusal it answers, the creator's cancel and
+notice dismissal from the dashboard, the dashboard's live list, the manage page's banners, and the fan's
+reschedule form's answers."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from urllib.parse import quote
+
+from werkzeug.test import Client, TestResponse
+
+from shared.bookings.model import CREATORS
+from shared.bookings.notices import NOTICES
+from shared.store.port import put
+from tests.unit.test_bookings_harness import BASE_URL, Creator, Harness, at
+from tests.unit.test_pages import _app, _booked, _csrf, _sign_in
+
+BERLIN = "Europe/Berlin"
+
+
+def _page(response: TestResponse) -> str:
+    return response.get_data(as_text=True)
+
+
+def _fan_books(
+    h: Harness, client: Client, creator: Creator, offer_id: str, query: str = "", **form: str
+) -> TestResponse:
+    path = f"/book/{creator.creator_id}/{offer_id}{query}"
+    csrf = _csrf(client, path)
+    return client.post(path, data={"csrf": csrf, **form})
+
+
+# ---- a fan books on the public page ---------------------------------------------------------------------------
+
+
+def test_a_fan_books_on_the_page_and_lands_on_the_manage_page_in_their_own_zone() -> None:
+    h = Harness()
+    creator = h.creator()
+    offer_id = h.offer(creator)
+    client = _app(h)
+
+    response = _fan_books(
+        h, client, creator, offer_id, f"?tz={quote(BERLIN)}", name=" Ada ", email=" ada@example.com ", start=at(9)
+    )
+
+    assert response.status_code == 303
+    found = re.fullmatch(r"/manage/([^?]+)\?tz=Europe%2FBerlin&booked=1", response.headers["Location"])
+    assert found, response.headers["Location"]
+    booking_id, booking = h.uses.bookings.by_manage_token(found.group(1))
+    assert (booking.fan.name, booking.fan.email, booking.fan.timezone) == ("Ada", "ada@example.com", BERLIN)
+    assert booking.start.isoformat() == at(9) and booking.status == "confirmed"
+    assert h.doc(booking_id)["offer_id"] == offer_id
+
+    manage = _page(client.get(response.headers["Location"]))
+    assert 'id="booked"' in manage  # the "You're booked!" banner, only right after booking
+    assert f'<a href="{BASE_URL}/manage/{found.group(1)}" id="manage-link">' in manage
+    assert "10:00" in manage and "CET (Europe/Berlin)" in manage  # 09:00 UTC in the fan's zone
+    assert 'id="booked"' not in _page(client.get(f"/manage/{found.group(1)}"))
+
+
+def test_a_fan_booking_without_a_name_or_a_valid_email_or_a_time_is_told_which_and_keeps_what_they_typed() -> None:
+    h = Harness()
+    creator = h.creator()
+    offer_id = h.offer(creator)
+    client = _app(h)
+
+    no_name = _fan_books(h, client, creator, offer_id, name=" ", email="ada@example.com", start=at(9))
+    bad_email = _fan_books(h, client, creator, offer_id, name="Ada", email="not-an-email", start=at(9))
+    no_time = _fan_books(h, client, creator, offer_id, name="Ada", email="ada@example.com")
+    no_offset = _fan_books(h, client, creator, offer_id, name="Ada", email="ada@example.com", start="2026-03-02T09:00")
+
+    assert no_name.status_code == 400 and "Please enter your name." in _page(no_name)
+    assert 'value="ada@example.com"' in _page(no_name)
+    assert bad_email.status_code == 400 and "Please enter a valid email address." in _page(bad_email)
+    assert 'value="Ada"' in _page(bad_email)
+    for answer in (no_time, no_offset):
+        assert answer.status_code == 400 and "Please pick a time." in _page(answer)
+    assert h.events() == []  # nothing was booked
+
+
+def test_a_time_taken_meanwhile_is_a_409_that_asks_for_another_time() -> None:
+    h = Harness()
+    creator = h.creator()
+    offer_id = h.offer(creator)
+    client = _app(h)
+    csrf = _csrf(client, f"/book/{creator.creator_id}/{offer_id}")
+    h.booked(offer_id, at(9))  # another fan took 09:00 after this page was opened
+
+    taken = client.post(
+        f"/book/{creator.creator_id}/{offer_id}",
+        data={"csrf": csrf, "name": "Ada", "email": "a@example.com", "start": at(9)},
+    )
+
+    assert taken.status_code == 409
+    page = _page(taken)
+    assert "that time is no longer free" in page
+    assert f'value="{at(9)}" checked' not in page  # the taken time is not picked again
+    assert 'value="Ada"' in page
+
+
+def test_a_creator_who_stopped_taking_bookings_refuses_the_form_too() -> None:
+    h = Harness()
+    creator = h.creator()
+    offer_id = h.offer(creator)
+    client = _app(h)
+    csrf = _csrf(client, f"/book/{creator.creator_id}/{offer_id}")
+    doc = h.store.get(CREATORS, creator.creator_id) or {}
+    h.store.commit([put(CREATORS, creator.creator_id, {**doc, "plan": "free"})])
+
+    refused = client.post(
+        f"/book/{creator.creator_id}/{offer_id}",
+        data={"csrf": csrf, "name": "Ada", "email": "a@example.com", "start": at(9)},
+    )
+
+    assert refused.status_code == 403 and "not taking bookings" in _page(refused)
+    assert h.events() == []
+
+
+def test_the_booking_page_shows_the_offer_its_price_and_the_fans_zone() -> None:
+    h = Harness()
+    creator = h.creator()
+    offer_id = h.offer(creator, duration=45, price_cents=123450)
+    client = _app(h)
+
+    page = _page(client.get(f"/book/{creator.creator_id}/{offer_id}?tz={quote(BERLIN)}"))
+
+    assert '<span id="price">$1,234.50</span>' in page
+    assert "With Cee" in page
+    assert f'action="/book/{creator.creator_id}/{offer_id}?tz=Europe%2FBerlin"' in page
+    assert "Times are in your timezone" in page
+    free = _page(client.get(f"/book/{creator.creator_id}/{h.offer(creator)}"))
+    assert '<span id="price">Free</span>' in free
+    assert "Times are in the creator&#39;s timezone" in free or "Times are in the creator's timezone" in free
+
+
+# ---- the creator's dashboard ---------------------------------------------------------------------------------
+
+
+def test_the_creator_confirms_and_cancels_a_booking_from_the_dashboard() -> None:
+    h = Harness()
+    creator, booking_id, _ = _booked(h)
+    client = _app(h)
+    assert _sign_in(client, creator).status_code == 303
+
+    confirm = client.get(f"/dashboard/bookings/{booking_id}/cancel")
+    assert confirm.status_code == 200 and "Frankie" in _page(confirm)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', _page(confirm))
+    assert csrf
+
+    done = client.post(f"/dashboard/bookings/{booking_id}/cancel", data={"csrf": csrf.group(1)})
+
+    assert (done.status_code, done.headers["Location"]) == (303, "/dashboard/bookings?done=cancelled")
+    doc = h.doc(booking_id)
+    assert (doc["status"], doc["cancelled_by"]) == ("cancelled", "creator")
+
+
+def test_the_cancel_page_of_a_booking_not_the_creators_or_over_is_a_404() -> None:
+    h = Harness()
+    creator, booking_id, _ = _booked(h)
+    other = h.creator()
+    client = _app(h)
+
+    assert _sign_in(client, other).status_code == 303
+    assert client.get(f"/dashboard/bookings/{booking_id}/cancel").status_code == 404  # another creator's
+    assert _sign_in(client, creator).status_code == 303
+    assert client.get("/dashboard/bookings/no-such-booking/cancel").status_code == 404
+    h.clock.advance(timedelta(hours=2))  # the 09:00 session has ended
+    ended = client.get(f"/dashboard/bookings/{booking_id}/cancel")
+    assert ended.status_code == 404 and "It may have ended or been cancelled already." in _page(ended)
+
+
+def test_the_creator_dismisses_a_notice_from_the_dashboard() -> None:
+    h = Harness()
+    creator, booking_id, _ = _booked(h)
+    h.uses.notices.zoom_delete_failed(creator.creator_id, booking_id, 81000000001)
+    [(notice_id, _)] = h.store.query(NOTICES)
+    client = _app(h)
+    assert _sign_in(client, creator).status_code == 303
+    csrf = _csrf(client, "/dashboard/bookings")
+
+    done = client.post(f"/dashboard/notices/{notice_id}/dismiss", data={"csrf": csrf})
+
+    assert (done.status_code, done.headers["Location"]) == (303, "/dashboard/bookings?done=dismissed")
+    assert h.uses.notices.open_for(creator.creator_id) == []
+
+
+def test_the_dashboards_live_list_is_the_creators_upcoming_bookings() -> None:
+    h = Harness()
+    creator, booking_id, _ = _booked(h)
+    client = _app(h)
+    assert client.get("/dashboard/bookings/live").status_code == 401
+    assert _sign_in(client, creator).status_code == 303
+
+    live = client.get("/dashboard/bookings/live")
+
+    assert live.status_code == 200
+    [booking] = live.get_json()["bookings"]
+    assert (booking["id"], booking["fan"]["name"]) == (booking_id, "Frankie")
+
+
+# ---- the fan's manage and reschedule pages -----------------------------------------------------------------------
+
+
+def test_the_reschedule_form_answers_a_missing_a_taken_and_a_good_time() -> None:
+    h = Harness()
+    creator, booking_id, token = _booked(h)
+    offer_id = h.doc(booking_id)["offer_id"]
+    client = _app(h)
+    path = f"/manage/{token}/reschedule?tz={quote(BERLIN)}"
+    csrf = _csrf(client, path)
+
+    missing = client.post(path, data={"csrf": csrf})
+    h.booked(offer_id, at(10))
+    taken = client.post(path, data={"csrf": csrf, "start": at(10)})
+    moved = client.post(path, data={"csrf": csrf, "start": at(11)})
+
+    assert missing.status_code == 400 and "Please pick a new time." in _page(missing)
+    assert taken.status_code == 409 and "Sorry, that time is no longer free. Please pick another time." in _page(taken)
+    assert (moved.status_code, moved.headers["Location"]) == (
+        303,
+        f"/manage/{token}?tz=Europe%2FBerlin&done=rescheduled",
+    )
+    assert h.doc(booking_id)["start"].isoformat() == at(11)
+    assert creator.creator_id == h.doc(booking_id)["creator_id"]
+
+
+def test_a_cancelled_booking_cannot_be_moved_and_its_pages_go_back_to_manage() -> None:
+    h = Harness()
+    _, booking_id, token = _booked(h)
+    client = _app(h)
+    csrf = _csrf(client, f"/manage/{token}/reschedule")
+    h.uses.bookings.cancel(booking_id, by="fan")
+
+    assert client.get(f"/manage/{token}/reschedule").headers["Location"] == f"/manage/{token}"
+    assert client.get(f"/manage/{token}/cancel?tz={quote(BERLIN)}").headers["Location"] == (
+        f"/manage/{token}?tz=Europe%2FBerlin"
+    )
+    refused = client.post(f"/manage/{token}/reschedule", data={"csrf": csrf, "start": at(11)})
+    assert refused.status_code in (303, 409)
+    assert h.doc(booking_id)["start"].isoformat() == at(9)
