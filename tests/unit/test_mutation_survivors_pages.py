@@ -240,3 +240,140 @@ def test_a_cancelled_booking_cannot_be_moved_and_its_pages_go_back_to_manage() -
     refused = client.post(f"/manage/{token}/reschedule", data={"csrf": csrf, "start": at(11)})
     assert refused.status_code in (303, 409)
     assert h.doc(booking_id)["start"].isoformat() == at(9)
+
+
+# ---- which zone the booking page shows, and its pager ----------------------------------------------------------
+
+NEW_YORK = "America/New_York"
+
+
+def _slot_label(page: str, start: str) -> str:
+    found = re.search(rf'value="{re.escape(start)}"[^>]*> (\d\d:\d\d)', page)
+    assert found, f"no slot {start} on the page"
+    return found.group(1)
+
+
+def test_the_booking_page_shows_times_in_the_fans_zone_or_the_creators_and_keeps_the_choice() -> None:
+    h = Harness()
+    creator = h.creator(timezone=BERLIN)  # 09:00-12:00 in Berlin: 08:00-11:00 UTC
+    offer_id = h.offer(creator)
+    client = _app(h)
+    base = f"/book/{creator.creator_id}/{offer_id}"
+    slot = "2026-03-03T09:00:00+01:00"  # Tuesday 09:00 in Berlin, 03:00 in New York
+
+    creators = _page(client.get(f"{base}?from=2026-03-03"))
+    fans = _page(client.get(f"{base}?from=2026-03-03&tz={quote(NEW_YORK)}"))
+    chosen = _page(client.get(f"{base}?from=2026-03-03&tz={quote(NEW_YORK)}&view=creator"))
+
+    assert _slot_label(creators, slot) == "09:00" and "With Cee" in creators
+    assert "Times are in the creator" in creators and "CET (Europe/Berlin)" in creators
+    assert "Show times in your timezone" not in creators
+    assert f'action="{base}"' in creators
+
+    assert _slot_label(fans, slot) == "03:00"
+    assert "Times are in your timezone, <strong>EST (America/New_York)</strong>" in fans
+    assert f'href="{base}?tz=America%2FNew_York&amp;view=creator"' in fans
+    assert f'action="{base}?tz=America%2FNew_York"' in fans
+    assert "tz=America%2FNew_York&amp;from=2026-03-10" in fans  # the pager keeps the fan's zone
+
+    assert _slot_label(chosen, slot) == "09:00"
+    assert f'href="{base}?tz=America%2FNew_York"' in chosen  # back to the fan's own zone
+    assert f'action="{base}?tz=America%2FNew_York&amp;view=creator"' in chosen
+
+
+def test_the_booking_pages_pager_steps_a_week_and_never_before_today() -> None:
+    h = Harness()
+    creator = h.creator()
+    offer_id = h.offer(creator)
+    client = _app(h)
+    base = f"/book/{creator.creator_id}/{offer_id}"
+
+    first = _page(client.get(base))
+    second = _page(client.get(f"{base}?from=2026-03-09"))
+
+    assert "Earlier dates" not in first
+    assert "from=2026-03-09" in first  # the week after Mon 2 - Sun 8 March
+    assert "Earlier dates" in second and "from=2026-03-02" in second and "from=2026-03-16" in second
+    assert at(9, day=13) in second and at(9, day=16) not in second  # Fri 13 shown, Mon 16 is the next week's
+    assert at(9, day=9) in second
+
+
+def test_hours_the_slot_engine_cannot_read_give_a_page_that_says_so() -> None:
+    h = Harness()
+    creator = h.creator()
+    offer_id = h.offer(creator)
+    doc = h.store.get(CREATORS, creator.creator_id) or {}
+    h.store.commit([put(CREATORS, creator.creator_id, {**doc, "weekly_hours": {"mon": [["9am", "12:00"]]}})])
+
+    response = _app(h).get(f"/book/{creator.creator_id}/{offer_id}")
+
+    assert response.status_code == 409
+    assert "No times to book yet" in _page(response)
+    assert "The creator has not set bookable hours yet." in _page(response)
+
+
+# ---- the dashboard's week and notices -----------------------------------------------------------------------------
+
+
+def _calendar(page: str) -> str:
+    return page.split('id="calendar-heading"', 1)[1].split("</section>", 1)[0]
+
+
+def _book_as(h: Harness, offer_id: str, start: str, name: str) -> str:
+    made = h.client.post(
+        "/api/public/bookings",
+        json={"offer_id": offer_id, "start": start, "fan": {"name": name, "email": "f@example.com"}},
+    )
+    assert made.status_code == 201, made.get_data(as_text=True)
+    booking_id: str = made.get_json()["booking_id"]
+    return booking_id
+
+
+def test_the_dashboards_week_shows_that_weeks_bookings_not_cancelled_and_steps_by_week() -> None:
+    h = Harness()
+    creator = h.creator()
+    offer_id = h.offer(creator)
+    _book_as(h, offer_id, at(9, day=3), "Tuesday Tess")
+    h.uses.bookings.cancel(_book_as(h, offer_id, at(10, day=4), "Cancelled Cal"), by="fan")
+    _book_as(h, offer_id, at(10, day=10), "Next Week Ned")
+    client = _app(h)
+    assert _sign_in(client, creator).status_code == 303
+
+    this_week = _page(client.get("/dashboard/bookings"))
+    next_week = _page(client.get("/dashboard/bookings?week=2026-03-11"))  # a Wednesday: its week starts Monday 9
+
+    assert "Monday 2 March 2026" in _calendar(this_week)
+    assert "Tuesday Tess" in _calendar(this_week)
+    assert "Cancelled Cal" not in _calendar(this_week) and "Next Week Ned" not in _calendar(this_week)
+    assert "?week=2026-02-23" in this_week and "?week=2026-03-09" in this_week
+    assert "Monday 9 March 2026" in _calendar(next_week)
+    assert "Next Week Ned" in _calendar(next_week) and "Tuesday Tess" not in _calendar(next_week)
+    assert "?week=2026-03-02" in next_week and "?week=2026-03-16" in next_week
+
+
+def test_the_dashboard_shows_an_open_delete_failure_notice_with_what_to_do() -> None:
+    h = Harness()
+    creator, booking_id, _ = _booked(h)
+    h.uses.notices.zoom_delete_failed(creator.creator_id, booking_id, 81000000001)
+    client = _app(h)
+    assert _sign_in(client, creator).status_code == 303
+
+    page = _page(client.get("/dashboard/bookings?done=dismissed"))
+
+    assert "You may have an extra meeting in Zoom." in page
+    assert '<strong class="meeting-id">81000000001</strong>' in page
+    assert "Notice dismissed." in page
+
+
+def test_the_manage_page_confirms_a_cancel_it_just_made() -> None:
+    h = Harness()
+    _, _, token = _booked(h)
+    client = _app(h)
+    csrf = _csrf(client, f"/manage/{token}/cancel")
+
+    done = client.post(f"/manage/{token}/cancel?tz={quote(BERLIN)}", data={"csrf": csrf})
+
+    assert (done.status_code, done.headers["Location"]) == (303, f"/manage/{token}?tz=Europe%2FBerlin&done=cancelled")
+    page = _page(client.get(done.headers["Location"]))
+    assert "Your session is cancelled. We email you a confirmation." in page
+    assert "CET (Europe/Berlin)" in page
