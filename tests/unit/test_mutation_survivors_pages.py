@@ -71,12 +71,18 @@ def test_a_fan_booking_without_a_name_or_a_valid_email_or_a_time_is_told_which_a
     no_time = _fan_books(h, client, creator, offer_id, name="Ada", email="ada@example.com")
     no_offset = _fan_books(h, client, creator, offer_id, name="Ada", email="ada@example.com", start="2026-03-02T09:00")
 
-    assert no_name.status_code == 400 and "Please enter your name." in _page(no_name)
+    assert (
+        no_name.status_code == 400
+        and '<p class="alert error" role="alert" id="form-error">Please enter your name.</p>' in _page(no_name)
+    )
     assert 'value="ada@example.com"' in _page(no_name)
-    assert bad_email.status_code == 400 and "Please enter a valid email address." in _page(bad_email)
+    assert bad_email.status_code == 400 and 'id="form-error">Please enter a valid email address.</p>' in _page(
+        bad_email
+    )
     assert 'value="Ada"' in _page(bad_email)
     for answer in (no_time, no_offset):
-        assert answer.status_code == 400 and "Please pick a time." in _page(answer)
+        assert answer.status_code == 400 and 'id="form-error">Please pick a time.</p>' in _page(answer)
+        assert 'value="Ada"' in _page(answer) and 'value="ada@example.com"' in _page(answer)
     assert h.events() == []  # nothing was booked
 
 
@@ -95,7 +101,8 @@ def test_a_time_taken_meanwhile_is_a_409_that_asks_for_another_time() -> None:
 
     assert taken.status_code == 409
     page = _page(taken)
-    assert "that time is no longer free" in page
+    taken_text = "Sorry, that time is no longer free: someone may have just booked it. Please pick another time."
+    assert f'id="form-error">{taken_text}</p>' in page
     assert f'value="{at(9)}" checked' not in page  # the taken time is not picked again
     assert 'value="Ada"' in page
 
@@ -146,6 +153,8 @@ def test_the_creator_confirms_and_cancels_a_booking_from_the_dashboard() -> None
 
     confirm = client.get(f"/dashboard/bookings/{booking_id}/cancel")
     assert confirm.status_code == 200 and "Frankie" in _page(confirm)
+    assert f'action="/dashboard/bookings/{booking_id}/cancel"' in _page(confirm)
+    assert '<a href="/dashboard/bookings" aria-current="page">' in _page(confirm)
     csrf = re.search(r'name="csrf" value="([^"]+)"', _page(confirm))
     assert csrf
 
@@ -166,9 +175,11 @@ def test_the_cancel_page_of_a_booking_not_the_creators_or_over_is_a_404() -> Non
     assert client.get(f"/dashboard/bookings/{booking_id}/cancel").status_code == 404  # another creator's
     assert _sign_in(client, creator).status_code == 303
     assert client.get("/dashboard/bookings/no-such-booking/cancel").status_code == 404
-    h.clock.advance(timedelta(hours=2))  # the 09:00 session has ended
+    h.clock.advance(timedelta(hours=1, minutes=30))  # 09:30: the 09:00 session has just ended
     ended = client.get(f"/dashboard/bookings/{booking_id}/cancel")
-    assert ended.status_code == 404 and "It may have ended or been cancelled already." in _page(ended)
+    assert ended.status_code == 404
+    assert ">We could not find this booking<" in _page(ended)
+    assert ">It may have ended or been cancelled already.<" in _page(ended)
 
 
 def test_the_creator_dismisses_a_notice_from_the_dashboard() -> None:
@@ -216,8 +227,10 @@ def test_the_reschedule_form_answers_a_missing_a_taken_and_a_good_time() -> None
     taken = client.post(path, data={"csrf": csrf, "start": at(10)})
     moved = client.post(path, data={"csrf": csrf, "start": at(11)})
 
-    assert missing.status_code == 400 and "Please pick a new time." in _page(missing)
-    assert taken.status_code == 409 and "Sorry, that time is no longer free. Please pick another time." in _page(taken)
+    assert missing.status_code == 400 and ">Please pick a new time.<" in _page(missing)
+    assert taken.status_code == 409 and ">Sorry, that time is no longer free. Please pick another time.<" in _page(
+        taken
+    )
     assert (moved.status_code, moved.headers["Location"]) == (
         303,
         f"/manage/{token}?tz=Europe%2FBerlin&done=rescheduled",
@@ -238,7 +251,7 @@ def test_a_cancelled_booking_cannot_be_moved_and_its_pages_go_back_to_manage() -
         f"/manage/{token}?tz=Europe%2FBerlin"
     )
     refused = client.post(f"/manage/{token}/reschedule", data={"csrf": csrf, "start": at(11)})
-    assert refused.status_code in (303, 409)
+    assert (refused.status_code, refused.headers["Location"]) == (303, f"/manage/{token}")
     assert h.doc(booking_id)["start"].isoformat() == at(9)
 
 
@@ -377,3 +390,114 @@ def test_the_manage_page_confirms_a_cancel_it_just_made() -> None:
     page = _page(client.get(done.headers["Location"]))
     assert "Your session is cancelled. We email you a confirmation." in page
     assert "CET (Europe/Berlin)" in page
+
+
+# ---- what the error pages say ------------------------------------------------------------------------------------
+
+
+def _says(response: TestResponse, title: str, message: str) -> bool:
+    page = _page(response)
+    return f"<h1>{title}</h1>" in page and f"<p>{message}</p>" in page
+
+
+def test_each_error_page_says_what_happened_and_what_to_do() -> None:
+    h = Harness()
+    creator = h.creator()
+    offer_id = h.offer(creator)
+    client = _app(h)
+
+    assert _says(
+        client.get("/manage/no-such-token"),
+        "We could not find this booking",
+        "The link may be incomplete or mistyped. Open it again from your confirmation email.",
+    )
+    assert _says(
+        client.get(f"/book/{creator.creator_id}/no-such-offer"),
+        "We could not find this booking page",
+        "The link may be mistyped, or the offer has ended.",
+    )
+    doc = h.store.get(CREATORS, creator.creator_id) or {}
+    h.store.commit([put(CREATORS, creator.creator_id, {**doc, "plan": "free"})])
+    assert _says(
+        client.get(f"/book/{creator.creator_id}/{offer_id}"),
+        "Bookings are not open here",
+        "This creator is not taking bookings on Flo right now. Please check back later.",
+    )
+
+
+def test_a_link_the_creator_types_that_is_not_a_full_https_address_is_refused_with_a_hint() -> None:
+    h = Harness()
+    creator, booking_id, _ = _booked(h)
+    client = _app(h)
+    assert _sign_in(client, creator).status_code == 303
+    csrf = _csrf(client, "/dashboard/bookings")
+
+    for form in ({"csrf": csrf, "url": "zoom.us/j/123"}, {"csrf": csrf}):
+        refused = client.post(f"/dashboard/bookings/{booking_id}/link", data=form)
+        assert refused.status_code == 400
+        assert _says(
+            refused,
+            "That link cannot be used",
+            "Give the full https:// address of the meeting, such as a Zoom link.",
+        )
+    assert h.doc(booking_id)["meeting_url"] is None
+
+
+def test_a_booking_form_missing_its_fields_is_answered_not_crashed_and_books_nothing() -> None:
+    h = Harness()
+    creator = h.creator()
+    offer_id = h.offer(creator)
+    client = _app(h)
+
+    no_name = _fan_books(h, client, creator, offer_id, email="ada@example.com", start=at(9))
+    no_email = _fan_books(h, client, creator, offer_id, name="Ada", start=at(9))
+
+    assert no_name.status_code == 400 and 'id="form-error">Please enter your name.</p>' in _page(no_name)
+    assert no_email.status_code == 400 and 'id="form-error">Please enter a valid email address.</p>' in _page(no_email)
+    assert h.events() == []
+
+
+def test_the_fans_cancel_page_posts_to_this_booking_and_shows_its_time_in_the_bookings_zone() -> None:
+    h = Harness()
+    creator = h.creator(timezone=BERLIN)
+    offer_id = h.offer(creator)
+    _, token = h.booked(offer_id, "2026-03-03T09:00:00+01:00")
+    client = _app(h)
+
+    page = _page(client.get(f"/manage/{token}/cancel"))
+
+    assert f'action="/manage/{token}/cancel"' in page
+    assert "10:00" not in page and "09:00" in page and "CET (Europe/Berlin)" in page
+
+
+# ---- the dashboard week's reach -----------------------------------------------------------------------------------
+
+
+def test_the_dashboard_shows_any_week_within_two_years_either_way_and_this_week_beyond() -> None:
+    h = Harness()
+    creator = h.creator()
+    client = _app(h)
+    assert _sign_in(client, creator).status_code == 303
+
+    def week_shown(query: str) -> str:
+        found = re.search(r"Calendar: week of ([^<]+)<", _page(client.get(f"/dashboard/bookings?week={query}")))
+        assert found
+        return found.group(1)
+
+    assert week_shown("2024-03-01") == "Monday 26 February 2024"  # exactly 731 days back
+    assert week_shown("2028-03-02") == "Monday 28 February 2028"  # exactly 731 days ahead
+    assert week_shown("2024-02-29") == "Monday 2 March 2026"  # further: this week
+    assert week_shown("2028-03-03") == "Monday 2 March 2026"
+
+
+def test_the_fans_zone_decides_on_which_day_a_slot_is_listed() -> None:
+    h = Harness()
+    creator = h.creator(timezone="Asia/Tokyo")  # 09:00 Tokyo on Tuesday is 19:00 on Monday in New York
+    offer_id = h.offer(creator)
+    client = _app(h)
+
+    page = _page(client.get(f"/book/{creator.creator_id}/{offer_id}?from=2026-03-03&tz={quote(NEW_YORK)}"))
+
+    monday = page.split("<legend>Monday 2 March 2026</legend>", 1)
+    assert len(monday) == 2, "no Monday on the New York page"
+    assert "2026-03-03T09:00:00+09:00" in monday[1].split("</fieldset>", 1)[0]
