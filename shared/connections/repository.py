@@ -272,7 +272,7 @@ class DocStoreConnections:
         )
         changes = self._broken("app_deauthorized")
         if erase:
-            changes |= {"account_email": None, "zoom_user_id": None, "scopes": [], "expires_at": None}
+            changes |= {"account_email": None, "zoom_user_id": None, "scopes": []}  # _broken clears expires_at
         changed: list[str] = []
         for doc_id, doc in rows:
 

@@ -44,6 +44,12 @@ class _Faults:
         if self._faults:
             raise self._faults.pop(0)
 
+    def _authorized(self, method: str, token: str) -> None:
+        """A call of the provider's API: like the real ones, it is refused (401) without an access token."""
+        self._enter(method)
+        if not isinstance(token, str) or not token:
+            raise ProviderError(ErrorKind.UNAUTHORIZED, self.provider, 401, None, f"{method}: no access token")
+
 
 class FakeOAuthProvider(_Faults):
     """A provider whose consent screen is `consent(state)`; checks PKCE and rotates refresh tokens like Zoom.
@@ -139,11 +145,11 @@ class FakeZoom(_Faults):
         self._unlisted: dict[int, int] = {}
 
     def get_me(self, token: str) -> ZoomUser:
-        self._enter("get_me")
+        self._authorized("get_me", token)
         return self.user
 
     def create_meeting(self, token: str, spec: MeetingSpec) -> ZoomMeeting:
-        self._enter("create_meeting")
+        self._authorized("create_meeting", token)
         meeting_id = next(self._ids)
         meeting = ZoomMeeting(
             id=meeting_id,
@@ -165,15 +171,15 @@ class FakeZoom(_Faults):
         return self.meetings[meeting_id]
 
     def get_meeting(self, token: str, meeting_id: int) -> ZoomMeeting:
-        self._enter("get_meeting")
+        self._authorized("get_meeting", token)
         return self._find(meeting_id)
 
     def delete_meeting(self, token: str, meeting_id: int) -> None:
-        self._enter("delete_meeting")
+        self._authorized("delete_meeting", token)
         del self.meetings[self._find(meeting_id).id]
 
     def list_meetings(self, token: str) -> list[ZoomMeeting]:
-        self._enter("list_meetings")
+        self._authorized("list_meetings", token)
         listed = [replace(m, agenda=m.agenda[:250]) for m in self.meetings.values() if not self._unlisted.get(m.id)]
         self._unlisted = {meeting_id: misses - 1 for meeting_id, misses in self._unlisted.items() if misses > 0}
         return listed
@@ -193,7 +199,7 @@ class FakeGoogleCalendar(_Faults):
         self._pending: dict[str, int] = {}
 
     def free_busy(self, token: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-        self._enter("free_busy")
+        self._authorized("free_busy", token)
         events = [(e.start, e.end) for e in self.events.values() if e.status != "cancelled" and e.start and e.end]
         return sorted((s, e) for s, e in [*self.busy, *events] if s < end and e > start)
 
@@ -222,7 +228,7 @@ class FakeGoogleCalendar(_Faults):
         return event
 
     def insert_event(self, token: str, spec: EventSpec) -> CalendarEvent:
-        self._enter("insert_event")
+        self._authorized("insert_event", token)
         if spec.event_id in self.events:
             raise ProviderError(ErrorKind.CONFLICT, "google", 409, None, "duplicate: event id already exists")
         event = self._store(spec)
@@ -230,12 +236,12 @@ class FakeGoogleCalendar(_Faults):
         return event
 
     def patch_event(self, token: str, spec: EventSpec) -> CalendarEvent:
-        self._enter("patch_event")
+        self._authorized("patch_event", token)
         self._live(spec.event_id)
         return self._store(spec)
 
     def get_event(self, token: str, event_id: str) -> CalendarEvent:
-        self._enter("get_event")
+        self._authorized("get_event", token)
         event = self.events.get(event_id)
         if event is None:
             raise ProviderError(ErrorKind.NOT_FOUND, "google", 404, None, "notFound")
@@ -248,7 +254,7 @@ class FakeGoogleCalendar(_Faults):
         return event
 
     def delete_event(self, token: str, event_id: str) -> None:
-        self._enter("delete_event")
+        self._authorized("delete_event", token)
         self.events[event_id] = replace(self._live(event_id), status="cancelled")
 
 

@@ -370,3 +370,12 @@ def test_the_service_raises_domain_errors_that_map_to_the_api_status() -> None:
     with pytest.raises(NotFoundError) as missing:
         h.service.get("nope")
     assert status_of(missing.value) == 404
+
+
+def test_a_payment_for_an_unknown_booking_is_acknowledged_as_ignored_and_changes_nothing() -> None:
+    h = Harness()
+
+    response = _pay(h, "no-such-booking")
+
+    assert (response.status_code, response.get_json()) == (200, {"ignored": "unknown booking"})  # not redelivered
+    assert h.store.query(BOOKINGS) == [] and h.events() == []

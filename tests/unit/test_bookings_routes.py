@@ -678,7 +678,7 @@ def test_notices_are_listed_oldest_first_and_dismissed() -> None:
     assert h.client.post("/api/notices/theirs/dismiss", headers=creator.headers).status_code == 404
     assert h.client.post("/api/notices/nope/dismiss", headers=creator.headers).status_code == 404
     dismissed = h.client.post("/api/notices/n1/dismiss", headers=creator.headers)
-    assert dismissed.status_code == 200
+    assert (dismissed.status_code, dismissed.get_json()) == (200, {"id": "n1", "dismissed": True})
     assert [n["id"] for n in h.client.get("/api/notices", headers=creator.headers).get_json()["notices"]] == ["n2"]
     # Dismissing again is harmless.
     assert h.client.post("/api/notices/n1/dismiss", headers=creator.headers).status_code == 200

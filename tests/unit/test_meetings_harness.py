@@ -65,7 +65,11 @@ def local(day: int, hour: int, minute: int = 0) -> datetime:
 
 class MeetingsHarness:
     def __init__(
-        self, zoom: FakeZoom | None = None, creator_id: str = "creator-1", store: DocStore | None = None
+        self,
+        zoom: FakeZoom | None = None,
+        creator_id: str = "creator-1",
+        store: DocStore | None = None,
+        link_deadline: timedelta = LINK_DEADLINE,
     ) -> None:
         self.store: DocStore = store if store is not None else FakeDocStore()
         self.publisher = FakePublisher()
@@ -75,7 +79,7 @@ class MeetingsHarness:
         self.calendar = FakeGoogleCalendar()
         self.runtime = Runtime(
             service="meetings",
-            settings=Settings.from_env(ENV),
+            settings=Settings.from_env({**ENV, "LINK_DEADLINE_SECONDS": str(int(link_deadline.total_seconds()))}),
             store=self.store,
             publisher=self.publisher,
             clock=self.clock,
