@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -62,7 +63,12 @@ def test_timeout_fault_answers_504_or_drops(
     with pytest.raises(httpx.TransportError):
         http.get(base_url + "/zoom/v2/users/me", headers=zoom.headers)
     assert http.get(base_url + "/zoom/v2/users/me", headers=zoom.headers).status_code == 200
-    assert control.calls("zoom")[-2]["dropped"] is True
+    # The dropped call is logged once its handler returns, which on a loaded machine can be after the next
+    # call's: look for it among the last three, in any order, for a moment.
+    deadline = time.monotonic() + 5
+    while not any(call["dropped"] for call in control.calls("zoom")[-3:]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [call["dropped"] for call in control.calls("zoom")[-3:]].count(True) == 1
 
 
 def test_after_call_fault_carries_the_call_out_and_loses_its_answer(
