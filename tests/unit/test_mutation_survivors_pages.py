@@ -6,13 +6,14 @@ reschedule form's answers."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from werkzeug.test import Client, TestResponse
 
 from shared.bookings.model import CREATORS
 from shared.bookings.notices import NOTICES
+from shared.providers.errors import ErrorKind, ProviderError
 from shared.store.port import put
 from tests.unit.test_bookings_harness import BASE_URL, Creator, Harness, at
 from tests.unit.test_pages import _app, _booked, _csrf, _sign_in
@@ -321,8 +322,7 @@ def test_hours_the_slot_engine_cannot_read_give_a_page_that_says_so() -> None:
     response = _app(h).get(f"/book/{creator.creator_id}/{offer_id}")
 
     assert response.status_code == 409
-    assert "No times to book yet" in _page(response)
-    assert "The creator has not set bookable hours yet." in _page(response)
+    assert _says(response, "No times to book yet", "The creator has not set bookable hours yet.")
 
 
 # ---- the dashboard's week and notices -----------------------------------------------------------------------------
@@ -357,6 +357,8 @@ def test_the_dashboards_week_shows_that_weeks_bookings_not_cancelled_and_steps_b
 
     assert "Monday 2 March 2026" in _calendar(this_week)
     assert "Tuesday Tess" in _calendar(this_week)
+    assert _calendar(this_week).count('<li class="cal-day">') == 7
+    assert '<a href="/dashboard/bookings" aria-current="page">' in this_week
     assert "Cancelled Cal" not in _calendar(this_week) and "Next Week Ned" not in _calendar(this_week)
     assert "?week=2026-02-23" in this_week and "?week=2026-03-09" in this_week
     assert "Monday 9 March 2026" in _calendar(next_week)
@@ -451,6 +453,7 @@ def test_a_booking_form_missing_its_fields_is_answered_not_crashed_and_books_not
 
     no_name = _fan_books(h, client, creator, offer_id, email="ada@example.com", start=at(9))
     no_email = _fan_books(h, client, creator, offer_id, name="Ada", start=at(9))
+    assert 'autocomplete="email" required value=""' in _page(no_email)  # nothing was typed there
 
     assert no_name.status_code == 400 and 'id="form-error">Please enter your name.</p>' in _page(no_name)
     assert no_email.status_code == 400 and 'id="form-error">Please enter a valid email address.</p>' in _page(no_email)
@@ -465,9 +468,12 @@ def test_the_fans_cancel_page_posts_to_this_booking_and_shows_its_time_in_the_bo
     client = _app(h)
 
     page = _page(client.get(f"/manage/{token}/cancel"))
+    manage = _page(client.get(f"/manage/{token}"))
 
     assert f'action="/manage/{token}/cancel"' in page
     assert "10:00" not in page and "09:00" in page and "CET (Europe/Berlin)" in page
+    assert "09:00" in manage and "CET (Europe/Berlin)" in manage
+    assert f'href="/manage/{token}/reschedule"' in manage and 'id="booked"' not in manage
 
 
 # ---- the dashboard week's reach -----------------------------------------------------------------------------------
@@ -501,3 +507,115 @@ def test_the_fans_zone_decides_on_which_day_a_slot_is_listed() -> None:
     monday = page.split("<legend>Monday 2 March 2026</legend>", 1)
     assert len(monday) == 2, "no Monday on the New York page"
     assert "2026-03-03T09:00:00+09:00" in monday[1].split("</fieldset>", 1)[0]
+
+
+# ---- zones at the edges, the list's pages, Google's calendar unread ------------------------------------------
+
+
+def test_an_unknown_zone_in_the_query_shows_the_creators_times() -> None:
+    h = Harness()
+    creator = h.creator(timezone=BERLIN)
+    offer_id = h.offer(creator)
+
+    page = _page(_app(h).get(f"/book/{creator.creator_id}/{offer_id}?from=2026-03-03&tz=Mars%2FOlympus_Mons"))
+
+    assert _slot_label(page, "2026-03-03T09:00:00+01:00") == "09:00"
+
+
+def test_the_booking_page_starts_on_the_creators_today_and_a_plain_visit_shows_an_empty_form() -> None:
+    sunday_evening = datetime(2026, 3, 8, 20, 0, tzinfo=UTC)  # already Monday 9 March in Tokyo
+    h = Harness(now=sunday_evening)
+    creator = h.creator(timezone="Asia/Tokyo")
+    offer_id = h.offer(creator)
+
+    page = _page(_app(h).get(f"/book/{creator.creator_id}/{offer_id}"))
+
+    assert "from=2026-03-16" in page  # the week Monday 9 - Sunday 15 in Tokyo
+    assert 'id="form-error"' not in page
+    assert 'autocomplete="name" required maxlength="200" value=""' in page
+    assert 'autocomplete="email" required value=""' in page
+
+
+def test_a_week_without_free_times_says_so_with_its_dates() -> None:
+    h = Harness()
+    creator = h.creator(hours={})
+    offer_id = h.offer(creator)
+
+    page = _page(_app(h).get(f"/book/{creator.creator_id}/{offer_id}"))
+
+    assert "No free times from Mon 2 Mar 2026 to Sun 8 Mar 2026. Try later dates." in page
+
+
+def test_the_page_warns_when_the_creators_calendar_could_not_be_read() -> None:
+    h = Harness()
+    creator = h.creator()
+    offer_id = h.offer(creator)
+    h.connections.connect(creator.creator_id, "google")
+    client = _app(h)
+    note = "Some times may already be taken in the creator"
+
+    assert note not in _page(client.get(f"/book/{creator.creator_id}/{offer_id}"))
+    h.calendar.fail_next(ProviderError(ErrorKind.TRANSIENT, "google", 503), times=5)
+    assert note in _page(client.get(f"/book/{creator.creator_id}/{offer_id}?from=2026-03-09"))
+
+
+def test_the_dashboard_lists_upcoming_bookings_a_page_at_a_time() -> None:
+    h = Harness()
+    creator = h.creator()
+    offer_id = h.offer(creator)
+    starts = [at(9 + m // 60, m % 60, day) for day in (3, 4, 5, 6, 9, 10, 11, 12, 13) for m in range(0, 180, 30)]
+    for i, start in enumerate(starts[:51]):
+        _book_as(h, offer_id, start, f"Fan {i:02d}")
+    client = _app(h)
+    assert _sign_in(client, creator).status_code == 303
+
+    first = _page(client.get("/dashboard/bookings"))
+    later = re.search(r'<a href="(/dashboard/bookings\?later=[^"]+)">Later bookings</a>', first)
+    assert later, "no link to the later bookings"
+    second = _page(client.get(later.group(1).replace("&amp;", "&")))
+
+    assert "Fan 49" in first and "Fan 50" not in first.split('id="calendar-heading"')[0]
+    assert "Fan 50" in second and "Later bookings" not in second
+
+
+def test_the_dashboard_days_are_the_creators_days() -> None:
+    h = Harness()
+    evenings = {day: [["17:00", "20:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+    creator = h.creator(timezone="America/Los_Angeles", hours=evenings)
+    offer_id = h.offer(creator)
+    booking_id = _book_as(h, offer_id, "2026-03-02T17:00:00-08:00", "Monday Mo")  # Tuesday 01:00 UTC
+    client = _app(h)
+    assert _sign_in(client, creator).status_code == 303
+
+    calendar = _calendar(_page(client.get("/dashboard/bookings")))
+    confirm = _page(client.get(f"/dashboard/bookings/{booking_id}/cancel"))
+
+    monday = calendar.split("<h3>Mon 2 Mar 2026</h3>", 1)[1].split('<li class="cal-day">', 1)[0]
+    assert "Monday Mo" in monday and f'data-link-pending="{booking_id}"' in monday
+    assert "17:00" in confirm and "PST (America/Los_Angeles)" in confirm
+
+
+def test_a_creator_who_stopped_taking_bookings_cannot_have_sessions_moved_on_the_page() -> None:
+    h = Harness()
+    creator, _, token = _booked(h)
+    client = _app(h)
+    page = _page(client.get(f"/manage/{token}/reschedule"))
+    assert f'action="/manage/{token}/reschedule' in page
+    doc = h.store.get(CREATORS, creator.creator_id) or {}
+    h.store.commit([put(CREATORS, creator.creator_id, {**doc, "plan": "free"})])
+
+    refused = client.get(f"/manage/{token}/reschedule")
+
+    assert refused.status_code == 409
+    assert _says(refused, "This session cannot be moved here", "The creator is not taking bookings right now.")
+
+
+def test_the_reschedule_page_shows_times_in_the_bookings_zone() -> None:
+    h = Harness()
+    creator = h.creator(timezone=BERLIN)
+    offer_id = h.offer(creator)
+    _, token = h.booked(offer_id, "2026-03-03T09:00:00+01:00")
+
+    page = _page(_app(h).get(f"/manage/{token}/reschedule?from=2026-03-04"))
+
+    assert _slot_label(page, "2026-03-04T09:00:00+01:00") == "09:00"
