@@ -601,6 +601,7 @@ def test_a_creator_who_stopped_taking_bookings_cannot_have_sessions_moved_on_the
     client = _app(h)
     page = _page(client.get(f"/manage/{token}/reschedule"))
     assert f'action="/manage/{token}/reschedule' in page
+    assert 'id="form-error"' not in page  # a plain visit has nothing to correct
     doc = h.store.get(CREATORS, creator.creator_id) or {}
     h.store.commit([put(CREATORS, creator.creator_id, {**doc, "plan": "free"})])
 
@@ -619,3 +620,13 @@ def test_the_reschedule_page_shows_times_in_the_bookings_zone() -> None:
     page = _page(_app(h).get(f"/manage/{token}/reschedule?from=2026-03-04"))
 
     assert _slot_label(page, "2026-03-04T09:00:00+01:00") == "09:00"
+
+
+def test_the_dashboard_opens_on_the_creators_week() -> None:
+    sunday_evening = datetime(2026, 3, 8, 20, 0, tzinfo=UTC)  # already Monday 9 March in Tokyo
+    h = Harness(now=sunday_evening)
+    creator = h.creator(timezone="Asia/Tokyo")
+    client = _app(h)
+    assert _sign_in(client, creator).status_code == 303
+
+    assert "Calendar: week of Monday 9 March 2026" in _page(client.get("/dashboard/bookings"))
