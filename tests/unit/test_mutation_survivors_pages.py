@@ -630,3 +630,21 @@ def test_the_dashboard_opens_on_the_creators_week() -> None:
     assert _sign_in(client, creator).status_code == 303
 
     assert "Calendar: week of Monday 9 March 2026" in _page(client.get("/dashboard/bookings"))
+
+
+def test_a_time_the_creators_calendar_took_meanwhile_is_not_picked_again_on_the_answer() -> None:
+    h = Harness()
+    creator = h.creator()
+    offer_id = h.offer(creator)
+    h.connections.connect(creator.creator_id, "google")
+    client = _app(h)
+    path = f"/book/{creator.creator_id}/{offer_id}"
+    csrf = _csrf(client, path)  # the page read the creator's calendar: 09:00 is free
+    h.calendar.busy.append((h.clock.now() + timedelta(hours=1), h.clock.now() + timedelta(hours=2)))  # now it is not
+
+    taken = client.post(path, data={"csrf": csrf, "name": "Ada", "email": "a@example.com", "start": at(9)})
+
+    assert taken.status_code == 409
+    page = _page(taken)
+    assert f'value="{at(9)}" required>' in page  # still listed from the calendar read a moment ago
+    assert "checked" not in page  # but not chosen again: the fan picks another time
