@@ -601,6 +601,7 @@ def test_a_creator_who_stopped_taking_bookings_cannot_have_sessions_moved_on_the
     client = _app(h)
     page = _page(client.get(f"/manage/{token}/reschedule"))
     assert f'action="/manage/{token}/reschedule' in page
+    assert 'id="form-error"' not in page  # a plain visit has nothing to correct
     doc = h.store.get(CREATORS, creator.creator_id) or {}
     h.store.commit([put(CREATORS, creator.creator_id, {**doc, "plan": "free"})])
 
@@ -619,3 +620,31 @@ def test_the_reschedule_page_shows_times_in_the_bookings_zone() -> None:
     page = _page(_app(h).get(f"/manage/{token}/reschedule?from=2026-03-04"))
 
     assert _slot_label(page, "2026-03-04T09:00:00+01:00") == "09:00"
+
+
+def test_the_dashboard_opens_on_the_creators_week() -> None:
+    sunday_evening = datetime(2026, 3, 8, 20, 0, tzinfo=UTC)  # already Monday 9 March in Tokyo
+    h = Harness(now=sunday_evening)
+    creator = h.creator(timezone="Asia/Tokyo")
+    client = _app(h)
+    assert _sign_in(client, creator).status_code == 303
+
+    assert "Calendar: week of Monday 9 March 2026" in _page(client.get("/dashboard/bookings"))
+
+
+def test_a_time_the_creators_calendar_took_meanwhile_is_not_picked_again_on_the_answer() -> None:
+    h = Harness()
+    creator = h.creator()
+    offer_id = h.offer(creator)
+    h.connections.connect(creator.creator_id, "google")
+    client = _app(h)
+    path = f"/book/{creator.creator_id}/{offer_id}"
+    csrf = _csrf(client, path)  # the page read the creator's calendar: 09:00 is free
+    h.calendar.busy.append((h.clock.now() + timedelta(hours=1), h.clock.now() + timedelta(hours=2)))  # now it is not
+
+    taken = client.post(path, data={"csrf": csrf, "name": "Ada", "email": "a@example.com", "start": at(9)})
+
+    assert taken.status_code == 409
+    page = _page(taken)
+    assert f'value="{at(9)}" required>' in page  # still listed from the calendar read a moment ago
+    assert "checked" not in page  # but not chosen again: the fan picks another time
