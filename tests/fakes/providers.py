@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
@@ -183,6 +184,21 @@ class FakeZoom(_Faults):
         listed = [replace(m, agenda=m.agenda[:250]) for m in self.meetings.values() if not self._unlisted.get(m.id)]
         self._unlisted = {meeting_id: misses - 1 for meeting_id, misses in self._unlisted.items() if misses > 0}
         return listed
+
+
+class BusyZoom(FakeZoom):
+    """Runs `during` once, inside the next create call: what another worker does while a slow Zoom keeps this
+    one there."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.during: Callable[[], None] | None = None
+
+    def create_meeting(self, token: str, spec: MeetingSpec) -> ZoomMeeting:
+        if self.during is not None:
+            during, self.during = self.during, None
+            during()
+        return super().create_meeting(token, spec)
 
 
 class FakeGoogleCalendar(_Faults):

@@ -4,14 +4,12 @@ outlasted its lease while another took over. Each interleaving is set up by the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 from shared.meetings.reconcile import HEARTBEAT_SECONDS, LEASE_TTL, zoom_marker
-from shared.providers.models import MeetingSpec, ZoomMeeting
 from shared.store.lease import LEASES, Lease, renew_lease
 from shared.store.port import DocStore
-from tests.fakes.providers import FakeZoom
+from tests.fakes.providers import BusyZoom, FakeZoom
 from tests.fakes.store import FakeDocStore
 from tests.unit.test_meetings_harness import MeetingsHarness, local
 
@@ -68,28 +66,13 @@ def test_a_google_only_booking_redelivered_after_zoom_was_connected_keeps_its_me
     assert h.link_events() == [{"type": "link.ready", "booking_id": booking_id, "revision": 1}]
 
 
-class _SlowZoom(FakeZoom):
-    """The first create takes `stall` before Zoom makes the meeting; meanwhile `during` runs."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.stall = timedelta(0)
-        self.during: Callable[[], None] | None = None
-
-    def create_meeting(self, token: str, spec: MeetingSpec) -> ZoomMeeting:
-        if self.during is not None:
-            during, self.during = self.during, None
-            during()
-        return super().create_meeting(token, spec)
-
-
 def test_a_worker_that_outlasted_its_lease_writes_nothing_and_leaves_no_second_meeting() -> None:
     check_a_worker_past_its_lease_is_fenced(FakeDocStore())
 
 
 def check_a_worker_past_its_lease_is_fenced(store: DocStore) -> None:
     """Also run on the Firestore emulator: the lease, its takeover and the fenced writes are store transactions."""
-    zoom = _SlowZoom()
+    zoom = BusyZoom()
     h = MeetingsHarness(zoom=zoom, store=store)
     h.connect("zoom")
     booking_id = h.book(local(3, 10))
@@ -114,7 +97,7 @@ WORST_RECONCILE = timedelta(minutes=6)
 
 
 def test_a_reconcile_taking_its_worst_time_keeps_the_lease_its_heartbeat_renews() -> None:
-    zoom = _SlowZoom()
+    zoom = BusyZoom()
     h = MeetingsHarness(zoom=zoom)
     h.connect("zoom")
     booking_id = h.book(local(3, 10))

@@ -21,7 +21,7 @@ from shared.providers.google_calendar import event_id_for
 from shared.providers.models import MeetingSpec, ZoomMeeting
 from shared.store.lease import LEASES
 from shared.store.port import DocStore, Txn, put
-from tests.fakes.providers import FakeZoom
+from tests.fakes.providers import BusyZoom, FakeZoom
 from tests.fakes.store import DelegatingStore
 from tests.unit.test_meetings_harness import DURATION, FAN, LINK_DEADLINE, NOW, MeetingsHarness, local
 
@@ -423,22 +423,8 @@ class _LeaseWrites(DelegatingStore):
         return result
 
 
-class _BusyZoom(FakeZoom):
-    """Runs `during` inside the create call, as a slow Zoom would keep the worker there."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.during: Callable[[], None] | None = None
-
-    def create_meeting(self, token: str, spec: MeetingSpec) -> ZoomMeeting:
-        if self.during is not None:
-            during, self.during = self.during, None
-            during()
-        return super().create_meeting(token, spec)
-
-
 def test_the_workers_heartbeat_renews_its_lease_so_a_slow_reconcile_keeps_the_booking() -> None:
-    zoom = _BusyZoom()
+    zoom = BusyZoom()
     h = MeetingsHarness(zoom=zoom)
     h.connect("zoom")
     leases = _LeaseWrites(h.store)
