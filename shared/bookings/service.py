@@ -214,8 +214,8 @@ class BookingService:
         booking = self._bookings.get(booking_id)
         if booking is None:
             return None
-        same = booking.offer_id == offer_id and booking.start == start and booking.fan.email == fan.email
-        if not same or booking.fan.name != fan.name:
+        asked = (offer_id, start, fan.email, fan.name)
+        if (booking.offer_id, booking.start, booking.fan.email, booking.fan.name) != asked:
             raise RequestKeyReusedError
         token = self._vault.decrypt(Sealed.from_dict(booking.manage_token_sealed), manage_aad(booking_id))
         return Booked(booking_id, booking.status, token)
