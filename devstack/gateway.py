@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -13,7 +14,10 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from devstack.ratelimit import RateLimiter
+from devstack.upstream import service_client
 from shared.topology import Topology
+
+log = logging.getLogger(__name__)
 
 _HOP_BY_HOP = {
     "connection",
@@ -37,7 +41,7 @@ class Gateway:
         # A load balancer keeps no cookies: each browser's own Cookie header goes through, and a Set-Cookie goes
         # back to that browser only (a shared jar would hand one browser's session to every other).
         no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
-        self._client = httpx.Client(timeout=60, follow_redirects=False, cookies=no_cookies)
+        self._client = service_client(timeout=60, follow_redirects=False, cookies=no_cookies)
         self._limiter = limiter
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -68,7 +72,8 @@ class Gateway:
                 headers=headers,
                 content=request.get_data(),
             )
-        except httpx.HTTPError:
+        except httpx.HTTPError as exc:
+            log.warning("service not answering", extra={"service": service, "error": type(exc).__name__})
             response = Response(
                 '{"error": {"code": "unavailable", "message": "The service is not answering."}}',
                 status=502,

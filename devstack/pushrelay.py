@@ -25,6 +25,7 @@ from google.cloud.pubsub_v1.subscriber.message import Message
 from google.cloud.pubsub_v1.subscriber.scheduler import ThreadScheduler
 from google.cloud.pubsub_v1.types import FlowControl
 
+from devstack.upstream import service_client
 from shared.topology import RetryPolicy, Topology
 
 log = logging.getLogger(__name__)
@@ -73,9 +74,7 @@ class PushRelay:
         self._push_url = push_url
         self._concurrency = concurrency
         self._retry = topology.retry
-        # Idle connections are dropped before gunicorn's 2 s keep-alive closes them under a request.
-        limits = httpx.Limits(max_keepalive_connections=concurrency, keepalive_expiry=1.0)
-        self._http = httpx.Client(timeout=topology.retry.ack_deadline_seconds, limits=limits)
+        self._http = service_client(timeout=topology.retry.ack_deadline_seconds, max_idle=concurrency)
         self._subscriber: SubscriberClient | None = None
         self._streams: list[Any] = []
 

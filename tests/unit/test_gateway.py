@@ -11,6 +11,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
 from devstack.gateway import Gateway
+from devstack.upstream import IDLE_EXPIRY_SECONDS, SERVER_KEEPALIVE_SECONDS
 from shared.topology import load_topology
 
 
@@ -60,3 +61,8 @@ def test_one_browsers_cookie_never_reaches_another_browser(upstream: str) -> Non
 )
 def test_the_pages_are_on_the_path_map(path: str, service: str) -> None:
     assert load_topology().service_for(path) == service
+
+
+def test_the_stacks_relays_drop_an_idle_connection_before_the_service_closes_it() -> None:
+    """A request sent on a connection gunicorn is closing gets no answer: a fan's booking answered 502."""
+    assert 0 < IDLE_EXPIRY_SECONDS < SERVER_KEEPALIVE_SECONDS
