@@ -10,9 +10,12 @@ one-at-a-time bookings), then:
 
 1. books `--bookings` different slots from a thread pool and reports bookings per second (201s over
    the wall time of the booking phase);
-2. polls GET /api/bookings and records, per booking, the first time its link_status is `ready`:
-   the time from the 201 to that moment (median and p99; resolution = the poll interval plus one
-   list request);
+2. records, per booking, when its link was stored: the time from the 201 to that moment (median and p99).
+   `--observe log` (the default) reads the meetings worker's "link recorded" log line (written just after
+   the link is stored and its event published), which costs the stack under test nothing; `--observe poll`
+   reads GET /api/bookings of every creator every `--poll` seconds and notes when link_status is first
+   `ready`, which itself loads the stack (each poll reads every upcoming booking; resolution = the interval
+   plus one list request). A Firestore listener on the emulator was tried and loaded it more than polling;
 3. in the same run, the floor of one asynchronous step: a message published to a temporary topic,
    pushed by the emulator to a tiny local HTTP handler that does one Firestore get and one write
    (median over `--pushes` sequential messages);
@@ -35,14 +38,16 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
+import psutil
 
 from devstack.emulators import free_port
 from devstack.sandbox.client import SandboxControl, authorize
@@ -148,12 +153,12 @@ class LinkWatcher(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set():
-            started = time.monotonic()
+            started = time.time()
             try:
                 bookings = self._upcoming()
             except httpx.HTTPError:
                 bookings = []
-            seen = time.monotonic()
+            seen = time.time()
             self.poll_seconds.append(seen - started)
             for booking in bookings:
                 if booking["link_status"] == "ready":
@@ -163,11 +168,79 @@ class LinkWatcher(threading.Thread):
             self.stop.wait(self._interval)
         self._http.close()
 
+    def close(self) -> None:
+        self.stop.set()
+        self.join(timeout=30)
+
+
+class LinkLog:
+    """Notes when each booking's link was recorded, from the meetings worker's own "link recorded" log lines
+    (written once the link is stored and its event published): reading the local log file costs the stack
+    under test nothing, where polling its routes or a Firestore listener on the emulator loads it."""
+
+    def __init__(self) -> None:
+        self._path = ROOT / ".run" / "logs" / "meetings.log"
+        self._offset = self._path.stat().st_size
+        self._ready_at: dict[str, float] = {}
+        self._unavailable: set[str] = set()
+        self.poll_seconds: list[float] = []
+
+    def _read(self) -> None:
+        with self._path.open("rb") as log:
+            log.seek(self._offset)
+            chunk = log.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        for line in complete.splitlines():
+            entry = json.loads(line) if line.startswith(b"{") else {}
+            if entry.get("message") != "link recorded":
+                continue
+            if entry["link_status"] == "ready":
+                self._ready_at.setdefault(entry["booking_id"], datetime.fromisoformat(entry["time"]).timestamp())
+            else:
+                self._unavailable.add(entry["booking_id"])
+
+    @property
+    def ready_at(self) -> dict[str, float]:
+        self._read()
+        return self._ready_at
+
+    @property
+    def unavailable(self) -> set[str]:
+        self._read()
+        return self._unavailable
+
+    def close(self) -> None:
+        self._read()
+
+
+class Observer(Protocol):
+    """When each booking's link was first seen settled (epoch seconds), and what observing cost."""
+
+    @property
+    def ready_at(self) -> dict[str, float]: ...
+
+    @property
+    def unavailable(self) -> set[str]: ...
+
+    @property
+    def poll_seconds(self) -> list[float]: ...
+
+    def close(self) -> None: ...
+
+
+def observer(how: str, base_url: str, auths: list[dict[str, str]], poll: float) -> Observer:
+    if how == "log":
+        return LinkLog()
+    watcher = LinkWatcher(base_url, auths, poll)
+    watcher.start()
+    return watcher
+
 
 def run_bookings(
-    base_url: str, sandbox_url: str, count: int, workers: int, poll: float, singles: int
+    state: dict[str, Any], stack_pid: int, count: int, workers: int, observe: str, poll: float, singles: int
 ) -> dict[str, Any]:
-    sandbox = SandboxControl(sandbox_url)
+    base_url, sandbox = state["base_url"], SandboxControl(state["provider_sandbox_url"])
     sandbox.settings(zoom_daily_write_limit=count * 10)  # Zoom's real per-user daily limit is not under test
     http = httpx.Client(base_url=base_url, timeout=60)
     creators = [setup_creator(http, sandbox) for _ in range(math.ceil(count / PER_CREATOR))]
@@ -178,8 +251,7 @@ def run_bookings(
     jobs = [(creators[i % len(creators)][1], shares[i % len(creators)][i // len(creators)]) for i in range(count)]
     single_auth, single_offer, single_creator = setup_creator(http, sandbox)
     single_starts = free_slots(http, single_creator, single_offer, singles)
-    watcher = LinkWatcher(base_url, [auth for auth, _, _ in creators], poll)
-    watcher.start()
+    watcher = observer(observe, base_url, [auth for auth, _, _ in creators], poll)
 
     local = threading.local()
     confirmed_at: dict[str, float] = {}
@@ -193,23 +265,25 @@ def run_bookings(
         fan = {"name": f"Fan {i}", "email": f"fan-{i}@example.com"}
         offer_id, start = jobs[i]
         r = client.post("/api/public/bookings", json={"offer_id": offer_id, "start": start, "fan": fan})
-        done = time.monotonic()
+        done = time.time()
         with lock:
             if r.status_code == 201:
                 confirmed_at[r.json()["booking_id"]] = done
             else:
                 failures.append(f"{r.status_code} {r.text[:120]}")
 
-    began = time.monotonic()
+    cpu = StackCpu(state["pids"], stack_pid)
+    cpu_at_start = cpu.sample()
+    began = time.time()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(book, range(count)))
-    wall = time.monotonic() - began
+    wall = time.time() - began
 
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and len(watcher.ready_at) + len(watcher.unavailable) < len(confirmed_at):
+    deadline = time.time() + 300
+    while time.time() < deadline and len(watcher.ready_at) + len(watcher.unavailable) < len(confirmed_at):
         time.sleep(0.5)
-    watcher.stop.set()
-    watcher.join(timeout=30)
+    cpu_at_end = cpu.sample()
+    watcher.close()
     latencies = [(watcher.ready_at[b] - t) * 1000 for b, t in confirmed_at.items() if b in watcher.ready_at]
     ready = [watcher.ready_at[b] for b in confirmed_at if b in watcher.ready_at]
     link_wall = max(ready) - began if ready else 0.0
@@ -226,8 +300,9 @@ def run_bookings(
         "latencies_ms": latencies,
         "links_per_second": len(ready) / link_wall if link_wall else 0.0,
         "one_at_a_time_ms": one_at_a_time,
-        "unavailable": len(watcher.unavailable),
-        "never_settled": len(confirmed_at) - len(watcher.ready_at) - len(watcher.unavailable),
+        "unavailable": sum(b in watcher.unavailable for b in confirmed_at),
+        "never_settled": sum(b not in watcher.ready_at and b not in watcher.unavailable for b in confirmed_at),
+        "cpu": StackCpu.report(cpu_at_start, cpu_at_end),
         "poll_ms": [s * 1000 for s in watcher.poll_seconds],
         "live_zoom_meetings": live,
     }
@@ -240,15 +315,15 @@ def _one_at_a_time(http: httpx.Client, auth: dict[str, str], offer_id: str, star
     for i, start in enumerate(starts):
         fan = {"name": f"Single {i}", "email": f"single-{i}@example.com"}
         r = http.post("/api/public/bookings", json={"offer_id": offer_id, "start": start, "fan": fan})
-        made = time.monotonic()
+        made = time.time()
         if r.status_code != 201:
             raise RuntimeError(f"one-at-a-time booking refused: {r.status_code} {r.text[:120]}")
         booking_id = r.json()["booking_id"]
         deadline = made + 60
-        while time.monotonic() < deadline:
+        while time.time() < deadline:
             status = _link_status(http, auth, booking_id)
             if status == "ready":
-                samples.append((time.monotonic() - made) * 1000)
+                samples.append((time.time() - made) * 1000)
                 break
             if status == "unavailable":
                 raise RuntimeError(f"one-at-a-time booking {booking_id} got no link")
@@ -269,6 +344,47 @@ def _link_status(http: httpx.Client, auth: dict[str, str], booking_id: str) -> s
         if body["next_cursor"] is None:
             return None
         params = {**params, "cursor": body["next_cursor"]}
+
+
+# ---- where the CPU went ----------------------------------------------------------------------------------
+
+
+class StackCpu:
+    """CPU seconds (user + system) each part of the stack used between two samples: each process the stack
+    started with its children (a service's gunicorn workers, an emulator's JVM), the stack's own process (the
+    gateway, the push relay, the scheduler) and this benchmark's (the load), against the machine's capacity."""
+
+    def __init__(self, started: Mapping[str, int], stack_pid: int) -> None:
+        self._trees = {name: psutil.Process(pid) for name, pid in started.items()}
+        self._own = {"gateway, push relay, scheduler": psutil.Process(stack_pid), "this benchmark": psutil.Process()}
+
+    def sample(self) -> tuple[float, dict[str, float]]:
+        used = {name: _cpu([process, *process.children(recursive=True)]) for name, process in self._trees.items()}
+        used.update({name: _cpu([process]) for name, process in self._own.items()})
+        return time.time(), used
+
+    @staticmethod
+    def report(first: tuple[float, dict[str, float]], last: tuple[float, dict[str, float]]) -> list[str]:
+        seconds = last[0] - first[0]
+        capacity = seconds * (psutil.cpu_count() or 1)
+        spent = {name: last[1][name] - first[1].get(name, 0.0) for name in last[1]}
+        lines = [f"CPU over the burst ({seconds:.1f} s x {psutil.cpu_count()} cores = {capacity:.0f} CPU-s)"]
+        for name, used in sorted(spent.items(), key=lambda item: -item[1]):
+            lines.append(f"  {name:<30}{used:6.1f} CPU-s  {used / capacity:4.0%}")
+        total = sum(spent.values())
+        lines.append(f"  {'all of the above':<30}{total:6.1f} CPU-s  {total / capacity:4.0%}")
+        return lines
+
+
+def _cpu(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 # ---- the bare Pub/Sub push + Firestore hop ---------------------------------------------------------------
@@ -295,7 +411,7 @@ def bare_hop(state: dict[str, Any], messages: int) -> list[float]:
             key = str(data["key"])
             previous = store.get("bench", "hop") or {}
             store.commit([put("bench", "hop", {"last": key, "count": int(previous.get("count", 0)) + 1})])
-            finished_at[key] = time.monotonic()
+            finished_at[key] = time.time()
             self.send_response(204)
             self.end_headers()
             if key in done:
@@ -320,7 +436,7 @@ def bare_hop(state: dict[str, Any], messages: int) -> list[float]:
         for i in range(messages + 3):  # three warm-up messages are not counted
             key = f"m{i}"
             done[key] = threading.Event()
-            sent = time.monotonic()
+            sent = time.time()
             publisher.publish(topic, json.dumps({"key": key}).encode()).result(timeout=30)
             if not done[key].wait(timeout=60):
                 raise RuntimeError(f"message {key} was never pushed")
@@ -339,6 +455,12 @@ def main() -> None:
     parser.add_argument("--bookings", type=int, default=500)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--pushes", type=int, default=50)
+    parser.add_argument(
+        "--observe",
+        choices=("log", "poll"),
+        default="log",
+        help="how settled links are seen: the meetings worker's log (log) or GET /api/bookings polls (poll)",
+    )
     parser.add_argument("--poll", type=float, default=0.25, help="seconds between GET /api/bookings polls")
     parser.add_argument("--singles", type=int, default=20, help="bookings made one at a time after the burst")
     parser.add_argument("--instances", type=int, default=1, help="instances of each push worker (FLO_WORKER_INSTANCES)")
@@ -364,7 +486,7 @@ def main() -> None:
         try:
             print(f"stack up at {state['base_url']}; booking {args.bookings} slots with {args.workers} workers")
             result = run_bookings(
-                state["base_url"], state["provider_sandbox_url"], args.bookings, args.workers, args.poll, args.singles
+                state, running.process.pid, args.bookings, args.workers, args.observe, args.poll, args.singles
             )
             print(f"measuring {args.pushes} bare Pub/Sub pushes with one Firestore get + write ...", flush=True)
             hop = bare_hop(state, args.pushes)
@@ -379,7 +501,11 @@ def main() -> None:
         print(f"failed bookings               {len(result['failed'])}, e.g. {result['failed'][0]}")
     print(f"201 -> link stored (ready)    {describe(result['latencies_ms'])}")
     print(f"  settled unavailable         {result['unavailable']}; never settled {result['never_settled']}")
-    print(f"  poll request time           {describe(result['poll_ms'])} (+ {args.poll * 1000:.0f} ms between polls)")
+    if result["poll_ms"]:
+        between = f"(+ {args.poll * 1000:.0f} ms between polls)"
+        print(f"  poll request time           {describe(result['poll_ms'])} {between}")
+    else:
+        print("  seen in                     the meetings worker's log (no polls of the stack)")
     print(f"  live Zoom meetings          {result['live_zoom_meetings']} (one per booking expected)")
     print(f"bare push + Firestore get/set {describe(hop)}")
     intake, links = result["per_second"], result["links_per_second"]
@@ -389,6 +515,7 @@ def main() -> None:
     print(f"  one at a time / bare floor  {single / floor:.1f}x (medians; {args.instances} instance(s) per worker)")
     pushes = args.push_concurrency or "the emulator's own push (2)"
     print(f"push deliveries in flight     {pushes} per subscription")
+    print("\n".join(result["cpu"]))
 
 
 if __name__ == "__main__":
