@@ -240,7 +240,9 @@ class MeetingReconciler:
                 if not self._quota.take(booking.creator_id, self._clock.now()):
                     self._notices.zoom_quota_spent(booking.creator_id, self._clock.now())
                     raise _GiveUp("zoom daily meeting limit spent")
-                booking = self._settle_marked(run, self._create_meeting(run, booking))
+                booking = self._create_meeting(run, booking)
+                if booking.zoom_intent:
+                    booking = self._settle_marked(run, booking)
         except _GiveUp as give_up:
             log.warning(
                 "no Zoom link for this revision", extra={"booking_id": run.booking_id, "reason": give_up.reason}
@@ -280,7 +282,11 @@ class MeetingReconciler:
         return self._write(run, booking, replace(booking, zoom=kept, zoom_intent=None if shown else marker))
 
     def _create_meeting(self, run: _Run, booking: Booking) -> Booking:
+        """Make the meeting under a recorded intent. With no earlier attempt's intent outstanding, only this
+        create can carry the marker, so the intent is cleared with the meeting's own write (Zoom is not listed);
+        after an earlier attempt, it stays for `_settle_marked` to find that attempt's meeting too."""
         marker = zoom_marker(run.booking_id)
+        earlier_attempt = booking.zoom_intent is not None
         booking = self._write(run, booking, replace(booking, zoom_intent=marker))
         spec = MeetingSpec(
             topic=f"{booking.offer_title} with {booking.fan.name}"[:200],
@@ -299,7 +305,9 @@ class MeetingReconciler:
             raise
         made = ZoomMeetingRef(meeting.id, meeting.join_url, booking.start)
         try:
-            return self._write(run, booking, replace(booking, zoom=made))
+            return self._write(
+                run, booking, replace(booking, zoom=made, zoom_intent=marker if earlier_attempt else None)
+            )
         except LeaseLost:
             # Another worker owns the booking now and may have made its own: this one would be an untracked extra.
             self._delete_zoom(run, booking, meeting.id)

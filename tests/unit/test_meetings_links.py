@@ -11,11 +11,15 @@ from datetime import timedelta
 import pytest
 
 from shared.bookings.booking import CancelledBy
+from shared.bookings.model import BOOKINGS
 from shared.bookings.notices import ZOOM_DELETE_FAILED
 from shared.bookings.sweeps import nudge_stuck_links
+from shared.meetings.reconcile import zoom_marker
 from shared.providers.errors import ErrorKind, ProviderError
-from shared.providers.models import ZoomMeeting
+from shared.providers.models import MeetingSpec, ZoomMeeting
 from shared.store.lease import LEASES
+from shared.store.port import update
+from tests.fakes.providers import FakeZoom
 from tests.unit.test_meetings_harness import (
     DURATION,
     FAN,
@@ -399,25 +403,39 @@ def test_a_change_whose_event_was_dead_lettered_is_cleaned_up_by_the_link_nudge(
         assert event is not None and event.start == local(3, 14)
 
 
+class _RevokedOnceCreated(FakeZoom):
+    """The grant is revoked right after Zoom made the meeting: every later list is refused, until restored."""
+
+    revoked = False
+
+    def create_meeting(self, token: str, spec: MeetingSpec) -> ZoomMeeting:
+        made = super().create_meeting(token, spec)
+        self.revoked = True
+        return made
+
+    def list_meetings(self, token: str) -> list[ZoomMeeting]:
+        if self.revoked:
+            raise REVOKED  # every token: a refused cached token is retried through the connection, and refused again
+        return super().list_meetings(token)
+
+
 def test_a_zoom_meeting_made_while_the_link_settled_on_meet_is_deleted_once_zoom_is_back() -> None:
-    """Zoom made the meeting, then the grant was revoked before Zoom listed it: the link settles on Meet and the
-    fan is told Meet, so the recorded meeting is one nobody will join; it goes once Zoom can be reached again."""
-    h = MeetingsHarness()
+    """After an earlier attempt (its intent outstanding, so Zoom must be listed), Zoom made the meeting, then the
+    grant was revoked before Zoom listed it: the link settles on Meet and the fan is told Meet, so the recorded
+    meeting is one nobody will join; it goes once Zoom can be reached again."""
+    zoom = _RevokedOnceCreated()
+    h = MeetingsHarness(zoom=zoom)
     h.connect("zoom", "google")
     booking_id = h.book(local(3, 10))
-    zoom = h.zoom
+    h.store.commit([update(BOOKINGS, booking_id, {"zoom_intent": zoom_marker(booking_id)})])
 
-    def revoked(token: str) -> list[ZoomMeeting]:
-        raise REVOKED  # every token: a refused cached token is retried through the connection, and refused again
-
-    zoom.list_meetings = revoked  # type: ignore[method-assign]
     h.deliver(booking_id)
     doc = h.doc(booking_id)
     event = h.event_of(booking_id)
     assert event is not None and doc["meeting_url"] == event.hangout_link
     assert doc["zoom"] is not None and len(h.live_meetings()) == 1
 
-    del zoom.list_meetings
+    zoom.revoked = False
     h.connect("zoom")
     doc = h.settle(booking_id)
 
