@@ -215,7 +215,11 @@ class MeetingReconciler:
         if recorded.link_published_revision != revision:
             kind = "link.ready" if url else "link.unavailable"
             self._publisher.publish(LINK_EVENTS, {"type": kind, "booking_id": run.booking_id, "revision": revision})
-            recorded = self._write(run, recorded, replace(recorded, link_published_revision=revision))
+            # A fact, not a decision: the event went out. Unfenced and unconditional (no transaction): a worker
+            # that lost its lease meanwhile did publish it, and a mark missing only means one more publish.
+            recorded = self._bookings.record(
+                run.booking_id, recorded, replace(recorded, link_published_revision=revision)
+            )
             log.info(
                 "link recorded",
                 extra={"booking_id": run.booking_id, "creator_id": booking.creator_id, "link_status": status},
