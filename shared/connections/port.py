@@ -28,8 +28,8 @@ class Connection(Protocol):
     def status(self) -> ConnectionStatus: ...
 
     def with_token(self, call: Callable[[str], T]) -> T:
-        """As Connections.with_token, with this read's token and, for each later call, the token that last
-        worked; a refused token goes back through the connection's refresh or reconnect marking as there."""
+        """As Connections.with_token, starting from this read's token and then the one that last worked: a
+        refused token is refreshed, or the connection marked for reconnecting, just as there."""
         ...
 
 

@@ -423,9 +423,6 @@ class _ReadConnection:
         self._record = record
         self._token: tuple[Stamp, str] | None = None
 
-    def __repr__(self) -> str:
-        return f"Connection({self._creator_id!r}, {self._provider!r}, {self.status!r})"
-
     @property
     def status(self) -> ConnectionStatus:
         return "not_connected" if self._record is None else self._record.status

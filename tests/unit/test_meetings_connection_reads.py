@@ -70,18 +70,20 @@ def test_a_link_reads_each_connection_document_once_however_many_calls_it_makes(
     assert w.oauth["zoom"].calls.count("refresh") == 0
 
 
-class _RefusesTheTokenAfterCreating(FakeZoom):
-    """Zoom refuses the token once, on the call after the create (as when the token expired meanwhile); records
-    the token of every call."""
+class _TokensSeen(FakeZoom):
+    """Records the token of every create and list call; with `refuse_after_create`, refuses the token once on
+    the call after the create (as when the token expired meanwhile)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, refuse_after_create: bool = False) -> None:
         super().__init__()
         self.tokens: list[str] = []
+        self._refuse_after_create = refuse_after_create
 
     def create_meeting(self, token: str, spec: MeetingSpec) -> ZoomMeeting:
         self.tokens.append(token)
         made = super().create_meeting(token, spec)
-        self.fail_next(ProviderError(ErrorKind.UNAUTHORIZED, "zoom", 401))
+        if self._refuse_after_create:
+            self.fail_next(ProviderError(ErrorKind.UNAUTHORIZED, "zoom", 401))
         return made
 
     def list_meetings(self, token: str) -> list[ZoomMeeting]:
@@ -90,7 +92,7 @@ class _RefusesTheTokenAfterCreating(FakeZoom):
 
 
 def test_a_token_refused_later_in_the_run_is_refreshed_under_the_repositorys_lease() -> None:
-    zoom = _RefusesTheTokenAfterCreating()
+    zoom = _TokensSeen(refuse_after_create=True)
     w = Wired(zoom)
     w.connect("zoom")
     booking_id = w.h.book(local(3, 10))
@@ -108,20 +110,35 @@ def test_a_token_refused_later_in_the_run_is_refreshed_under_the_repositorys_lea
     assert stored is not None and (stored["status"], stored["token_version"]) == ("connected", 2)
 
 
-def test_a_token_about_to_expire_when_read_is_refreshed_before_the_first_call() -> None:
-    zoom = _RefusesTheTokenAfterCreating()
+def test_the_token_refreshed_after_a_refusal_is_the_one_the_later_calls_use() -> None:
+    zoom = _TokensSeen()
+    w = Wired(zoom)
+    w.connect("zoom")
+    booking_id = w.h.book(local(3, 10))
+    before = w.token("zoom")
+    zoom.fail_next(ProviderError(ErrorKind.UNAUTHORIZED, "zoom", 401))  # the create, the run's first call
+    w.reconcile(booking_id)
+    after = w.token("zoom")
+    assert w.h.doc(booking_id)["link_status"] == "ready"
+    assert after != before and zoom.tokens == [before, after, after], "refused create, its retry, the list"
+    assert w.oauth["zoom"].calls.count("refresh") == 1
+
+
+def test_a_token_about_to_expire_when_read_is_refreshed_before_the_first_call_and_then_kept() -> None:
+    zoom = _TokensSeen()
     w = Wired(zoom)
     w.connect("zoom")
     booking_id = w.h.book(local(3, 10))
     w.h.clock.advance(timedelta(minutes=56))
     w.reconcile(booking_id)
-    assert w.oauth["zoom"].calls.count("refresh") == 2, "once before the create, once after the refusal"
-    assert zoom.tokens[0] == zoom.tokens[1] != zoom.tokens[2] == w.token("zoom")
+    # The reconcile's read, then the refresh's own: before the lease, under it, and its fenced write's.
+    assert w.store.reads(CONNECTIONS).count(connection_id(w.h.creator_id, "zoom")) == 4
+    assert w.oauth["zoom"].calls.count("refresh") == 1
+    assert zoom.tokens == [w.token("zoom")] * 2
 
 
 def test_a_refresh_refused_mid_run_marks_the_connection_and_the_link_falls_back_to_meet() -> None:
-    zoom = _RefusesTheTokenAfterCreating()
-    w = Wired(zoom)
+    w = Wired(_TokensSeen(refuse_after_create=True))
     w.connect("zoom", "google")
     booking_id = w.h.book(local(3, 10))
     w.oauth["zoom"].fail_next(ProviderError(ErrorKind.REVOKED, "zoom", 400, None, "invalid_grant"))
