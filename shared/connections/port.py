@@ -20,8 +20,25 @@ class NotConnectedError(Exception):
         self.status = status
 
 
+class Connection(Protocol):
+    """A creator's connection to one provider as one read found it: for a caller that checks the status and then
+    calls the provider (a reconcile), so the status and the token come from that one read."""
+
+    @property
+    def status(self) -> ConnectionStatus: ...
+
+    def with_token(self, call: Callable[[str], T]) -> T:
+        """As Connections.with_token, starting from this read's token and then the one that last worked: a
+        refused token is refreshed, or the connection marked for reconnecting, just as there."""
+        ...
+
+
 class Connections(Protocol):
     def status(self, creator_id: str, provider: Provider) -> ConnectionStatus: ...
+
+    def read(self, creator_id: str, provider: Provider) -> Connection:
+        """The connection read once, for its status and for calls with its token."""
+        ...
 
     def with_token(self, creator_id: str, provider: Provider, call: Callable[[str], T]) -> T:
         """Run `call` with a valid access token, refreshing first when it is about to expire and once more

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
 from shared.clock import Clock
-from shared.connections.port import ConnectionStatus, NotConnectedError
+from shared.connections.port import Connection, ConnectionStatus, NotConnectedError
 from shared.providers._http import PROVIDER_CALL_WORST_SECONDS
 from shared.providers.errors import ErrorKind, Provider, ProviderError, retry_once_after_refresh
 from shared.providers.models import TokenSet
@@ -157,12 +157,10 @@ class DocStoreConnections:
         return _Record(doc["status"], doc["generation"], int(doc["token_version"]), tokens)
 
     def _usable(self, creator_id: str, provider: Provider) -> tuple[_Record, TokenSet]:
-        record = self._record(creator_id, provider)
-        if record is None:
-            raise NotConnectedError(provider, "not_connected")
-        if record.status != "connected" or record.tokens is None:
-            raise NotConnectedError(provider, "reconnect_required")
-        return record, record.tokens
+        return _usable_tokens(self._record(creator_id, provider), provider)
+
+    def read(self, creator_id: str, provider: Provider) -> Connection:
+        return _ReadConnection(self, creator_id, provider, self._record(creator_id, provider))
 
     # ---- writing ------------------------------------------------------------------------------------
 
@@ -341,22 +339,14 @@ class DocStoreConnections:
     # ---- using --------------------------------------------------------------------------------------
 
     def with_token(self, creator_id: str, provider: Provider, call: Callable[[str], T]) -> T:
-        record, tokens = self._usable(creator_id, provider)
-        used, access = record.stamp, tokens.access_token
+        return self.read(creator_id, provider).with_token(call)
+
+    def _first_token(self, creator_id: str, provider: Provider, record: _Record | None) -> tuple[Stamp, str]:
+        """The read's token, refreshed first when it is about to expire."""
+        record, tokens = _usable_tokens(record, provider)
         if tokens.expires_soon(self._clock.now(), self._policy.margin):
-            used, access = self._refresh(creator_id, provider, used)
-
-        def refresh_after_refusal() -> str:
-            nonlocal used
-            used, fresh = self._refresh(creator_id, provider, used)
-            return fresh
-
-        try:
-            return retry_once_after_refresh(call, access, refresh_after_refusal)
-        except ProviderError as exc:
-            if exc.kind is ErrorKind.REVOKED:
-                self._mark_reconnect_required(creator_id, provider, "access_revoked", used)
-            raise
+            return self._refresh(creator_id, provider, record.stamp)
+        return record.stamp, tokens.access_token
 
     def _refresh(self, creator_id: str, provider: Provider, seen: Stamp) -> tuple[Stamp, str]:
         """A token newer than the `seen` one: someone else's, or one this caller refreshes under the lease."""
@@ -417,6 +407,51 @@ class DocStoreConnections:
 
     def _take_lease(self, creator_id: str, provider: Provider) -> Lease | None:
         return take_lease(self._store, _lease_id(creator_id, provider), self._clock.now(), self._policy.lease_ttl)
+
+
+class _ReadConnection:
+    """DocStoreConnections' Connection: the status and the token of one read, and then the token that last worked
+    (or was refreshed to), so a caller's later calls read the connection no more. A refused token is refreshed
+    under the single-flight lease, or the connection marked for reconnecting, as for a first call."""
+
+    def __init__(
+        self, connections: DocStoreConnections, creator_id: str, provider: Provider, record: _Record | None
+    ) -> None:
+        self._connections = connections
+        self._creator_id = creator_id
+        self._provider = provider
+        self._record = record
+        self._token: tuple[Stamp, str] | None = None
+
+    @property
+    def status(self) -> ConnectionStatus:
+        return "not_connected" if self._record is None else self._record.status
+
+    def with_token(self, call: Callable[[str], T]) -> T:
+        creator_id, provider, connections = self._creator_id, self._provider, self._connections
+        used, access = self._token or connections._first_token(creator_id, provider, self._record)
+        self._token = used, access
+
+        def refresh_after_refusal() -> str:
+            nonlocal used
+            used, fresh = connections._refresh(creator_id, provider, used)
+            self._token = used, fresh
+            return fresh
+
+        try:
+            return retry_once_after_refresh(call, access, refresh_after_refusal)
+        except ProviderError as exc:
+            if exc.kind is ErrorKind.REVOKED:
+                connections._mark_reconnect_required(creator_id, provider, "access_revoked", used)
+            raise
+
+
+def _usable_tokens(record: _Record | None, provider: Provider) -> tuple[_Record, TokenSet]:
+    if record is None:
+        raise NotConnectedError(provider, "not_connected")
+    if record.status != "connected" or record.tokens is None:
+        raise NotConnectedError(provider, "reconnect_required")
+    return record, record.tokens
 
 
 def _account(doc: Doc) -> object:

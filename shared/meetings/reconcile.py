@@ -28,7 +28,7 @@ from shared.bookings.notices import Notices
 from shared.bookings.repository import BookingRepository
 from shared.bus.port import Publisher
 from shared.clock import Clock
-from shared.connections.port import Connections, ConnectionStatus, NotConnectedError
+from shared.connections.port import Connection, Connections, ConnectionStatus, NotConnectedError
 from shared.meetings.google_pause import GoogleWritePause
 from shared.meetings.quota import ZoomQuota
 from shared.providers.errors import ErrorKind, Provider, ProviderError
@@ -76,38 +76,26 @@ def _untold(booking: Booking) -> bool:
 
 
 class _RunConnections:
-    """The creator's connections as one reconcile uses them: each status read once, and a provider's token, once a
-    call went through with it, reused for the reconcile's later calls instead of reading the connection again.
-    A later call refused for its token (expired meanwhile, or revoked) goes back through the repository, which
-    refreshes and retries, or marks the connection for reconnecting, exactly as for a first call."""
+    """The creator's connections as one reconcile uses them: each read once, on first use, for its status and its
+    token alike. The connection read keeps the token that worked for the reconcile's later calls; one refused
+    (expired meanwhile, or revoked) goes back through the repository, which refreshes and retries, or marks the
+    connection for reconnecting, exactly as for a first call."""
 
     def __init__(self, connections: Connections) -> None:
         self._connections = connections
-        self._status: dict[tuple[str, Provider], ConnectionStatus] = {}
-        self._tokens: dict[tuple[str, Provider], str] = {}
+        self._read: dict[tuple[str, Provider], Connection] = {}
+
+    def _connection(self, creator_id: str, provider: Provider) -> Connection:
+        key = (creator_id, provider)
+        if key not in self._read:
+            self._read[key] = self._connections.read(creator_id, provider)
+        return self._read[key]
 
     def status(self, creator_id: str, provider: Provider) -> ConnectionStatus:
-        key = (creator_id, provider)
-        if key not in self._status:
-            self._status[key] = self._connections.status(creator_id, provider)
-        return self._status[key]
+        return self._connection(creator_id, provider).status
 
     def with_token(self, creator_id: str, provider: Provider, call: Callable[[str], T]) -> T:
-        key = (creator_id, provider)
-        token = self._tokens.get(key)
-        if token is not None:
-            try:
-                return call(token)
-            except ProviderError as exc:
-                if exc.kind not in (ErrorKind.UNAUTHORIZED, ErrorKind.REVOKED):
-                    raise
-                del self._tokens[key]
-
-        def remembering(token: str) -> T:
-            self._tokens[key] = token
-            return call(token)
-
-        return self._connections.with_token(creator_id, provider, remembering)
+        return self._connection(creator_id, provider).with_token(call)
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,19 @@ _FINAL = {ClaimState.SENT: Delivery.ALREADY_SENT, ClaimState.FAILED: Delivery.FA
 
 
 @dataclass(frozen=True)
+class Delivered:
+    """What one deliver learned: what became of the message and whether the copy that went (now or earlier)
+    carried the link, so the caller knows whether a link_ready is owed without reading the claim again."""
+
+    delivery: Delivery
+    link_included: bool = False
+
+    @property
+    def went_without_link(self) -> bool:
+        return self.delivery in (Delivery.SENT, Delivery.ALREADY_SENT) and not self.link_included
+
+
+@dataclass(frozen=True)
 class EmailKey:
     """Names one message; ``kind`` is the reminder's own name (reminder_24h) so each reminder goes once."""
 
@@ -79,10 +92,10 @@ class EmailLedger:
         self._sender = sender
 
     def record(self, key: EmailKey) -> Doc | None:
-        """The claim as stored, e.g. to see whether a message went out and whether it held the link."""
+        """The claim as stored, e.g. to say why a message can never be sent."""
         return self._store.get(EMAILS, key.doc_id)
 
-    def deliver(self, key: EmailKey, build: Callable[[], EmailMessage], *, link_included: bool) -> Delivery:
+    def deliver(self, key: EmailKey, build: Callable[[], EmailMessage], *, link_included: bool) -> Delivered:
         """Send the message unless it was sent, failed for good, or someone else is sending it.
 
         ``build`` runs only once the claim is ours, so duplicates cost no rendering. A message that
@@ -123,9 +136,9 @@ class EmailLedger:
         self._store.commit(
             [put(EMAILS, key.doc_id, {**claim, "state": ClaimState.SENT.value, "sent_at": self._clock.now()})]
         )
-        return Delivery.SENT
+        return Delivered(Delivery.SENT, link_included)
 
-    def _failed(self, key: EmailKey, claim: Doc, stage: str, reason: str) -> Delivery:
+    def _failed(self, key: EmailKey, claim: Doc, stage: str, reason: str) -> Delivered:
         failed = {
             **claim,
             "state": ClaimState.FAILED.value,
@@ -134,40 +147,41 @@ class EmailLedger:
             "reason": reason,
         }
         self._store.commit([put(EMAILS, key.doc_id, failed)])
-        return Delivery.FAILED
+        return Delivered(Delivery.FAILED)
 
-    def _claim(self, key: EmailKey, claim: Doc) -> Delivery | None:
-        """None when the claim is now ours; otherwise why we must not send."""
-        try:
-            self._store.commit([create(EMAILS, key.doc_id, claim)])
-            return None
-        except Conflict:
-            pass
-        # Sent and failed are final and a live claim is someone else's: each is answered by a plain read. Only
-        # taking over an expired claim (or one released meanwhile) needs the transaction.
+    def _claim(self, key: EmailKey, claim: Doc) -> Delivered | None:
+        """None when the claim is now ours; otherwise why we must not send.
+
+        A claim that exists is found by one plain read, never by a create that fails (on the emulator each
+        failed create is a logged exception): sent and failed are final and a live claim is someone else's.
+        Only taking over an expired claim (or one released meanwhile) needs the transaction.
+        """
         standing = self._store.get(EMAILS, key.doc_id)
-        if standing is not None and standing["state"] in _FINAL:
-            return _FINAL[standing["state"]]
-        if standing is not None and standing["lease_until"] > claim["created_at"]:
-            return Delivery.IN_FLIGHT
+        if standing is None:
+            try:
+                self._store.commit([create(EMAILS, key.doc_id, claim)])
+                return None
+            except Conflict:  # another sender created it since our read: its claim is live
+                return Delivered(Delivery.IN_FLIGHT)
+        answer = _standing(standing, claim)
+        if answer is not None:
+            return answer
 
-        def take_over(txn: Txn) -> Delivery | None:
+        def take_over(txn: Txn) -> Delivered | None:
             current = txn.get(EMAILS, key.doc_id)
-            if current is None:  # released between our create and this read
+            if current is None:  # released between our read and this one
                 txn.write(create(EMAILS, key.doc_id, claim))
                 return None
-            if current["state"] in _FINAL:
-                return _FINAL[current["state"]]
-            if current["lease_until"] > claim["created_at"]:
-                return Delivery.IN_FLIGHT
-            taken = {k: claim[k] for k in ("owner", "lease_until", "link_included")}
-            txn.write(update(EMAILS, key.doc_id, taken))
-            return None
+            answer = _standing(current, claim)
+            if answer is None:
+                taken = {k: claim[k] for k in ("owner", "lease_until", "link_included")}
+                txn.write(update(EMAILS, key.doc_id, taken))
+            return answer
 
         try:
             return self._store.transaction(take_over)
         except Conflict:  # another sender re-created it first
-            return Delivery.IN_FLIGHT
+            return Delivered(Delivery.IN_FLIGHT)
 
     def _release(self, key: EmailKey, owner: str) -> None:
         """Delete our claim, but never one a later sender took over or already marked sent."""
@@ -178,3 +192,13 @@ class EmailLedger:
                 txn.write(delete(EMAILS, key.doc_id))
 
         self._store.transaction(run)
+
+
+def _standing(current: Doc, claim: Doc) -> Delivered | None:
+    """What a claim already stored answers for ours: settled for good, or another sender's live claim; None
+    when its lease ran out before ours began, so it is ours to take over."""
+    if current["state"] in _FINAL:
+        return Delivered(_FINAL[current["state"]], bool(current.get("link_included")))
+    if current["lease_until"] > claim["created_at"]:
+        return Delivered(Delivery.IN_FLIGHT)
+    return None

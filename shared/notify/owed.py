@@ -20,13 +20,15 @@ from shared.bookings.repository import BookingRepository
 from shared.bookings.service import manage_aad
 from shared.clock import Clock
 from shared.mail import EmailBooking, EmailKind, MailSendError, Recipient, render
-from shared.notify.ledger import Delivery, EmailKey, EmailLedger
+from shared.notify.ledger import Delivered, Delivery, EmailKey, EmailLedger
 from shared.store.port import Doc
 from shared.vault import Sealed, Vault
 
 log = logging.getLogger(__name__)
 
 Message = tuple[EmailKind, Recipient]
+Round = list[tuple[Message, Delivered]]
+"""Each message tried, with what became of it."""
 
 _PRIMARY: dict[tuple[str, str], tuple[Message, ...]] = {
     ("confirmed", "confirmed"): (
@@ -102,7 +104,7 @@ class Notifier:
             log.warning("no reminder: creator missing", extra={"booking_id": booking_id})
             return True
         messages = [(EmailKind.REMINDER, recipient) for recipient in (Recipient.FAN, Recipient.CREATOR)]
-        return self._deliver_all(booking_id, booking, creator, messages, key_kind=reminder)
+        return _all_done(self._deliver_all(booking_id, booking, creator, messages, key_kind=reminder))
 
     # ---- steps ---------------------------------------------------------------------------------------------
 
@@ -119,26 +121,15 @@ class Notifier:
         if creator is None:
             log.warning("nothing to send: creator missing", extra={"booking_id": booking_id})
             return Outcome.UNKNOWN
-        done = self._deliver_all(booking_id, booking, creator, owed)
+        delivered = self._deliver_all(booking_id, booking, creator, owed)
         if booking.confirmed and booking.link_ready:
-            link_ready = self._link_ready_owed(booking_id, booking, owed)
-            done = self._deliver_all(booking_id, booking, creator, link_ready) and done
-        return Outcome.SETTLED if done else Outcome.IN_FLIGHT
+            delivered += self._deliver_all(booking_id, booking, creator, _link_ready_owed(delivered))
+        return Outcome.SETTLED if _all_done(delivered) else Outcome.IN_FLIGHT
 
     def _must_wait(self, booking: Booking, force: bool) -> bool:
         """Within the grace period a confirmed booking waits for its link, so one email can carry it."""
         due = booking.mail_due_at
         return not force and booking.confirmed and booking.link_pending and due is not None and self._clock.now() < due
-
-    def _link_ready_owed(self, booking_id: str, booking: Booking, owed: Sequence[Message]) -> list[Message]:
-        """link_ready for each recipient whose copy of this revision went out without the link: fan and
-        creator alike, since every copy without it said it will follow in a separate email."""
-        result: list[Message] = []
-        for kind, recipient in owed:
-            sent = self._ledger.record(EmailKey(booking_id, kind.value, booking.revision, recipient.value))
-            if sent is not None and sent["state"] == "sent" and not sent["link_included"]:
-                result.append((EmailKind.LINK_READY, recipient))
-        return result
 
     def _deliver_all(
         self,
@@ -147,18 +138,18 @@ class Notifier:
         creator: Doc,
         messages: Sequence[Message],
         key_kind: str | None = None,
-    ) -> bool:
+    ) -> Round:
         """Try every message even if one fails, so one bad address does not hold back the other copy.
 
         A message that can never go counts as done once the creator has a notice naming who missed it.
         """
-        done = True
+        delivered: Round = []
         failure: MailSendError | None = None
         for kind, recipient in messages:
             key = EmailKey(booking_id, key_kind or kind.value, booking.revision, recipient.value)
             build = partial(self._render, kind, recipient, booking_id, booking, creator)
             try:
-                delivery = self._ledger.deliver(key, build, link_included=_link_of(booking) is not None)
+                result = self._ledger.deliver(key, build, link_included=_link_of(booking) is not None)
             except MailSendError as exc:
                 log.warning(
                     "email not accepted",
@@ -166,12 +157,12 @@ class Notifier:
                 )
                 failure = failure or exc
                 continue
-            if delivery is Delivery.FAILED:
+            if result.delivery is Delivery.FAILED:
                 self._tell_creator(key, kind, recipient, booking, creator)
-            done = done and delivery is not Delivery.IN_FLIGHT
+            delivered.append(((kind, recipient), result))
         if failure is not None:
             raise failure
-        return done
+        return delivered
 
     def _tell_creator(
         self, key: EmailKey, kind: EmailKind, recipient: Recipient, booking: Booking, creator: Doc
@@ -227,6 +218,18 @@ class Notifier:
             manage_url=manage_url,
             link_pending=not booking.cancelled and booking.link_pending,
         )
+
+
+def _link_ready_owed(delivered: Round) -> list[Message]:
+    """link_ready for each recipient whose copy of this revision went out without the link: fan and creator
+    alike, since every copy without it said it will follow in a separate email. Known from the deliveries
+    themselves (a copy sent now, or the claim read for one sent earlier), so the claims are not read again."""
+    return [(EmailKind.LINK_READY, recipient) for (_, recipient), delivery in delivered if delivery.went_without_link]
+
+
+def _all_done(delivered: Round) -> bool:
+    """Nothing more is owed: every message went, was sent before, or can never go (a failed one included)."""
+    return all(delivery.delivery is not Delivery.IN_FLIGHT for _, delivery in delivered)
 
 
 def _link_of(booking: Booking) -> str | None:

@@ -166,7 +166,7 @@ class Call:
     """One call on the store port, as an interleaving picks it out: its kind, and what it names."""
 
     kind: str
-    """get, query, commit or transaction."""
+    """get, query, commit or transaction (a RecordingStore also lists a transaction's reads as get)."""
     collection: str | None = None
     doc_id: str | None = None
     writes: Sequence[Write] = ()
@@ -210,3 +210,59 @@ class InterleavingStore(DelegatingStore):
     def transaction(self, fn: Callable[[Txn], T]) -> T:
         self._before(Call("transaction"))
         return super().transaction(fn)
+
+
+class _RecordingTxn:
+    def __init__(self, txn: Txn, calls: list[Call]) -> None:
+        self._txn = txn
+        self._calls = calls
+
+    def get(self, collection: str, doc_id: str) -> Doc | None:
+        self._calls.append(Call("get", collection, doc_id))
+        return self._txn.get(collection, doc_id)
+
+    def write(self, write: Write) -> None:
+        self._txn.write(write)
+
+
+class RecordingStore(DelegatingStore):
+    """A DocStore that lists every call made on it, a transaction's reads included: what an operation costs, for
+    tests that pin how often it reads a document or commits."""
+
+    def __init__(self, inner: DocStore) -> None:
+        super().__init__(inner)
+        self.calls: list[Call] = []
+
+    def reads(self, collection: str) -> list[str]:
+        """The documents of `collection` read by id, one entry per read, a transaction's reads included (queries
+        are in `calls` only)."""
+        return [c.doc_id for c in self.calls if c.kind == "get" and c.collection == collection and c.doc_id]
+
+    def commits(self, collection: str) -> list[Call]:
+        """The commits writing to `collection`, failed ones included."""
+        return [c for c in self.calls if c.kind == "commit" and any(w.collection == collection for w in c.writes)]
+
+    def get(self, collection: str, doc_id: str) -> Doc | None:
+        self.calls.append(Call("get", collection, doc_id))
+        return super().get(collection, doc_id)
+
+    def query(
+        self,
+        collection: str,
+        where: Sequence[Where] = (),
+        order_by: str | None = None,
+        limit: int | None = None,
+        start_after: Cursor | None = None,
+        *,
+        descending: bool = False,
+    ) -> list[tuple[str, Doc]]:
+        self.calls.append(Call("query", collection))
+        return super().query(collection, where, order_by, limit, start_after, descending=descending)
+
+    def commit(self, writes: Sequence[Write]) -> None:
+        self.calls.append(Call("commit", writes=writes))
+        super().commit(writes)
+
+    def transaction(self, fn: Callable[[Txn], T]) -> T:
+        self.calls.append(Call("transaction"))
+        return super().transaction(lambda txn: fn(_RecordingTxn(txn, self.calls)))

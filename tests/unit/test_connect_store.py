@@ -49,6 +49,21 @@ def test_not_connected_and_reconnect_required_raise_not_connected(h: Harness) ->
     assert broken.value.status == "reconnect_required"
 
 
+def test_a_read_says_the_status_it_found() -> None:
+    """What a reconcile decides from: the status of the one read its calls then use."""
+    h = Harness()
+    assert h.connections.read(CREATOR, "zoom").status == "not_connected"
+    settings_query(h.connect("zoom"))
+    read = h.connections.read(CREATOR, "zoom")
+    assert read.status == "connected"
+    h.oauth["zoom"].fail_next(ProviderError(ErrorKind.REVOKED, "zoom", 400, None, "invalid_grant"))
+    h.clock.advance(timedelta(hours=2))
+    with pytest.raises(ProviderError):
+        read.with_token(lambda token: token)
+    assert h.connections.read(CREATOR, "zoom").status == "reconnect_required"
+    assert read.status == "connected", "a read is what it found then"
+
+
 def test_a_fresh_token_is_used_without_refreshing(h: Harness) -> None:
     first = current_access(h)
     assert current_access(h) == first

@@ -67,19 +67,19 @@ def test_a_slow_sender_that_fails_after_a_takeover_leaves_the_new_claim_alone() 
     slow, taker, third = GatedSender(accept=False), GatedSender(accept=True), FakeMailSender()
 
     slow_thread, slow_outcome = in_thread(
-        lambda: EmailLedger(store, clock, slow).deliver(KEY, message, link_included=False)
+        lambda: EmailLedger(store, clock, slow).deliver(KEY, message, link_included=False).delivery
     )
     assert slow.started.wait(10)
     clock.advance(LEASE + timedelta(seconds=1))
     taker_thread, taker_outcome = in_thread(
-        lambda: EmailLedger(store, clock, taker).deliver(KEY, message, link_included=False)
+        lambda: EmailLedger(store, clock, taker).deliver(KEY, message, link_included=False).delivery
     )
     assert taker.started.wait(10)
 
     slow.may_finish.set()
     slow_thread.join(10)
     assert isinstance(slow_outcome[0], MailSendError)
-    assert EmailLedger(store, clock, third).deliver(KEY, message, link_included=False) is Delivery.IN_FLIGHT
+    assert EmailLedger(store, clock, third).deliver(KEY, message, link_included=False).delivery is Delivery.IN_FLIGHT
 
     taker.may_finish.set()
     taker_thread.join(10)

@@ -11,6 +11,7 @@ from shared.notify import EMAILS, Outcome
 from shared.store.port import delete
 from tests.fakes.mail import FakeMailSender
 from tests.fakes.pubsub import encode_push
+from tests.fakes.store import FakeDocStore, RecordingStore
 from tests.unit.test_bookings_harness import at
 from tests.unit.test_notify_harness import CREATOR, FAN, MAIL_FROM, ZOOM_URL, NotifyHarness
 
@@ -270,3 +271,37 @@ def test_a_reminder_for_a_creator_who_is_gone_is_passed_over_not_retried() -> No
     h.tick()
     assert h.sent() == []
     assert h.doc(booking_id)["next_reminder_at"] == datetime.fromisoformat(at(8, day=3)), "on to the 1 h reminder"
+
+
+def test_a_repeat_delivery_for_a_sent_revision_reads_each_claim_once_and_commits_nothing() -> None:
+    store = RecordingStore(FakeDocStore())
+    h = NotifyHarness(store=store)
+    booking_id = h.new_booking()
+    h.settle_link(booking_id)
+    h.booking_event(booking_id)
+    store.calls.clear()
+
+    h.link_event(booking_id)
+    h.booking_event(booking_id)
+
+    assert len(h.mail.sent) == 2
+    assert store.commits(EMAILS) == [], "no claim is created (nor fails to be) for a message that went"
+    claims = [f"{booking_id}:confirmation:1:fan", f"{booking_id}:creator_notification:1:creator"]
+    assert sorted(store.reads(EMAILS)) == sorted(claims * 2), "each delivery reads each claim once"
+
+
+def test_link_ready_goes_only_to_the_recipient_whose_copy_went_without_the_link() -> None:
+    h = NotifyHarness()
+    booking_id = h.new_booking()
+    h.clock.advance(GRACE)
+    h.mail.fail_next(1)  # the fan's confirmation does not go yet; the creator's goes without the link
+    assert h.booking_event(booking_id)[0].status_code == 503
+    assert "will follow" in h.sent("creator_notification")[0].text
+
+    h.settle_link(booking_id)
+    h.link_event(booking_id)
+    h.booking_event(booking_id)
+
+    assert ZOOM_URL in h.sent("confirmation")[0].text
+    assert [s.to for s in h.sent("link_ready")] == [CREATOR]
+    assert len(h.mail.sent) == 3
