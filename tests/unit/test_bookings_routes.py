@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 
 from services.bookings.app import build_routes
+from shared.auth import DevTokenAuth, IdentityPlatformAuth
 from shared.bookings.model import BOOKINGS, CELLS, CREATORS
 from shared.bookings.notices import NOTICES
 from shared.bootstrap import bookings_use_cases
 from shared.config import Settings
+from shared.pages.kit import STATIC_DIR
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.store.port import delete, put, update
 from tests.unit.test_bookings_harness import BASE_URL, MORNINGS, Creator, Harness, at, error_of
@@ -709,6 +711,32 @@ def test_the_dev_routes_do_not_exist_outside_local() -> None:
     rules = {r.rule for r in build_routes(bookings_use_cases(runtime))}
     assert "/api/public/bookings" in rules
     assert not any(rule.startswith("/api/dev/") for rule in rules)
+
+
+def test_the_dev_routes_need_both_local_settings_and_dev_token_auth() -> None:
+    """Either alone opens no door: a dev token auth wired outside local, or local settings whose auth is not dev
+    tokens (whose issue() the dev creator route calls)."""
+    uses = Harness().uses
+    assert isinstance(uses.auth, DevTokenAuth) and uses.local
+    for wired in (replace(uses, local=False), replace(uses, auth=IdentityPlatformAuth("flo-test"))):
+        rules = {r.rule for r in build_routes(wired)}
+        assert "/api/public/bookings" in rules
+        assert not any(rule.startswith("/api/dev/") for rule in rules)
+
+
+@pytest.mark.parametrize(("name", "mimetype"), [("pages.css", "text/css"), ("pages.js", "text/javascript")])
+def test_the_wired_app_serves_the_pages_assets_with_the_page_headers(name: str, mimetype: str) -> None:
+    h = Harness()
+    response = h.client.get(f"/assets/{name}")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == mimetype
+    assert response.get_data() == (STATIC_DIR / name).read_bytes()
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "public, max-age=300"
+    missing = h.client.get("/assets/nothing.css")
+    assert missing.status_code == 404
+    assert missing.headers["X-Content-Type-Options"] == "nosniff"
 
 
 # ---- the dashboard list in pages -----------------------------------------------------------------------------

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pytest
 
+from shared import secrets
 from shared.secrets import (
     EnvSecretSource,
     SecretManagerSource,
@@ -94,7 +97,7 @@ def test_secret_manager_error_names_secret_and_is_not_cached(caplog: pytest.LogC
     with caplog.at_level(logging.DEBUG), pytest.raises(SecretUnavailableError) as caught:
         source.get("ZOOM_WEBHOOK_SECRET")
     assert caught.value.name == "ZOOM_WEBHOOK_SECRET"
-    assert "ZOOM_WEBHOOK_SECRET" in str(caught.value)
+    assert str(caught.value) == "secret ZOOM_WEBHOOK_SECRET is not available: Secret Manager error PermissionError"
     client.error = None
     client.values[_path("ZOOM_WEBHOOK_SECRET")] = VALUE.encode()
     assert source.get("ZOOM_WEBHOOK_SECRET") == VALUE  # the failure was not cached
@@ -108,7 +111,7 @@ def test_secret_manager_undecodable_value_never_appears_in_error() -> None:
     with pytest.raises(SecretUnavailableError) as caught:
         source.get("TOKEN_ENCRYPTION_KEYS")
     error = caught.value
-    assert "TOKEN_ENCRYPTION_KEYS" in str(error)
+    assert str(error) == "secret TOKEN_ENCRYPTION_KEYS is not available: value is not UTF-8 text"
     assert VALUE not in str(error)
     assert error.__cause__ is None
     assert error.__suppress_context__
@@ -116,8 +119,9 @@ def test_secret_manager_undecodable_value_never_appears_in_error() -> None:
 
 def test_secret_manager_empty_value_is_an_error() -> None:
     source = SecretManagerSource("flo-prod", client_factory=lambda: _FakeClient({_path("GOOGLE_CLIENT_ID"): b""}))
-    with pytest.raises(SecretUnavailableError, match="GOOGLE_CLIENT_ID"):
+    with pytest.raises(SecretUnavailableError) as caught:
         source.get("GOOGLE_CLIENT_ID")
+    assert str(caught.value) == "secret GOOGLE_CLIENT_ID is not available: latest version is empty"
 
 
 def test_secret_manager_repr_hides_cached_values() -> None:
@@ -128,8 +132,9 @@ def test_secret_manager_repr_hides_cached_values() -> None:
 
 
 def test_secret_manager_needs_a_project() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as caught:
         SecretManagerSource("")
+    assert str(caught.value) == "project_id is required to read secrets from Secret Manager"
 
 
 def test_source_from_env_picks_env_locally_and_secret_manager_otherwise() -> None:
@@ -138,5 +143,41 @@ def test_source_from_env_picks_env_locally_and_secret_manager_otherwise() -> Non
     assert local.get("SMTP_PASSWORD") == VALUE
     production = secret_source_from_env({"GOOGLE_CLOUD_PROJECT": "flo-prod"})
     assert isinstance(production, SecretManagerSource)
-    with pytest.raises(ValueError):
+    assert repr(production) == "SecretManagerSource(project_id='flo-prod')"
+    with pytest.raises(ValueError) as caught:
         secret_source_from_env({"FLO_ENV": "production"})
+    assert str(caught.value) == "GOOGLE_CLOUD_PROJECT must be set to read secrets from Secret Manager"
+
+
+def test_source_from_env_defaults_to_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLO_ENV", "local")
+    monkeypatch.setenv("SMTP_PASSWORD", VALUE)
+    assert secret_source_from_env().get("SMTP_PASSWORD") == VALUE
+
+
+def _real_client_stand_in(monkeypatch: pytest.MonkeyPatch, secret: str) -> list[Mapping[str, str]]:
+    """_default_client (the real Google client) replaced by a fake client; the environments it was built from."""
+    built_from: list[Mapping[str, str]] = []
+
+    def default_client(environ: Mapping[str, str]) -> _FakeClient:
+        built_from.append(environ)
+        return _FakeClient({_path(secret): VALUE.encode()})
+
+    monkeypatch.setattr(secrets, "_default_client", default_client)
+    return built_from
+
+
+def test_secret_manager_builds_the_real_client_from_the_given_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The emulator host is read from the environment the source was picked from, not the process's."""
+    built_from = _real_client_stand_in(monkeypatch, "SMTP_PASSWORD")
+    environ = {"GOOGLE_CLOUD_PROJECT": "flo-prod", secrets.EMULATOR_HOST_VAR: "localhost:8086"}
+    assert secret_source_from_env(environ).get("SMTP_PASSWORD") == VALUE
+    assert built_from == [environ]
+
+
+def test_secret_manager_without_a_factory_builds_the_real_client_from_the_process_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built_from = _real_client_stand_in(monkeypatch, "SMTP_PASSWORD")
+    assert SecretManagerSource("flo-prod").get("SMTP_PASSWORD") == VALUE
+    assert len(built_from) == 1 and built_from[0] is os.environ
