@@ -172,22 +172,14 @@ class Call:
     writes: Sequence[Write] = ()
 
 
-class InterleavingStore(DelegatingStore):
-    """A DocStore that runs `step` once, just ahead of the first call `at` picks out: another caller's (or
-    instance's) step landing between this caller's read and its write, the same way every run."""
+class WatchedStore(DelegatingStore):
+    """A DocStore that shows each call on the port to `_seen` just before making it."""
 
-    def __init__(self, inner: DocStore, at: Callable[[Call], bool], step: Callable[[], object]) -> None:
-        super().__init__(inner)
-        self._at = at
-        self._step: Callable[[], object] | None = step
-
-    def _before(self, call: Call) -> None:
-        if self._step is not None and self._at(call):
-            step, self._step = self._step, None
-            step()
+    def _seen(self, call: Call) -> None:
+        raise NotImplementedError
 
     def get(self, collection: str, doc_id: str) -> Doc | None:
-        self._before(Call("get", collection, doc_id))
+        self._seen(Call("get", collection, doc_id))
         return super().get(collection, doc_id)
 
     def query(
@@ -200,16 +192,31 @@ class InterleavingStore(DelegatingStore):
         *,
         descending: bool = False,
     ) -> list[tuple[str, Doc]]:
-        self._before(Call("query", collection))
+        self._seen(Call("query", collection))
         return super().query(collection, where, order_by, limit, start_after, descending=descending)
 
     def commit(self, writes: Sequence[Write]) -> None:
-        self._before(Call("commit", writes=writes))
+        self._seen(Call("commit", writes=writes))
         super().commit(writes)
 
     def transaction(self, fn: Callable[[Txn], T]) -> T:
-        self._before(Call("transaction"))
+        self._seen(Call("transaction"))
         return super().transaction(fn)
+
+
+class InterleavingStore(WatchedStore):
+    """A DocStore that runs `step` once, just ahead of the first call `at` picks out: another caller's (or
+    instance's) step landing between this caller's read and its write, the same way every run."""
+
+    def __init__(self, inner: DocStore, at: Callable[[Call], bool], step: Callable[[], object]) -> None:
+        super().__init__(inner)
+        self._at = at
+        self._step: Callable[[], object] | None = step
+
+    def _seen(self, call: Call) -> None:
+        if self._step is not None and self._at(call):
+            step, self._step = self._step, None
+            step()
 
 
 class _RecordingTxn:
@@ -225,7 +232,7 @@ class _RecordingTxn:
         self._txn.write(write)
 
 
-class RecordingStore(DelegatingStore):
+class RecordingStore(WatchedStore):
     """A DocStore that lists every call made on it, a transaction's reads included: what an operation costs, for
     tests that pin how often it reads a document or commits."""
 
@@ -242,27 +249,8 @@ class RecordingStore(DelegatingStore):
         """The commits writing to `collection`, failed ones included."""
         return [c for c in self.calls if c.kind == "commit" and any(w.collection == collection for w in c.writes)]
 
-    def get(self, collection: str, doc_id: str) -> Doc | None:
-        self.calls.append(Call("get", collection, doc_id))
-        return super().get(collection, doc_id)
-
-    def query(
-        self,
-        collection: str,
-        where: Sequence[Where] = (),
-        order_by: str | None = None,
-        limit: int | None = None,
-        start_after: Cursor | None = None,
-        *,
-        descending: bool = False,
-    ) -> list[tuple[str, Doc]]:
-        self.calls.append(Call("query", collection))
-        return super().query(collection, where, order_by, limit, start_after, descending=descending)
-
-    def commit(self, writes: Sequence[Write]) -> None:
-        self.calls.append(Call("commit", writes=writes))
-        super().commit(writes)
+    def _seen(self, call: Call) -> None:
+        self.calls.append(call)
 
     def transaction(self, fn: Callable[[Txn], T]) -> T:
-        self.calls.append(Call("transaction"))
         return super().transaction(lambda txn: fn(_RecordingTxn(txn, self.calls)))
