@@ -43,7 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -59,6 +59,8 @@ ALL_DAY = {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fr
 DURATION_MINUTES = 15
 PER_CREATOR = ZOOM_DAILY_WRITES - 10
 """Bookings per creator in the burst: inside the daily Zoom budget, so every one of them gets a Zoom link."""
+LOG_READ_SECONDS = 0.25
+"""How often the meetings worker's log is read for links recorded."""
 
 
 # ---- the stack -------------------------------------------------------------------------------------------
@@ -121,18 +123,44 @@ def free_slots(http: httpx.Client, creator_id: str, offer_id: str, count: int) -
     return slots[:count]
 
 
-class LinkWatcher(threading.Thread):
-    """Polls the creators' bookings and notes when each one's link is first seen settled."""
+class Observer(threading.Thread):
+    """Notes when each booking's link is first seen settled (epoch seconds), looking every `interval` seconds
+    until closed, and what the looks cost the stack (the polls' times; none for the log)."""
 
-    def __init__(self, base_url: str, auths: list[dict[str, str]], interval: float) -> None:
+    def __init__(self, interval: float) -> None:
         super().__init__(daemon=True)
-        self._http = httpx.Client(base_url=base_url, timeout=60)
-        self._auths = auths
         self._interval = interval
+        self._closing = threading.Event()
         self.ready_at: dict[str, float] = {}
         self.unavailable: set[str] = set()
         self.poll_seconds: list[float] = []
-        self.stop = threading.Event()
+
+    def _look(self) -> None:
+        raise NotImplementedError
+
+    def _settled(self, booking_id: str, link_status: str, at: float) -> None:
+        if link_status == "ready":
+            self.ready_at.setdefault(booking_id, at)
+        elif link_status == "unavailable":
+            self.unavailable.add(booking_id)
+
+    def run(self) -> None:
+        while not self._closing.is_set():
+            self._look()
+            self._closing.wait(self._interval)
+
+    def close(self) -> None:
+        self._closing.set()
+        self.join(timeout=30)
+
+
+class LinkWatcher(Observer):
+    """Polls the creators' bookings and notes when each one's link is first seen settled."""
+
+    def __init__(self, base_url: str, auths: list[dict[str, str]], interval: float) -> None:
+        super().__init__(interval)
+        self._http = httpx.Client(base_url=base_url, timeout=60)
+        self._auths = auths
 
     def _upcoming(self) -> list[dict[str, Any]]:
         return [booking for auth in self._auths for booking in self._upcoming_of(auth)]
@@ -151,41 +179,34 @@ class LinkWatcher(threading.Thread):
                 return found
             params = {**params, "cursor": body["next_cursor"]}
 
-    def run(self) -> None:
-        while not self.stop.is_set():
-            started = time.time()
-            try:
-                bookings = self._upcoming()
-            except httpx.HTTPError:
-                bookings = []
-            seen = time.time()
-            self.poll_seconds.append(seen - started)
-            for booking in bookings:
-                if booking["link_status"] == "ready":
-                    self.ready_at.setdefault(booking["id"], seen)
-                elif booking["link_status"] == "unavailable":
-                    self.unavailable.add(booking["id"])
-            self.stop.wait(self._interval)
-        self._http.close()
+    def _look(self) -> None:
+        started = time.time()
+        try:
+            bookings = self._upcoming()
+        except httpx.HTTPError:
+            bookings = []
+        seen = time.time()
+        self.poll_seconds.append(seen - started)
+        for booking in bookings:
+            self._settled(booking["id"], booking["link_status"], seen)
 
     def close(self) -> None:
-        self.stop.set()
-        self.join(timeout=30)
+        super().close()
+        self._http.close()
 
 
-class LinkLog:
+class LinkLog(Observer):
     """Notes when each booking's link was recorded, from the meetings worker's own "link recorded" log lines
     (written once the link is stored and its event published): reading the local log file costs the stack
-    under test nothing, where polling its routes or a Firestore listener on the emulator loads it."""
+    under test nothing, where polling its routes or a Firestore listener on the emulator loads it. The times
+    are the log's, so how often it is read changes nothing but how soon the wait for the last link ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, interval: float) -> None:
+        super().__init__(interval)
         self._path = ROOT / ".run" / "logs" / "meetings.log"
         self._offset = self._path.stat().st_size
-        self._ready_at: dict[str, float] = {}
-        self._unavailable: set[str] = set()
-        self.poll_seconds: list[float] = []
 
-    def _read(self) -> None:
+    def _look(self) -> None:
         with self._path.open("rb") as log:
             log.seek(self._offset)
             chunk = log.read()
@@ -193,46 +214,17 @@ class LinkLog:
         self._offset += len(complete)
         for line in complete.splitlines():
             entry = json.loads(line) if line.startswith(b"{") else {}
-            if entry.get("message") != "link recorded":
-                continue
-            if entry["link_status"] == "ready":
-                self._ready_at.setdefault(entry["booking_id"], datetime.fromisoformat(entry["time"]).timestamp())
-            else:
-                self._unavailable.add(entry["booking_id"])
-
-    @property
-    def ready_at(self) -> dict[str, float]:
-        self._read()
-        return self._ready_at
-
-    @property
-    def unavailable(self) -> set[str]:
-        self._read()
-        return self._unavailable
+            if entry.get("message") == "link recorded":
+                at = datetime.fromisoformat(entry["time"]).timestamp()
+                self._settled(entry["booking_id"], entry["link_status"], at)
 
     def close(self) -> None:
-        self._read()
-
-
-class Observer(Protocol):
-    """When each booking's link was first seen settled (epoch seconds), and what observing cost."""
-
-    @property
-    def ready_at(self) -> dict[str, float]: ...
-
-    @property
-    def unavailable(self) -> set[str]: ...
-
-    @property
-    def poll_seconds(self) -> list[float]: ...
-
-    def close(self) -> None: ...
+        super().close()
+        self._look()  # the lines written since the last look
 
 
 def observer(how: str, base_url: str, auths: list[dict[str, str]], poll: float) -> Observer:
-    if how == "log":
-        return LinkLog()
-    watcher = LinkWatcher(base_url, auths, poll)
+    watcher = LinkLog(LOG_READ_SECONDS) if how == "log" else LinkWatcher(base_url, auths, poll)
     watcher.start()
     return watcher
 
