@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,11 +44,36 @@ def check_prerequisites() -> None:
             )
 
 
-def free_port() -> int:
+OUTGOING_PORT_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LOWEST_LISTEN_PORT = 20000
+_handed_out: set[int] = set()
+_handing_out = threading.Lock()
+
+
+def port_free(port: int) -> bool:
+    """Whether a server could bind this loopback port now."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A loopback port for a server about to start, never the same twice in this process.
+
+    Not one from bind(0): those come from the kernel's range for outgoing connections' source ports, so a
+    connection opened between the pick and the server's bind can take it (a start-up race seen under load).
+    Ports below that range are only ever taken by a listener."""
+    low, _ = (int(bound) for bound in OUTGOING_PORT_RANGE.read_text().split())
+    with _handing_out:
+        for _attempt in range(200):
+            port = random.randrange(LOWEST_LISTEN_PORT, max(low, LOWEST_LISTEN_PORT + 1000))
+            if port not in _handed_out and port_free(port):
+                _handed_out.add(port)
+                return port
+    raise RuntimeError(f"no free loopback port between {LOWEST_LISTEN_PORT} and {low}")
 
 
 def wait_http(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:

@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from devstack.emulators import PrerequisiteError, free_port, start_emulator, stop_process, wait_http
+from devstack.emulators import PrerequisiteError, free_port, port_free, start_emulator, stop_process, wait_http
 from devstack.gateway import Gateway, serve_gateway
 from devstack.pubsub_setup import ensure_topology
 from devstack.pushproxy import PushChaos, PushProxy, serve_push_proxy
@@ -104,17 +104,6 @@ class Stack:
         self.stopping.set()
         for _, process in reversed(self.processes):
             stop_process(process)
-
-
-def _port_free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 Wait = tuple[str, "subprocess.Popen[bytes]"]
@@ -215,7 +204,7 @@ def run(state_file: Path | None) -> int:
     started = time.monotonic()
     topology = load_topology()
     flo_port = int(os.environ.get("FLO_PORT", "8080"))
-    if not _port_free(flo_port):
+    if not port_free(flo_port):
         print(
             f"error: port {flo_port} (FLO_PORT) is already in use; stop what uses it or set FLO_PORT.", file=sys.stderr
         )

@@ -21,6 +21,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from devstack.emulators import free_port
 from devstack.mailsink import MailSink, start_mailsink
 from shared.mail import EmailKind, MailSendError, SmtpSender, render
 from tests.mail_samples import ZOOM_URL, sample_booking
@@ -42,14 +43,6 @@ def http(method: str, url: str) -> tuple[int, bytes]:
     with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
         status: int = response.status
         return status, response.read()
-
-
-def free_port() -> int:
-    """A port nothing listens on (bound then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture
