@@ -6,7 +6,8 @@ Run by hand: `.venv/bin/python -m bench.bookings_throughput [--bookings 500] [--
 It starts the local stack itself (`python -m devstack.stack` on a free FLO_PORT, its own emulators,
 provider sandbox and mail sink), makes creators with Zoom connected and 24-hour availability (as many as
 keep each inside Flo's own count of Zoom's 100 meeting creates per host and day, and one more for the
-one-at-a-time bookings), then:
+one-at-a-time bookings), makes `--warm-ups` bookings at once and waits for their links (uncounted: each
+service instance's first request builds its clients), then:
 
 1. books `--bookings` different slots from a thread pool and reports bookings per second (201s over
    the wall time of the booking phase);
@@ -230,7 +231,14 @@ def observer(how: str, base_url: str, auths: list[dict[str, str]], poll: float) 
 
 
 def run_bookings(
-    state: dict[str, Any], stack_pid: int, count: int, workers: int, observe: str, poll: float, singles: int
+    state: dict[str, Any],
+    stack_pid: int,
+    count: int,
+    workers: int,
+    observe: str,
+    poll: float,
+    singles: int,
+    warm_ups: int,
 ) -> dict[str, Any]:
     base_url, sandbox = state["base_url"], SandboxControl(state["provider_sandbox_url"])
     sandbox.settings(zoom_daily_write_limit=count * 10)  # Zoom's real per-user daily limit is not under test
@@ -242,7 +250,10 @@ def run_bookings(
     ]
     jobs = [(creators[i % len(creators)][1], shares[i % len(creators)][i // len(creators)]) for i in range(count)]
     single_auth, single_offer, single_creator = setup_creator(http, sandbox)
-    single_starts = free_slots(http, single_creator, single_offer, singles)
+    quiet_starts = free_slots(http, single_creator, single_offer, singles + warm_ups)
+    single_starts, warm_up_starts = quiet_starts[:singles], quiet_starts[singles:]
+    print(f"warming up: {warm_ups} bookings at once, not counted", flush=True)
+    _warm_up(base_url, single_auth, single_offer, warm_up_starts)
     watcher = observer(observe, base_url, [auth for auth, _, _ in creators], poll)
 
     local = threading.local()
@@ -300,28 +311,45 @@ def run_bookings(
     }
 
 
+def _book_one(http: httpx.Client, offer_id: str, start: str, who: str) -> str:
+    """A booking of one slot that must be made; its id."""
+    fan = {"name": who.title(), "email": f"{who.replace(' ', '-')}@example.com"}
+    r = http.post("/api/public/bookings", json={"offer_id": offer_id, "start": start, "fan": fan})
+    if r.status_code != 201:
+        raise RuntimeError(f"{who}'s booking refused: {r.status_code} {r.text[:120]}")
+    return str(r.json()["booking_id"])
+
+
+def _await_link(http: httpx.Client, auth: dict[str, str], booking_id: str) -> None:
+    """Wait until the booking's link is ready (polled every 20 ms straight on the booking's own page of the list)."""
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        status = _link_status(http, auth, booking_id)
+        if status == "ready":
+            return
+        if status == "unavailable":
+            raise RuntimeError(f"booking {booking_id} got no link")
+        time.sleep(0.02)
+    raise RuntimeError(f"booking {booking_id} never got its link")
+
+
+def _warm_up(base_url: str, auth: dict[str, str], offer_id: str, starts: list[str]) -> None:
+    """Book these slots all at once and wait for their links, uncounted: each service instance builds its clients
+    on its first request, and those builds would otherwise land in the measured burst."""
+    with httpx.Client(base_url=base_url, timeout=60) as http, ThreadPoolExecutor(max_workers=len(starts)) as pool:
+        made = list(pool.map(lambda i: _book_one(http, offer_id, starts[i], f"warm up {i}"), range(len(starts))))
+        for booking_id in made:
+            _await_link(http, auth, booking_id)
+
+
 def _one_at_a_time(http: httpx.Client, auth: dict[str, str], offer_id: str, starts: list[str]) -> list[float]:
-    """Book one slot at a time on the quiet stack, each after the previous link landed: 201 -> ready, in ms
-    (polled every 20 ms straight on the booking's own page of the list)."""
+    """Book one slot at a time on the quiet stack, each after the previous link landed: 201 -> ready, in ms."""
     samples: list[float] = []
     for i, start in enumerate(starts):
-        fan = {"name": f"Single {i}", "email": f"single-{i}@example.com"}
-        r = http.post("/api/public/bookings", json={"offer_id": offer_id, "start": start, "fan": fan})
+        booking_id = _book_one(http, offer_id, start, f"single {i}")
         made = time.time()
-        if r.status_code != 201:
-            raise RuntimeError(f"one-at-a-time booking refused: {r.status_code} {r.text[:120]}")
-        booking_id = r.json()["booking_id"]
-        deadline = made + 60
-        while time.time() < deadline:
-            status = _link_status(http, auth, booking_id)
-            if status == "ready":
-                samples.append((time.time() - made) * 1000)
-                break
-            if status == "unavailable":
-                raise RuntimeError(f"one-at-a-time booking {booking_id} got no link")
-            time.sleep(0.02)
-        else:
-            raise RuntimeError(f"one-at-a-time booking {booking_id} never got its link")
+        _await_link(http, auth, booking_id)
+        samples.append((time.time() - made) * 1000)
     return samples
 
 
@@ -455,6 +483,9 @@ def main() -> None:
     )
     parser.add_argument("--poll", type=float, default=0.25, help="seconds between GET /api/bookings polls")
     parser.add_argument("--singles", type=int, default=20, help="bookings made one at a time after the burst")
+    parser.add_argument(
+        "--warm-ups", type=int, default=16, help="bookings made at once before the burst, not counted (at least 1)"
+    )
     parser.add_argument("--instances", type=int, default=1, help="instances of each push worker (FLO_WORKER_INSTANCES)")
     parser.add_argument(
         "--push-concurrency",
@@ -478,7 +509,14 @@ def main() -> None:
         try:
             print(f"stack up at {state['base_url']}; booking {args.bookings} slots with {args.workers} workers")
             result = run_bookings(
-                state, running.process.pid, args.bookings, args.workers, args.observe, args.poll, args.singles
+                state,
+                running.process.pid,
+                args.bookings,
+                args.workers,
+                args.observe,
+                args.poll,
+                args.singles,
+                args.warm_ups,
             )
             print(f"measuring {args.pushes} bare Pub/Sub pushes with one Firestore get + write ...", flush=True)
             hop = bare_hop(state, args.pushes)
