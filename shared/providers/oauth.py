@@ -106,8 +106,9 @@ class _OAuthClient(abc.ABC):
     @abc.abstractmethod
     def account_email(self, access_token: str) -> str | None: ...
 
+    @abc.abstractmethod
     def _scopes(self, raw: str) -> frozenset[str]:
-        return frozenset(raw.split())
+        """The granted scopes of a token answer, in the forms `required_scopes` names."""
 
     def _post(self, url: str, form: dict[str, str], authenticate: bool = True) -> httpx.Response:
         kwargs = self._client_auth(form) if authenticate else {"data": form}

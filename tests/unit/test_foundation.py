@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from werkzeug.test import Client
@@ -13,7 +16,7 @@ from werkzeug.wrappers import Request, Response
 from shared.config import ConfigError, Settings
 from shared.envelope import parse_push
 from shared.errors import InvalidInputError
-from shared.logs import JsonFormatter, register_secret
+from shared.logs import JsonFormatter, _SecretRegistry, configure_logging, redact, register_secret, request_trace
 from shared.topology import load_topology
 from shared.web import ApiError, WebApp, json_response, route, status_of
 from tests.fakes.pubsub import encode_push
@@ -127,3 +130,81 @@ def test_topology_declares_every_push_target_and_route() -> None:
     assert topology.service_for("/oauth/zoom/callback") == "connect"
     assert topology.service_for("/health/meetings") == "meetings"
     assert topology.service_for("/elsewhere") is None
+
+
+def test_redaction_keeps_the_field_and_scheme_names_and_cuts_only_the_values() -> None:
+    line = "GET /cb?access_token=abc123&state=s1 Authorization: Bearer abc.def, password: hunter22"
+    assert redact(line) == (
+        "GET /cb?access_token=[redacted]&state=s1 Authorization: Bearer [redacted], password: [redacted]"
+    )
+
+
+def test_a_registered_secret_containing_another_is_scrubbed_whole() -> None:
+    """Values under 6 characters are not taken: they would scrub ordinary words."""
+    registry = _SecretRegistry()
+    for value in ("zz-secret-one", "AAzz-secret-one", "sixsix", "short"):
+        registry.add(value)
+    assert registry.scrub("keys AAzz-secret-one and zz-secret-one, sixsix, short") == (
+        "keys [redacted] and [redacted], [redacted], short"
+    )
+
+
+def test_a_log_line_has_exactly_the_cloud_logging_fields_and_the_public_extras() -> None:
+    record = logging.makeLogRecord(
+        {"msg": "booked %s", "args": ("b1",), "levelname": "WARNING", "name": "flo.bookings", "created": 1748779200.5}
+    )
+    record.booking_id = "b1"
+    record.starts = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+    record._private = "never logged"
+    assert json.loads(JsonFormatter("bookings").format(record)) == {
+        "severity": "WARNING",
+        "message": "booked b1",
+        "time": "2025-06-01T12:00:00.500000+00:00",
+        "service": "bookings",
+        "logger": "flo.bookings",
+        "booking_id": "b1",
+        "starts": "2025-06-01 12:00:00+00:00",
+    }
+
+
+def test_a_logged_exception_carries_its_traceback() -> None:
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.makeLogRecord({"msg": "failed", "exc_info": sys.exc_info()})
+    exception = json.loads(JsonFormatter("svc").format(record))["exception"]
+    assert exception.startswith("Traceback") and exception.endswith("ValueError: boom")
+
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """configure_logging changes process-wide logging: put it back for the other tests."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    noisy = {name: logging.getLogger(name).level for name in NOISY_LIBRARIES}
+    yield
+    root.handlers[:], root.level = handlers, level
+    for name, saved in noisy.items():
+        logging.getLogger(name).setLevel(saved)
+
+
+NOISY_LIBRARIES = ("urllib3", "httpx", "httpcore", "googleapiclient", "google")
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_configured_logging_writes_json_lines_to_stdout_and_quiets_the_libraries(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("bookings", "proj", level=logging.DEBUG)
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    with request_trace({"traceparent": f"00-{trace}-00f067aa0ba902b7-01"}):
+        logging.getLogger("flo.test").debug("hello")
+    logging.getLogger("httpx").info("library chatter")
+    (line,) = capsys.readouterr().out.splitlines()
+    entry = json.loads(line)
+    assert (entry["service"], entry["message"], entry["severity"]) == ("bookings", "hello", "DEBUG")
+    assert entry["logging.googleapis.com/trace"] == f"projects/proj/traces/{trace}"
+    assert len(logging.getLogger().handlers) == 1
+    assert {name: logging.getLogger(name).level for name in NOISY_LIBRARIES} == dict.fromkeys(
+        NOISY_LIBRARIES, logging.WARNING
+    )

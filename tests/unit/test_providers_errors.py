@@ -176,3 +176,149 @@ def test_other_errors_pass_through_without_refreshing() -> None:
         retry_once_after_refresh(call, "old", refresh)
     assert caught.value.kind is ErrorKind.TRANSIENT
     assert refreshed == []
+
+
+def outcome(error: ProviderError) -> tuple[object, ...]:
+    return (error.kind, error.provider, error.status, error.retry_after, error.detail)
+
+
+ONE_MINUTE_LATER = {"Retry-After": "Mon, 10 Mar 2025 22:01:00 GMT"}
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "payload", "expected"),
+    [
+        (400, {}, {"error": "invalid_grant"}, (ErrorKind.REVOKED, 400, None, "invalid_grant: ")),
+        (
+            400,
+            {},
+            {"error": "invalid_grant", "reason": "expired"},
+            (ErrorKind.REVOKED, 400, None, "invalid_grant: expired"),
+        ),
+        (
+            401,
+            {},
+            {"error": "invalid_client", "reason": "bad"},
+            (ErrorKind.BAD_REQUEST, 401, None, "invalid_client: bad"),
+        ),
+        (
+            404,
+            {},
+            {"code": 3001, "message": "Meeting does not exist: 1."},
+            (ErrorKind.NOT_FOUND, 404, None, "code 3001: Meeting does not exist: 1."),
+        ),
+        (
+            429,
+            {},
+            {"code": 429, "message": "daily limit"},
+            (ErrorKind.RATE_LIMITED, 429, 2 * 3600, "code 429: daily limit"),
+        ),
+        (429, {"Retry-After": "0"}, {"code": 429}, (ErrorKind.RATE_LIMITED, 429, 0, "code 429: ")),
+        (503, ONE_MINUTE_LATER, None, (ErrorKind.TRANSIENT, 503, 60, "")),
+        (
+            401,
+            {},
+            {"code": 124, "message": "Invalid access token."},
+            (ErrorKind.UNAUTHORIZED, 401, None, "code 124: Invalid access token."),
+        ),
+        (400, {}, ["not", "an", "object"], (ErrorKind.BAD_REQUEST, 400, None, "")),
+    ],
+)
+def test_zoom_classification_keeps_provider_status_wait_and_detail(
+    status: int, headers: dict[str, str], payload: object, expected: tuple[object, ...]
+) -> None:
+    kind, expected_status, wait, detail = expected
+    raw = b"" if payload is None else body(payload)
+    assert outcome(classify_zoom(status, headers, raw, NOW)) == (kind, "zoom", expected_status, wait, detail)
+
+
+def google_api_error(status: int, reason: str) -> dict[str, object]:
+    return {"error": {"code": status, "status": "S", "message": "m", "errors": [{"reason": reason}]}}
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "payload", "expected"),
+    [
+        (
+            400,
+            {},
+            {"error": "invalid_token", "error_description": "expired"},
+            (ErrorKind.REVOKED, 400, None, "invalid_token: [redacted]"),  # what follows "token:" is never logged
+        ),
+        (401, {}, {"error": "invalid_client"}, (ErrorKind.BAD_REQUEST, 401, None, "invalid_client: ")),
+        (401, {}, None, (ErrorKind.UNAUTHORIZED, 401, None, ": ")),
+        (404, {}, {"error": {"code": 404}}, (ErrorKind.NOT_FOUND, 404, None, " []: ")),
+        (410, {}, google_api_error(410, "deleted"), (ErrorKind.NOT_FOUND, 410, None, "S ['deleted']: m")),
+        (409, {}, google_api_error(409, "duplicate"), (ErrorKind.CONFLICT, 409, None, "S ['duplicate']: m")),
+        (
+            403,
+            ONE_MINUTE_LATER,
+            google_api_error(403, "quotaExceeded"),
+            (ErrorKind.USAGE_LIMITED, 403, 60, "S ['quotaExceeded']: m"),
+        ),
+        (
+            403,
+            ONE_MINUTE_LATER,
+            google_api_error(403, "userRateLimitExceeded"),
+            (ErrorKind.RATE_LIMITED, 403, 60, "S ['userRateLimitExceeded']: m"),
+        ),
+        (
+            403,
+            {},
+            google_api_error(403, "insufficientPermissions"),
+            (ErrorKind.REVOKED, 403, None, "S ['insufficientPermissions']: m"),
+        ),
+        (429, {"retry-after": "5"}, None, (ErrorKind.RATE_LIMITED, 429, 5, ": ")),
+        (500, {"retry-after": "2025-03-10T21:00:00Z"}, None, (ErrorKind.TRANSIENT, 500, 0, ": ")),
+        (502, {"retry-after": "2025-03-10T22:00:30"}, None, (ErrorKind.TRANSIENT, 502, 30, ": ")),
+        (400, {}, {"error": {"code": 400, "errors": ["not an object"]}}, (ErrorKind.BAD_REQUEST, 400, None, " []: ")),
+    ],
+)
+def test_google_classification_keeps_provider_status_wait_and_detail(
+    status: int, headers: dict[str, str], payload: object, expected: tuple[object, ...]
+) -> None:
+    kind, expected_status, wait, detail = expected
+    raw = b"" if payload is None else body(payload)
+    assert outcome(classify_google(status, headers, raw, NOW)) == (kind, "google", expected_status, wait, detail)
+
+
+@pytest.mark.usefixtures("far_from_utc_local_zone")
+def test_zoom_daily_limit_counts_to_utc_midnight_to_the_microsecond_whatever_the_local_zone() -> None:
+    now = datetime(2025, 3, 10, 22, 30, 15, 500000, tzinfo=UTC)
+    error = classify_zoom(429, {"x-ratelimit-type": "daily-limit"}, b"", now)
+    assert error.retry_after == 3600 + 29 * 60 + 44.5
+
+
+def test_transport_failure_names_the_exception_type_and_the_provider() -> None:
+    error = transport_failure("zoom", TimeoutError("read timed out"))
+    assert outcome(error) == (ErrorKind.TRANSIENT, "zoom", None, None, "TimeoutError talking to zoom")
+
+
+def test_second_refusal_keeps_the_provider_status_and_what_was_refused() -> None:
+    def call(token: str) -> str:
+        raise unauthorized()
+
+    with pytest.raises(ProviderError) as caught:
+        retry_once_after_refresh(call, "old", lambda: "new")
+    assert outcome(caught.value) == (ErrorKind.REVOKED, "zoom", 401, None, "refused after a refresh; code 124")
+
+
+@pytest.mark.parametrize(
+    ("error", "text"),
+    [
+        (
+            ProviderError(ErrorKind.RATE_LIMITED, "zoom", 429, 7.4, "slow down"),
+            "zoom rate_limited HTTP 429, retry after 7s: slow down",
+        ),
+        (ProviderError(ErrorKind.TRANSIENT, "google"), "google transient: "),
+    ],
+)
+def test_the_message_names_provider_kind_status_and_wait_only_when_known(error: ProviderError, text: str) -> None:
+    assert str(error) == text
+    assert error.args == (text,)
+
+
+def test_details_lose_opaque_runs_and_stop_at_300_characters() -> None:
+    opaque = "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7"
+    assert ProviderError(ErrorKind.BAD_REQUEST, "zoom", detail=f"bad {opaque} here").detail == "bad [redacted] here"
+    assert len(ProviderError(ErrorKind.BAD_REQUEST, "zoom", detail="word " * 100).detail) == 300

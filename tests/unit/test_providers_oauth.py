@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from shared.providers.errors import ErrorKind, ProviderError
-from shared.providers.oauth import GOOGLE_SCOPES, GoogleOAuth, ZoomOAuth, missing_scopes, pkce_pair
+from shared.providers.oauth import GOOGLE_SCOPES, GoogleOAuth, ZoomOAuth, missing_scopes, pkce_challenge, pkce_pair
 from shared.providers.urls import ProviderUrls
 from tests.fakes.clock import FakeClock
 
@@ -245,4 +245,80 @@ def test_expires_soon_leaves_a_margin() -> None:
 def test_non_json_success_is_transient() -> None:
     with pytest.raises(ProviderError) as caught:
         zoom(lambda r: httpx.Response(200, text="<html>proxy</html>"), []).refresh("r")
-    assert caught.value.kind is ErrorKind.TRANSIENT
+    assert (caught.value.kind, caught.value.provider, caught.value.status) == (ErrorKind.TRANSIENT, "zoom", 200)
+
+
+def test_pkce_challenge_matches_rfc_7636_and_the_verifier_has_86_characters() -> None:
+    assert (
+        pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    )
+    assert len(pkce_pair()[0]) == 86
+
+
+def test_repr_names_the_provider_class_and_client_id_only() -> None:
+    assert repr(zoom(lambda r: httpx.Response(500), [])) == "ZoomOAuth(client_id='zid', client_secret='[redacted]')"
+
+
+@pytest.mark.parametrize("answer", [{"access_token": "", "refresh_token": "r"}, {"refresh_token": "r"}])
+def test_a_token_answer_without_an_access_token_is_refused(answer: dict[str, str]) -> None:
+    with pytest.raises(ProviderError) as caught:
+        google(lambda r: httpx.Response(200, json=answer), []).exchange_code("c", "u", "v")
+    error = caught.value
+    assert (error.kind, error.provider, error.detail) == (
+        ErrorKind.BAD_REQUEST,
+        "google",
+        "token answer lacked an access or refresh token",
+    )
+
+
+def test_a_token_answer_without_expires_in_lasts_an_hour() -> None:
+    seen: list[httpx.Request] = []
+    tokens = zoom(lambda r: httpx.Response(200, json={"access_token": "a", "refresh_token": "r"}), seen).exchange_code(
+        "c", "u", "v"
+    )
+    assert tokens.expires_at == NOW + timedelta(hours=1)
+    assert seen[0].method == "POST"
+
+
+def test_google_refresh_posts_the_refresh_grant_with_the_client_credentials() -> None:
+    seen: list[httpx.Request] = []
+    answer = {"access_token": "a2", "expires_in": 3600}
+    google(lambda r: httpx.Response(200, json=answer), seen).refresh("1//keep")
+    assert (seen[0].method, str(seen[0].url)) == ("POST", "http://sandbox.test/google/token")
+    assert form(seen[0]) == {
+        "grant_type": "refresh_token",
+        "refresh_token": "1//keep",
+        "client_id": "gid",
+        "client_secret": "gsecret",
+    }
+
+
+def test_waits_are_counted_from_the_injected_clock() -> None:
+    limited = httpx.Response(429, headers={"Retry-After": "Thu, 02 Jan 2025 03:05:05 GMT"})
+    with pytest.raises(ProviderError) as google_refusal:
+        google(lambda r: limited, []).refresh("1//r")
+    assert google_refusal.value.retry_after == 60
+    daily = httpx.Response(429, headers={"X-RateLimit-Type": "Daily-limit"})
+    with pytest.raises(ProviderError) as zoom_refusal:
+        zoom(lambda r: daily, []).account_email("A1")
+    assert (
+        zoom_refusal.value.retry_after == (timedelta(days=1) - timedelta(hours=3, minutes=4, seconds=5)).total_seconds()
+    )
+
+
+def test_google_account_email_is_a_get_and_its_failures_are_googles() -> None:
+    seen: list[httpx.Request] = []
+    google(lambda r: httpx.Response(200, json={"email": "c@example.com"}), seen).account_email("ya29.x")
+    assert seen[0].method == "GET"
+    with pytest.raises(ProviderError) as refused:
+        google(lambda r: httpx.Response(401), []).account_email("ya29.x")
+    assert (refused.value.kind, refused.value.provider) == (ErrorKind.UNAUTHORIZED, "google")
+    with pytest.raises(ProviderError) as garbled:
+        google(lambda r: httpx.Response(200, text="<html>"), []).account_email("ya29.x")
+    assert (garbled.value.kind, garbled.value.provider) == (ErrorKind.TRANSIENT, "google")
+
+
+@pytest.mark.parametrize("email", ["", 5, None])
+def test_google_account_email_that_is_not_a_non_empty_string_is_unknown(email: object) -> None:
+    answer = {"sub": "1", "email": email}
+    assert google(lambda r: httpx.Response(200, json=answer), []).account_email("ya29.x") is None

@@ -1,4 +1,5 @@
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -6,7 +7,7 @@ import httpx
 import pytest
 
 from shared.providers.errors import ErrorKind, ProviderError
-from shared.providers.models import MeetingSpec
+from shared.providers.models import MeetingSpec, ZoomMeeting, ZoomUser
 from shared.providers.zoom import ZoomClient
 from tests.fakes.clock import FakeClock
 
@@ -147,3 +148,107 @@ def test_unexpected_meeting_shape_is_a_provider_error() -> None:
     with pytest.raises(ProviderError) as caught:
         rec.client().get_meeting("tok", 5)
     assert caught.value.kind is ErrorKind.BAD_REQUEST
+
+
+def test_every_call_sends_the_token_and_asks_for_json_at_its_own_method_and_path() -> None:
+    listed = {"meetings": [], "next_page_token": ""}
+    rec = Recorder(
+        httpx.Response(200, json={"id": "u1"}),
+        httpx.Response(201, json=MEETING),
+        httpx.Response(200, json=MEETING),
+        httpx.Response(204),
+        httpx.Response(200, json=listed),
+    )
+    client = rec.client()
+    client.get_me("tok")
+    client.create_meeting("tok", spec(datetime(2025, 6, 2, 7, 0, tzinfo=UTC)))
+    client.get_meeting("tok", 7)
+    client.delete_meeting("tok", 7)
+    client.list_meetings("tok")
+    sent = [(r.method, r.url.path, r.headers["Authorization"], r.headers["Accept"]) for r in rec.requests]
+    assert sent == [
+        ("GET", "/v2/users/me", "Bearer tok", "application/json"),
+        ("POST", "/v2/users/me/meetings", "Bearer tok", "application/json"),
+        ("GET", "/v2/meetings/7", "Bearer tok", "application/json"),
+        ("DELETE", "/v2/meetings/7", "Bearer tok", "application/json"),
+        ("GET", "/v2/users/me/meetings", "Bearer tok", "application/json"),
+    ]
+
+
+def test_only_trailing_slashes_leave_the_api_url() -> None:
+    rec = Recorder(httpx.Response(200, json={"id": "u1"}))
+    ZoomClient("http://zoom.test/APIX//", httpx.Client(transport=httpx.MockTransport(rec))).get_me("tok")
+    assert str(rec.requests[0].url) == "http://zoom.test/APIX/users/me"
+
+
+ZOOM_READS: list[Callable[[ZoomClient], object]] = [
+    lambda client: client.get_me("tok"),
+    lambda client: client.create_meeting("tok", spec(datetime(2025, 6, 2, 7, 0, tzinfo=UTC))),
+    lambda client: client.get_meeting("tok", 7),
+    lambda client: client.list_meetings("tok"),
+]
+
+
+@pytest.mark.parametrize("call", ZOOM_READS, ids=["get_me", "create_meeting", "get_meeting", "list_meetings"])
+def test_a_success_that_is_not_a_json_object_is_a_transient_zoom_error(call: Callable[[ZoomClient], object]) -> None:
+    with pytest.raises(ProviderError) as caught:
+        call(Recorder(httpx.Response(200, text="<html>proxy</html>")).client())
+    error = caught.value
+    assert (error.kind, error.provider, error.status, error.detail) == (
+        ErrorKind.TRANSIENT,
+        "zoom",
+        200,
+        "answer was not a JSON object",
+    )
+
+
+def test_a_user_without_id_email_or_zone_reads_as_empty() -> None:
+    assert Recorder(httpx.Response(200, json={})).client().get_me("tok") == ZoomUser(id="", email=None, timezone=None)
+
+
+def test_a_meeting_reads_every_field_and_defaults_the_missing_ones() -> None:
+    rec = Recorder(httpx.Response(200, json=MEETING), httpx.Response(200, json={"id": "3", "join_url": "https://j/3"}))
+    client = rec.client()
+    assert client.get_meeting("tok", 1) == ZoomMeeting(
+        id=85746065123,
+        join_url="https://us05web.zoom.us/j/85746065123?pwd=x",
+        start_time=datetime(2025, 6, 2, 7, 0, tzinfo=UTC),
+        duration_minutes=45,
+        timezone="America/New_York",
+        topic="Session with Ann",
+        agenda="[flo:b1] Coaching",
+    )
+    assert client.get_meeting("tok", 3) == ZoomMeeting(3, "https://j/3", None, 0, None, "", "")
+
+
+@pytest.mark.usefixtures("far_from_utc_local_zone")
+def test_meeting_start_times_read_and_sent_in_utc_whatever_the_local_zone() -> None:
+    rec = Recorder(httpx.Response(200, json=MEETING), httpx.Response(201, json=MEETING))
+    client = rec.client()
+    start = client.get_meeting("tok", 1).start_time
+    assert start is not None and start.isoformat() == "2025-06-02T07:00:00+00:00"
+    client.create_meeting("tok", spec(datetime(2025, 11, 2, 6, 30, tzinfo=UTC)))  # at the DST fold: sent in UTC
+    assert sent_json(rec.requests[1])["start_time"] == "2025-11-02T06:30:00Z"
+
+
+def test_a_meeting_without_a_join_url_is_an_unexpected_zoom_shape() -> None:
+    rec = Recorder(httpx.Response(200, json={"id": 1}))
+    with pytest.raises(ProviderError) as caught:
+        rec.client().get_meeting("tok", 1)
+    error = caught.value
+    assert (error.kind, error.provider, error.status, error.detail) == (
+        ErrorKind.BAD_REQUEST,
+        "zoom",
+        None,
+        "unexpected meeting shape",
+    )
+
+
+def test_a_timeout_names_its_type_and_zoom() -> None:
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    client = ZoomClient("http://zoom.test/v2", httpx.Client(transport=httpx.MockTransport(slow)), FakeClock(NOW))
+    with pytest.raises(ProviderError) as caught:
+        client.get_me("tok")
+    assert (caught.value.provider, caught.value.detail) == ("zoom", "ReadTimeout talking to zoom")
