@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from werkzeug.test import Client
+from werkzeug.test import Client, create_environ
 from werkzeug.wrappers import Request, Response
 
 from shared.config import ConfigError, Settings
@@ -18,8 +18,9 @@ from shared.envelope import parse_push
 from shared.errors import InvalidInputError
 from shared.logs import JsonFormatter, _SecretRegistry, configure_logging, redact, register_secret, request_trace
 from shared.topology import load_topology
-from shared.web import ApiError, WebApp, json_response, route, status_of
+from shared.web import ApiError, LazyApp, WebApp, json_response, route, status_of
 from tests.fakes.pubsub import encode_push
+from tests.unit.test_production_keys_and_auth import PROJECT, TRACE, _Lines
 
 LOCAL = {"FLO_ENV": "local", "FLO_BASE_URL": "http://127.0.0.1:8080/", "GOOGLE_CLOUD_PROJECT": "p"}
 
@@ -101,6 +102,39 @@ def test_web_app_routes_and_errors_are_json() -> None:
     assert crash.status_code == 500 and crash.get_json() == {
         "error": {"code": "internal", "message": "Something went wrong on our side; nothing was lost."}
     }
+
+
+def test_a_service_is_built_on_its_first_request_and_one_that_cannot_start_answers_503_and_tries_again() -> None:
+    attempts: list[int] = []
+
+    def build() -> WebApp:
+        attempts.append(len(attempts) + 1)
+        if len(attempts) == 1:
+            raise RuntimeError("a secret is not readable yet")
+        return _app()
+
+    def post_item() -> Request:
+        return Request(create_environ("/items/7", method="POST", headers={"X-Cloud-Trace-Context": f"{TRACE}/1"}))
+
+    service = LazyApp(build)
+    lines = _Lines()
+    logging.getLogger("shared.web").addHandler(lines)
+    try:
+        assert attempts == []  # importing a service's main.py builds nothing
+        failed = service.handle(post_item())
+    finally:
+        logging.getLogger("shared.web").removeHandler(lines)
+    started = service.handle(post_item())
+    again = service.handle(post_item())
+
+    assert failed.status_code == 503 and failed.get_json() == {
+        "error": {"code": "starting_failed", "message": "The service could not start; see its logs."}
+    }
+    assert [(line["message"], line["logging.googleapis.com/trace"]) for line in lines.lines] == [
+        ("the service could not start", f"projects/{PROJECT}/traces/{TRACE}")
+    ]
+    assert (started.status_code, started.get_json(), again.get_json()) == (201, {"id": "7"}, {"id": "7"})
+    assert attempts == [1, 2]  # built once it could be, then kept
 
 
 def test_log_lines_are_json_for_cloud_logging_and_never_carry_secrets() -> None:

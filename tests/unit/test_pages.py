@@ -12,15 +12,16 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
+from jinja2 import UndefinedError
 from werkzeug.test import Client, TestResponse
 
 from services.bookings.pages import page_routes
 from shared.auth import CreatorAuth, DevTokenAuth, IdentityPlatformAuth
 from shared.bookings.model import BOOKINGS, CREATORS
 from shared.logs import JsonFormatter
-from shared.pages.kit import CSRF_COOKIE, SESSION_COOKIE, PageKit, static_routes
+from shared.pages.kit import CSRF_COOKIE, SESSION_COOKIE, PageError, PageKit, _environment, static_routes
 from shared.pages.signin import sign_in_routes
-from shared.pages.times import span, when, zone_or
+from shared.pages.times import clock, long_day, short_day, span, when, zone_label, zone_or
 from shared.store.port import put
 from shared.web import WebApp
 from tests.oidc_tokens import KEY_ID, key_and_cert, sign
@@ -72,6 +73,8 @@ def test_times_say_their_zone_the_way_people_write_them() -> None:
         "Tue 8 Dec 2026, 14:00\u201314:30 CET (Europe/Berlin)"
     )
     assert when(datetime(2026, 7, 1, 12, 0, tzinfo=UTC), berlin) == "Wed 1 Jul 2026, 14:00 CEST (Europe/Berlin)"
+    tokyo_morning = datetime(2026, 12, 8, 20, 0, tzinfo=UTC)
+    assert when(tokyo_morning, ZoneInfo("Asia/Tokyo")) == "Wed 9 Dec 2026, 05:00 JST (Asia/Tokyo)"  # its own day
 
 
 @pytest.mark.parametrize("name", [None, "", "Mars/Olympus_Mons", "../../etc/passwd", "not a zone"])
@@ -92,6 +95,39 @@ def test_the_dashboard_shows_fans_words_escaped_never_as_markup() -> None:
 
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     assert "<script>alert" not in html
+
+
+def test_the_page_templates_escape_markup_refuse_a_missing_name_and_see_the_time_helpers() -> None:
+    """On a fresh template environment: the module builds its own once, at import, before any test runs."""
+    env = _environment()
+    moment = datetime(2026, 12, 8, 13, 0, tzinfo=UTC)
+    berlin = ZoneInfo("Europe/Berlin")
+
+    error = env.get_template("error.html.j2").render(
+        title="<b>Gone</b>", message="m", csrf="c", csrf_field="csrf", local=True, request_path="/"
+    )
+    helpers = env.from_string(
+        "{% if true %}\n{{ when(at, zone) }}|{{ span(at, at, zone) }}|{{ clock(at, zone) }}|"
+        "{{ long_day(at.date()) }}|{{ short_day(at.date()) }}|{{ zone_label(zone, at) }}{% endif %}"
+    ).render(at=moment, zone=berlin)
+
+    assert "<h1>&lt;b&gt;Gone&lt;/b&gt;</h1>" in error
+    with pytest.raises(UndefinedError):
+        env.from_string("{{ nobody_passed_this }}").render()
+    assert helpers == "|".join(
+        [
+            when(moment, berlin),
+            span(moment, moment, berlin),
+            clock(moment, berlin),
+            long_day(moment.date()),
+            short_day(moment.date()),
+            zone_label(berlin, moment),
+        ]
+    )
+
+
+def test_a_page_error_reads_as_its_message_in_a_log_or_trace() -> None:
+    assert str(PageError(403, "This form has expired", "Open the page again.")) == "Open the page again."
 
 
 def test_an_unknown_manage_link_is_a_friendly_html_404() -> None:
@@ -320,6 +356,23 @@ def test_sign_out_clears_the_session_and_says_so() -> None:
     assert f"{SESSION_COOKIE}=;" in response.headers["Set-Cookie"]
     assert client.get("/dashboard/bookings").status_code == 303
     assert "You are signed out." in client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("local", [True, False])
+def test_sign_out_clears_the_cookie_sign_in_set_with_the_same_attributes(local: bool) -> None:
+    """A browser replaces a cookie only when path and flags match: a clearing cookie of another path or
+    without Secure would leave the session in place."""
+    client = _app(Harness(), local=local)
+    client.get("/sign-in")
+    value = client.get_cookie(CSRF_COOKIE)
+
+    assert value is not None
+    cleared = client.post("/sign-out", data={"csrf": value.value}).headers["Set-Cookie"]
+
+    attributes = set(cleared.split("; ")[1:])
+    assert cleared.startswith(f"{SESSION_COOKIE}=;")
+    assert {"Path=/", "HttpOnly", "SameSite=Lax"} <= attributes
+    assert ("Secure" in attributes) is not local
 
 
 @pytest.mark.parametrize("query", ["week=0001-01-01", "week=9999-12-31", "week=garbage", "week="])
