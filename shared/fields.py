@@ -136,11 +136,9 @@ def _https_link(value: str) -> str:
     if not re.fullmatch(HTTPS_LINK_PATTERN, value):
         raise ValueError("must be an https URL with a host, no spaces and no user name or password")
     try:
-        parsed = _URLS.validate_python(value)
+        parsed = _URLS.validate_python(value)  # an https URL parses only with a host ("empty host" otherwise)
     except ValidationError:
         raise ValueError("is not a URL a browser can open") from None
-    if not parsed.host:
-        raise ValueError("is not a URL a browser can open")
     return str(parsed)
 
 

@@ -68,7 +68,7 @@ def _reseal_one(store: DocStore, collection: str, doc_id: str, reseal: Callable[
         current = txn.get(collection, doc_id)
         if current is None:
             return False
-        changes = reseal({**current, "_id": doc_id})
+        changes = reseal(current)
         if all(current.get(name) == value for name, value in changes.items()):
             return False  # re-sealed (or rewritten under the current key) since the query
         txn.write(update(collection, doc_id, changes))

@@ -94,6 +94,7 @@ def test_parse_weekly_hours_rejects_bad_input(timezone: object, weekly: object, 
     with pytest.raises(AvailabilityError) as caught:
         parse_weekly_hours(timezone, weekly)  # type: ignore[arg-type]  # raw JSON can be anything
     assert fragment in str(caught.value)
+    assert caught.value.code == "invalid_availability"  # the code the settings route answers with
 
 
 @pytest.mark.parametrize("minutes", [5, 30, 45, 1440])
@@ -318,6 +319,14 @@ def test_new_york_spring_forward_moves_a_skipped_start_to_the_jump() -> None:
     assert local_slots("America/New_York", {"sun": [["02:00", "02:55"]]}, 5, date(2026, 3, 8)) == []
     # A week later the same hours are ordinary.
     assert len(local_slots("America/New_York", {"sun": [["02:00", "02:55"]]}, 5, date(2026, 3, 15))) == 11
+
+
+def test_a_skipped_start_moves_to_the_jump_to_the_second_when_the_jump_is_not_whole_minutes() -> None:
+    """Monrovia went from -00:44:30 to UTC on 7 January 1972: its clocks jumped from 00:00 to 00:44:30."""
+    hours = parse_weekly_hours("Africa/Monrovia", {"fri": [["00:05", "01:30"]]})
+    slots = compute_slots(hours, timedelta(minutes=30), date(1972, 1, 7), date(1972, 1, 7), utc(1970, 1, 1), [])
+    jump = datetime(1972, 1, 7, 0, 44, 30, tzinfo=UTC)
+    assert slots == [Interval(jump, jump + timedelta(minutes=30))]
 
 
 def test_new_york_fall_back_offers_the_repeated_hour_twice() -> None:

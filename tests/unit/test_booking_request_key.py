@@ -14,7 +14,7 @@ from services.bookings.pages import page_routes
 from shared.auth import DevTokenAuth
 from shared.bookings.booking import Fan
 from shared.bookings.model import BOOKINGS
-from shared.bookings.service import RequestKeyReusedError
+from shared.bookings.service import RequestKeyReusedError, requested_booking_id
 from shared.pages.kit import PageKit
 from shared.web import WebApp
 from tests.unit.test_booking_claim_races import second_instance
@@ -73,9 +73,18 @@ def test_a_key_sent_with_another_request_is_refused_and_tells_nothing_of_the_fir
 
     status, body = _book(h, offer_id, start, "key-1", fan)
 
-    assert status == 409 and body["error"]["code"] == "idempotency_key_reused"
+    assert status == 409
+    assert body["error"] == {
+        "code": "idempotency_key_reused",
+        "message": "This Idempotency-Key came before with another booking request: send a new key for a new booking.",
+    }
     assert made["manage_url"] not in str(body) and made["booking_id"] not in str(body)
     assert _bookings(h) == [made["booking_id"]]
+
+
+def test_the_booking_a_key_stands_for_is_named_alike_by_every_release() -> None:
+    """A request retried across a deploy must find the booking the previous release made for its key."""
+    assert requested_booking_id("offer-1", "key-1") == "f6154b21b62d10095416fbddee412b98"
 
 
 def test_one_key_serves_each_offer_apart() -> None:

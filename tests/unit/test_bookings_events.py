@@ -299,6 +299,18 @@ def test_a_failed_publish_leaves_the_outbox_entry_for_the_sweep() -> None:
     assert len(h.events()) == 1
 
 
+def test_a_republish_whose_publish_fails_is_swept_up_like_a_new_revision() -> None:
+    h = Harness()
+    booking_id, _ = h.booked(h.offer(h.creator()), at(9))
+    h.publisher.fail_next = RuntimeError("pubsub unavailable")
+    h.runtime.outbox.republish(booking_id, 1, h.clock.now())
+    event = {"type": "booking.changed", "booking_id": booking_id, "revision": 1}
+    assert h.events() == [event]
+    h.clock.advance(timedelta(seconds=30))
+    assert h.runtime.outbox.sweep(h.clock.now()) == 1
+    assert h.events() == [event, event]
+
+
 def test_a_sweep_that_fails_again_keeps_the_entry() -> None:
     h = Harness()
     creator = h.creator()

@@ -13,6 +13,7 @@ import pytest
 
 from shared.bookings.booking import Booking, Fan, GoogleEventRef, ZoomMeetingRef
 from shared.bookings.model import BOOKINGS, CELLS, CREATORS, HOLD_RELEASES
+from shared.bookings.notices import GOOGLE_WRITES_PAUSED, ZOOM_OTHER_ACCOUNT, ZOOM_QUOTA_SPENT
 from shared.bookings.service import LINK_NUDGE_INTERVAL, BookingChangedError, SlotTakenError
 from shared.bookings.sweeps import run_booking_sweeps
 from shared.errors import ConflictError, InvalidInputError, NotFoundError, NotPermittedError
@@ -122,6 +123,67 @@ def test_a_rescheduled_booking_drops_its_old_link_and_its_new_cells_name_it(h: H
     assert {doc["booking_id"] for _, doc in h.store.query(CELLS)} == {booking_id}
 
 
+def test_a_link_set_by_hand_owes_link_ready_now_and_no_nudge_until_the_session_ends(h: Harness) -> None:
+    creator_id, free, _ = offers(h)
+    booking_id = h.service.book(free, moment(9), FAN).booking_id
+    h.clock.advance(timedelta(minutes=5))
+    linked = h.service.set_link(creator_id, booking_id, "https://example.com/room")
+    assert (linked.change, linked.link_manual, linked.link_status) == ("link_set", True, "ready")
+    assert (linked.mail_due_at, linked.link_nudge_at) == (h.clock.now(), None)
+    h.clock.advance(linked.end - h.clock.now())
+    with pytest.raises(ConflictError) as refused:
+        h.service.set_link(creator_id, booking_id, "https://example.com/another-room")
+    assert refused.value.code == "not_linkable"
+
+
+def unlinked(h: Harness, booking_id: str) -> Booking:
+    """The booking as the meetings worker leaves it when no link could be made for its revision."""
+    revision = h.doc(booking_id)["revision"]
+    h.store.commit([update(BOOKINGS, booking_id, {"link_status": "unavailable", "link_revision": revision})])
+    return stored(h, booking_id)
+
+
+def test_a_link_retry_owes_the_link_afresh_from_now_in_a_new_revision(h: Harness) -> None:
+    _, free, _ = offers(h)
+    booking_id = h.service.book(free, moment(9), FAN).booking_id
+    seen = unlinked(h, booking_id)
+    h.clock.advance(timedelta(minutes=5))
+    now = h.clock.now()
+
+    assert h.service.retry_link(booking_id, seen) is True
+
+    reopened = stored(h, booking_id)
+    assert (reopened.change, reopened.link_status, reopened.revision) == ("link_retry", "pending", seen.revision + 1)
+    assert reopened.link_deadline_at == reopened.mail_due_at == now + POLICY.link_deadline
+    assert reopened.link_nudge_at == now + POLICY.link_deadline + LINK_NUDGE_INTERVAL
+    assert reopened.updated_at == now
+    assert h.events()[-1]["revision"] == reopened.revision
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["has a link", "ends right now", "a test booking", "changed since it was read"],
+)
+def test_a_link_retry_leaves_alone_what_is_not_an_upcoming_booking_left_without_a_link(h: Harness, case: str) -> None:
+    creator_id, free, _ = offers(h)
+    booking_id = h.service.book(free, moment(9), FAN).booking_id
+    seen = unlinked(h, booking_id)
+    if case == "has a link":
+        seen = replace(seen, link_status="ready", meeting_url="https://zoom.us/j/1")
+    elif case == "ends right now":
+        h.clock.advance(seen.end - h.clock.now())
+    elif case == "a test booking":
+        seen = replace(seen, test_booking=True)
+    else:
+        h.service.cancel_by_creator(creator_id, booking_id)
+    before, published = stored(h, booking_id), len(h.events())
+
+    assert h.service.retry_link(booking_id, seen) is False
+
+    assert stored(h, booking_id) == before
+    assert len(h.events()) == published
+
+
 def test_a_booking_exactly_at_the_horizon_is_taken_and_one_slot_beyond_is_refused() -> None:
     h = Harness(now=datetime(2026, 3, 2, 9, tzinfo=UTC))
     _, free, _ = offers(h)
@@ -177,6 +239,15 @@ def test_every_refusal_answers_its_code_and_its_words(h: Harness) -> None:
         f"No booking {confirmed!r}.",
     )
     assert refusal(lambda: h.service.by_manage_token("nope")) == ("booking_not_found", "This manage link is not valid.")
+    assert refusal(lambda: h.service.book_test("nobody", moment(9))) == ("creator_not_found", "No such creator.")
+    assert refusal(lambda: h.service.set_link("someone-else", confirmed, "https://example.com/room")) == (
+        "booking_not_found",
+        f"No booking {confirmed!r}.",
+    )
+    assert refusal(lambda: h.service.set_link(creator_id, held, "https://example.com/room")) == (
+        "not_linkable",
+        "Only an upcoming confirmed booking can be given a link.",
+    )
     assert refusal(lambda: h.service.reschedule(held, moment(11))) == (
         "not_reschedulable",
         "A pending payment booking cannot be moved.",
@@ -407,6 +478,30 @@ def test_each_left_behind_meeting_and_each_refund_gets_its_own_notice_in_its_wor
         "A payment from one@example.com arrived after their hold ran out and the slot was booked by someone else: "
         "the session was not booked and the payment will be refunded."
     )
+
+
+def test_account_notices_show_once_per_trouble_and_a_kept_meeting_once_per_meeting(h: Harness) -> None:
+    notices = h.runtime.notices
+    morning = datetime(2026, 3, 2, 8, tzinfo=UTC)
+    for now in (morning, morning + timedelta(hours=12), morning + timedelta(days=1)):
+        notices.zoom_quota_spent("c1", now)  # one a UTC day
+    notices.zoom_quota_spent("c2", morning)
+    until = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+    notices.google_writes_paused("c1", until, morning)
+    notices.google_writes_paused("c1", until, morning + timedelta(minutes=5))  # the same pause
+    notices.zoom_meeting_kept("c1", "b1", 111, ZOOM_OTHER_ACCOUNT)
+    notices.zoom_meeting_kept("c1", "b1", 111, ZOOM_OTHER_ACCOUNT)
+
+    shown = [(n.kind, n.booking_id, n.meeting_id, n.message) for n in notices.open_for("c1")]
+
+    paused = GOOGLE_WRITES_PAUSED.format(until="14:30 UTC on 02 Mar")
+    assert sorted(shown) == [
+        ("google_writes_paused", None, None, paused),
+        ("zoom_meeting_kept", "b1", "111", ZOOM_OTHER_ACCOUNT),
+        ("zoom_quota_spent", None, None, ZOOM_QUOTA_SPENT),
+        ("zoom_quota_spent", None, None, ZOOM_QUOTA_SPENT),
+    ]
+    assert [n.kind for n in notices.open_for("c2")] == ["zoom_quota_spent"]
 
 
 def test_a_notice_stored_before_kinds_and_messages_were_recorded_reads_as_a_left_behind_meeting(h: Harness) -> None:

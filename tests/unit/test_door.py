@@ -251,22 +251,29 @@ def test_after_a_413_the_body_can_still_be_drained() -> None:
 LINKS = TypeAdapter(HttpsLink)
 
 
+NOT_PLAIN_HTTPS = "must be an https URL with a host, no spaces and no user name or password"
+NOT_OPENABLE = "is not a URL a browser can open"
+
+
 @pytest.mark.parametrize(
-    "bad",
+    ("bad", "why"),
     [
-        "http://zoom.us/j/1",  # not https
-        "https://",  # no host
-        "https://user:secret@zoom.us/j/1",  # credentials in the link
-        "https://zoom.us/j/1 2",  # a space breaks the ICS line
-        "https://zoom.us/j/1\r\nX-Injected: 1",
-        "https://[/j/1",  # fits the pattern, opens nothing
-        "https://zoom.us:port/j/1",
-        "https://" + "a" * MAX_LINK_LENGTH,
+        ("http://zoom.us/j/1", NOT_PLAIN_HTTPS),
+        ("https://", "String should have at least 9 characters"),  # no host
+        ("https:///j/1", NOT_PLAIN_HTTPS),  # no host either
+        ("https://user:secret@zoom.us/j/1", NOT_PLAIN_HTTPS),  # credentials in the link
+        ("https://zoom.us/j/1 2", NOT_PLAIN_HTTPS),  # a space breaks the ICS line
+        ("https://zoom.us/j/1\r\nX-Injected: 1", NOT_PLAIN_HTTPS),
+        ("https://[/j/1", NOT_OPENABLE),  # fits the pattern, opens nothing
+        ("https://:443/j/1", NOT_OPENABLE),  # a port but an empty host
+        ("https://zoom.us:port/j/1", NOT_OPENABLE),
+        ("https://" + "a" * MAX_LINK_LENGTH, f"String should have at most {MAX_LINK_LENGTH} characters"),
     ],
 )
-def test_a_hand_set_link_that_a_browser_could_not_open_is_refused(bad: str) -> None:
-    with pytest.raises(ValidationError):
+def test_a_hand_set_link_that_a_browser_could_not_open_is_refused_saying_why(bad: str, why: str) -> None:
+    with pytest.raises(ValidationError) as refused:
         LINKS.validate_python(bad)
+    assert refused.value.errors()[0]["msg"].removeprefix("Value error, ") == why
 
 
 def test_a_hand_set_link_is_kept_as_the_url_parser_writes_it() -> None:

@@ -45,14 +45,22 @@ def test_the_creator_sets_a_link_and_the_booking_shows_it_with_its_chip() -> Non
     assert h.events()[-1] == {"type": "booking.changed", "booking_id": booking_id, "revision": doc["revision"]}
 
 
-def test_any_https_link_is_taken_without_a_chip() -> None:
+@pytest.mark.parametrize(
+    ("url", "provider"),
+    [
+        (OWN_ROOM, None),
+        ("https://meet.google.com/abc-defg-hij", "google_meet"),
+        ("https://meet.google.com.evil.test/", None),
+    ],
+)
+def test_any_https_link_is_taken_without_a_chip_and_a_meet_link_is_named_meet(url: str, provider: str | None) -> None:
     h = Harness()
     creator = h.creator()
     booking_id, _ = h.booked(h.offer(creator), at(9))
 
-    view = h.client.put(f"/api/bookings/{booking_id}/link", json={"url": OWN_ROOM}, headers=creator.headers).get_json()
+    view = h.client.put(f"/api/bookings/{booking_id}/link", json={"url": url}, headers=creator.headers).get_json()
 
-    assert (view["meeting_url"], view["video_provider"], view["zoom_chip"]) == (OWN_ROOM, None, False)
+    assert (view["meeting_url"], view["video_provider"], view["zoom_chip"]) == (url, provider, False)
 
 
 @pytest.mark.parametrize(

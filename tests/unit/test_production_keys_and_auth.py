@@ -26,13 +26,13 @@ from shared.logs import JsonFormatter
 from shared.oidc import GoogleCertSource
 from shared.rotation import reseal_connections, reseal_manage_tokens
 from shared.secrets import EnvSecretSource, SecretUnavailableError
-from shared.store.port import put
+from shared.store.port import delete, put
 from shared.vault import Sealed, Vault, connection_aad
 from shared.web import WebApp, json_response, route
 from tests.bookings_contract import sample
 from tests.fakes.bus import FakePublisher
 from tests.fakes.clock import FakeClock
-from tests.fakes.store import FakeDocStore
+from tests.fakes.store import FakeDocStore, InterleavingStore
 from tests.oidc_tokens import KEY_ID, key_and_cert, sign
 from tests.unit.test_meetings_harness import KEYS as MEETINGS_KEYS
 from tests.unit.test_meetings_harness import MeetingsHarness
@@ -77,6 +77,36 @@ def test_rotation_reseals_idle_connections_so_the_old_key_can_go() -> None:
     assert reseal_connections(store, new_only) == 0
 
 
+def test_each_rotation_run_reseals_at_most_its_batch_of_connections_still_under_a_retired_key() -> None:
+    store, old, current = FakeDocStore(), Vault(key("v1", 1)), Vault(key("v2", 2))
+    for creator_id, vault in (("a", current), ("b", old), ("c", old), ("d", old)):
+        aad = connection_aad(creator_id, "zoom")
+        sealed = {name: vault.encrypt(name, aad).to_dict() for name in ("access_token", "refresh_token")}
+        doc = {"creator_id": creator_id, "provider": "zoom", "key_version": vault.current_version, **sealed}
+        store.commit([put(CONNECTIONS, f"{creator_id}_zoom", doc)])
+
+    rotated = Vault(f"{key('v2', 2)},{key('v1', 1)}")
+    assert [reseal_connections(store, rotated, batch=2) for _ in range(3)] == [2, 1, 0]
+
+
+@pytest.mark.parametrize("meanwhile", ["re-sealed by another run", "removed"])
+def test_a_connection_changed_between_the_reseal_query_and_its_transaction_is_not_counted(meanwhile: str) -> None:
+    store, old = FakeDocStore(), Vault(key("v1", 1))
+    aad = connection_aad("c1", "zoom")
+    sealed = {name: old.encrypt(name, aad).to_dict() for name in ("access_token", "refresh_token")}
+    store.commit([put(CONNECTIONS, "c1_zoom", {"creator_id": "c1", "provider": "zoom", "key_version": "v1", **sealed})])
+    rotated = Vault(f"{key('v2', 2)},{key('v1', 1)}")
+
+    def other_caller() -> None:
+        if meanwhile == "removed":
+            store.commit([delete(CONNECTIONS, "c1_zoom")])
+        else:
+            assert reseal_connections(store, rotated) == 1
+
+    racing = InterleavingStore(store, lambda call: call.kind == "transaction", other_caller)
+    assert reseal_connections(racing, rotated) == 0
+
+
 def test_rotation_reseals_old_bookings_manage_tokens() -> None:
     bookings, old = DocStoreBookingRepository(FakeDocStore()), Vault(key("m1", 1), name="MANAGE_TOKEN_KEYS")
     for hour, booking_id in enumerate(("b1", "b2"), start=9):
@@ -84,9 +114,11 @@ def test_rotation_reseals_old_bookings_manage_tokens() -> None:
         bookings.add(booking_id, sample(hour=hour, token=booking_id, sealed=sealed))
 
     rotated = Vault(f"{key('m2', 2)},{key('m1', 1)}", name="MANAGE_TOKEN_KEYS")
-    assert reseal_manage_tokens(bookings, rotated) == 2
+    assert reseal_manage_tokens(bookings, rotated, batch=1) == 1  # a run takes its batch, the next the rest
+    assert reseal_manage_tokens(bookings, rotated) == 1
     assert reseal_manage_tokens(bookings, rotated) == 0
     new_only = Vault(key("m2", 2), name="MANAGE_TOKEN_KEYS")
+    assert reseal_manage_tokens(bookings, new_only) == 0
     for booking_id in ("b1", "b2"):
         booking = bookings.get(booking_id)
         assert booking is not None and booking.status == "confirmed" and booking.revision == 1
@@ -95,23 +127,26 @@ def test_rotation_reseals_old_bookings_manage_tokens() -> None:
         )
 
 
-def test_a_booking_changed_since_the_reseal_query_is_left_to_the_next_run() -> None:
+@pytest.mark.parametrize("change", ["rescheduled", "re-sealed by another run"])
+def test_a_booking_changed_since_the_reseal_query_is_left_to_the_next_run(change: str) -> None:
     store, old = FakeDocStore(), Vault(key("m1", 1), name="MANAGE_TOKEN_KEYS")
     bookings = DocStoreBookingRepository(store)
     first = sample(sealed=old.encrypt("token", manage_aad("b1")).to_dict())
     bookings.add("b1", first)
-    moved = bookings.update_if("b1", first, replace(first, revision=2, change="rescheduled"))
-    assert moved is not None
+    rotated = Vault(f"{key('m2', 2)},{key('m1', 1)}", name="MANAGE_TOKEN_KEYS")
+    if change == "rescheduled":
+        assert bookings.update_if("b1", first, replace(first, revision=2, change="rescheduled")) is not None
+    else:
+        assert reseal_manage_tokens(bookings, rotated) == 1
+    changed = bookings.get("b1")
 
     class StaleQuery(DocStoreBookingRepository):
         def manage_tokens_sealed_under(self, key_versions: Sequence[str], limit: int) -> list[Row]:
-            return [("b1", first)]  # as read before the reschedule
+            return [("b1", first)]  # as read before the change
 
-    rotated = Vault(f"{key('m2', 2)},{key('m1', 1)}", name="MANAGE_TOKEN_KEYS")
-    stale = StaleQuery(store)
-    assert reseal_manage_tokens(stale, rotated) == 0
-    assert bookings.get("b1") == moved, "nothing written over the newer revision"
-    assert reseal_manage_tokens(bookings, rotated) == 1
+    assert reseal_manage_tokens(StaleQuery(store), rotated) == 0
+    assert bookings.get("b1") == changed, "nothing written over the change"
+    assert reseal_manage_tokens(bookings, rotated) == (1 if change == "rescheduled" else 0)
 
 
 def test_the_meetings_app_reseals_creators_tokens_off_a_retired_key() -> None:

@@ -10,28 +10,38 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from werkzeug.test import Client
 
 from services.connect.app import build_app
 from shared.auth import DevTokenAuth
-from shared.bookings.model import BOOKINGS, CREATORS
+from shared.bookings.model import BOOKINGS, CREATORS, hours_to_doc
 from shared.bookings.outbox import BOOKING_EVENTS
+from shared.bookings.trial import STEP_WAIT
 from shared.bootstrap import bookings_use_cases, notifier
+from shared.mail import MailSendError
 from shared.meetings.reconcile import RetryLater
 from shared.pages.kit import SESSION_COOKIE
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.secrets import EnvSecretSource
-from shared.store.port import update
+from shared.store.port import delete, update
 from tests.fakes.mail import FakeMailSender
 from tests.unit.test_connect_harness import WEBHOOK_SECRET
-from tests.unit.test_meetings_harness import KEYS, MANAGE_KEYS, MeetingsHarness, local
+from tests.unit.test_meetings_harness import KEYS, MANAGE_KEYS, NOW, MeetingsHarness, local
+
+BOOKED = ("booked", "ok", "Booked Mon 2 Mar 2026, 10:00 CET (Europe/Berlin) to creator@example.com.")
+NOT_CONNECTED = ("calendar_event", "skipped", "Google Calendar is not connected: no calendar event.")
+EMAILS_SENT = ("emails", "ok", "The confirmation and your booking notification were sent to you.")
+CLEANED_UP = ("cleanup", "ok", "The test booking, its meeting and its calendar event were removed.")
 
 
 class TrialHarness(MeetingsHarness):
-    """The meetings harness plus the connect app; each pause of the test booking runs the workers once."""
+    """The meetings harness plus the connect app; each pause of the test booking runs the workers once, or
+    only the first `working_pauses` pauses do (the workers then stall, as a backlog of Pub/Sub would)."""
 
-    def __init__(self) -> None:
+    def __init__(self, working_pauses: int | None = None) -> None:
         super().__init__()
+        self.working_pauses = working_pauses
         self.mail = FakeMailSender()
         names = (
             "OAUTH_STATE_SECRET",
@@ -60,10 +70,13 @@ class TrialHarness(MeetingsHarness):
     def _run_workers(self, seconds: float) -> None:
         self.pauses += 1
         self.clock.advance(timedelta(seconds=seconds))
+        if self.working_pauses is not None and self.pauses > self.working_pauses:
+            return
         for booking_id in {e["booking_id"] for e in self.publisher.on(BOOKING_EVENTS)}:
             with contextlib.suppress(RetryLater):  # another pause finishes it, as a redelivery would
                 self.reconciler.reconcile(booking_id)
-            self.notifier.send_owed(booking_id)
+            with contextlib.suppress(MailSendError):  # likewise for a send that failed
+                self.notifier.send_owed(booking_id)
 
     def run(self) -> dict[str, Any]:
         response = self.connect_app.post("/api/integrations/test-booking", headers=self.headers)
@@ -74,6 +87,9 @@ class TrialHarness(MeetingsHarness):
     def steps(self, body: dict[str, Any]) -> dict[str, str]:
         return {step["name"]: step["status"] for step in body["steps"]}
 
+    def details(self, body: dict[str, Any]) -> list[tuple[str, str, str]]:
+        return [(step["name"], step["status"], step["detail"]) for step in body["steps"]]
+
 
 def test_a_test_booking_runs_the_real_path_to_the_creators_address_and_cleans_up() -> None:
     h = TrialHarness()
@@ -82,14 +98,19 @@ def test_a_test_booking_runs_the_real_path_to_the_creators_address_and_cleans_up
 
     body = h.run()
 
-    assert h.steps(body) == {"booked": "ok", "meeting": "ok", "calendar_event": "ok", "emails": "ok", "cleanup": "ok"}
+    booked, meeting, *rest = h.details(body)
+    assert booked == BOOKED
+    assert meeting[:2] == ("meeting", "ok")
+    assert re.fullmatch(r"Zoom link made: https://zoom\.us/j/\d+", meeting[2])
+    assert rest == [("calendar_event", "ok", "Google Calendar event made."), EMAILS_SENT, CLEANED_UP]
     assert body["ok"] is True
     assert body["start"] == local(2, 10).isoformat()
+    assert h.pauses == 2  # each step stops being watched once done: one pause makes the link, one removes it
     doc = h.store.get(BOOKINGS, body["booking_id"])
     assert doc is not None
     assert (doc["status"], doc["test_booking"], doc["cancel_reason"]) == ("cancelled", True, "test_booking")
-    assert doc["fan"]["email"] == "creator@example.com"
-    assert "Zoom link made" in body["steps"][1]["detail"]
+    assert doc["cancelled_by"] == "system"
+    assert (doc["offer_id"], doc["fan"]["name"], doc["fan"]["email"]) == ("test-booking", "Cee", "creator@example.com")
     assert h.zoom.calls.count("delete_meeting") == 1  # the test's meeting made, then deleted
     assert [m.start_time for m in h.live_meetings()] == [local(2, 9)]  # only the fan's booking keeps one
     assert [e.start for e in h.live_events()] == [local(2, 9)]
@@ -107,22 +128,114 @@ def test_a_broken_zoom_is_reported_in_plain_steps() -> None:
 
     body = h.run()
 
-    steps = {step["name"]: step for step in body["steps"]}
-    assert steps["meeting"]["status"] == "failed"
-    assert "No video link" in steps["meeting"]["detail"]
-    assert steps["calendar_event"]["status"] == "skipped"
+    assert h.details(body)[1:3] == [
+        ("meeting", "failed", "No video link could be made (zoom revoked). Check your integrations."),
+        NOT_CONNECTED,
+    ]
     assert body["ok"] is False
     assert "invalid_grant" not in str(body)  # the provider's own words stay in the logs
 
 
-def test_without_a_free_slot_the_test_booking_says_so_and_books_nothing() -> None:
+def test_without_any_video_provider_the_meeting_step_fails_without_a_reason() -> None:
+    body = TrialHarness().run()
+
+    assert body["steps"][1] == {
+        "name": "meeting",
+        "status": "failed",
+        "detail": "No video link could be made. Check your integrations.",
+    }
+
+
+def test_with_only_google_connected_the_meeting_step_reports_the_meet_link() -> None:
     h = TrialHarness()
-    h.store.commit([update(CREATORS, h.creator_id, {"weekly_hours": {}})])
+    h.connect("google")
+
+    body = h.run()
+
+    meeting = h.details(body)[1]
+    assert meeting[:2] == ("meeting", "ok")
+    assert re.fullmatch(r"Google Meet link made: https://meet\.google\.com/\S+", meeting[2])
+
+
+def test_steps_the_stalled_workers_never_do_are_reported_failed_after_each_steps_wait() -> None:
+    h = TrialHarness(working_pauses=0)
+    h.connect("zoom", "google")
+
+    body = h.run()
+
+    assert h.details(body)[1:] == [
+        ("meeting", "failed", "The video link was not made in time."),
+        ("calendar_event", "failed", "No Google Calendar event was made."),
+        ("emails", "failed", "The emails were not sent in time. Check your spam folder, then try again."),
+        CLEANED_UP,  # no meeting or event was ever made
+    ]
+    assert h.clock.now() == NOW + 2 * STEP_WAIT  # the link and the emails were each watched for one wait
+
+
+def test_a_meeting_the_stalled_worker_has_not_deleted_yet_fails_the_cleanup_step() -> None:
+    h = TrialHarness(working_pauses=1)
+    h.connect("zoom")
+
+    body = h.run()
+
+    assert h.details(body)[2:] == [
+        NOT_CONNECTED,
+        EMAILS_SENT,
+        ("cleanup", "failed", "The test booking is cancelled; its meeting or event is still being removed."),
+    ]
+    assert len(h.live_meetings()) == 1
+
+
+def test_emails_sent_only_on_a_later_try_are_waited_for() -> None:
+    h = TrialHarness()
+    h.connect("zoom")
+    h.mail.fail_next()  # the first pause makes the link, but one of its two emails fails
+
+    body = h.run()
+
+    assert h.details(body)[3] == EMAILS_SENT
+    assert h.pauses == 3
+
+
+def test_the_next_free_slot_is_looked_for_from_the_creators_own_today() -> None:
+    h = TrialHarness()
+    late_sunday = {"timezone": "Pacific/Honolulu", "weekly_hours": hours_to_doc({"sun": [["22:00", "23:00"]]})}
+    h.store.commit([update(CREATORS, h.creator_id, late_sunday)])  # it is Sunday 21:00 there, Monday in UTC
+
+    body = h.run()
+
+    assert body["start"] == "2026-03-02T08:00:00+00:00"  # Sunday 1 March, 22:00 in Honolulu
+
+
+@pytest.mark.parametrize(
+    ("creator", "status", "error"),
+    [
+        (
+            {"weekly_hours": {}},
+            409,
+            {"code": "no_free_slot", "message": "No free slot in your hours in the next 14 days."},
+        ),
+        (
+            {"timezone": "Nowhere/Atlantis"},
+            409,
+            {"code": "no_hours", "message": "Set your hours in Settings → Availability first."},
+        ),
+        (None, 404, {"code": "creator_not_found", "message": "No such creator."}),
+    ],
+)
+def test_without_a_free_slot_the_test_booking_says_why_and_books_nothing(
+    creator: dict[str, Any] | None, status: int, error: dict[str, str]
+) -> None:
+    h = TrialHarness()
+    if creator is None:
+        h.store.commit([delete(CREATORS, h.creator_id)])
+    else:
+        h.store.commit([update(CREATORS, h.creator_id, creator)])
 
     response = h.connect_app.post("/api/integrations/test-booking", headers=h.headers)
 
-    assert response.status_code == 409
-    assert response.get_json()["error"]["code"] == "no_free_slot"
+    assert response.status_code == status
+    assert response.get_json()["error"] == error
     assert h.store.query(BOOKINGS) == []
 
 
