@@ -7,12 +7,13 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
+from shared.clock import SystemClock
 from shared.config import ConfigError, Settings
 from shared.envelope import parse_push
 from shared.errors import InvalidInputError
@@ -208,3 +209,7 @@ def test_configured_logging_writes_json_lines_to_stdout_and_quiets_the_libraries
     assert {name: logging.getLogger(name).level for name in NOISY_LIBRARIES} == dict.fromkeys(
         NOISY_LIBRARIES, logging.WARNING
     )
+
+
+def test_the_system_clock_tells_aware_utc_time() -> None:
+    assert SystemClock().now().utcoffset() == timedelta(0)

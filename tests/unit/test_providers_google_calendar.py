@@ -346,3 +346,17 @@ def test_free_busy_names_the_naive_bound(naive: str) -> None:
     with pytest.raises(ValueError, match=f"^{naive} must be timezone-aware$"):
         client.free_busy("tok", bounds["start"], bounds["end"])
     assert log == []
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        (datetime(2025, 6, 2, 15, 0), END, "start must be timezone-aware"),
+        (START, datetime(2025, 6, 2, 16, 0), "end must be timezone-aware"),
+        (START, START, "end must be after start"),
+    ],
+)
+def test_an_event_spec_says_what_is_wrong_with_its_times(start: datetime, end: datetime, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        EventSpec("abcde", "s", "d", None, start, end, "UTC", False)
+    assert str(caught.value) == message

@@ -91,3 +91,10 @@ def test_duplicate_version_is_refused() -> None:
 def test_sealed_from_dict_names_the_missing_field() -> None:
     with pytest.raises(VaultError, match="nonce_b64"):
         Sealed.from_dict({"key_version": "v1", "ciphertext_b64": "x"})
+
+
+def test_a_token_record_sealed_by_an_earlier_release_still_opens() -> None:
+    """The key format and the associated data of a connection must not drift, or stored tokens become unreadable."""
+    vault = Vault("v1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8")
+    stored = Sealed("v1", "AAECAwQFBgcICQoL", "NWewaaCWqjb5Lvzu38QODO-j4qe4t8No5MnRyPYkH9BfCdk=")
+    assert vault.decrypt(stored, connection_aad("creator-1", "zoom")) == "refresh-token-value"
