@@ -143,7 +143,7 @@ def test_redaction_keeps_the_field_and_scheme_names_and_cuts_only_the_values() -
 def test_a_registered_secret_containing_another_is_scrubbed_whole() -> None:
     """Values under 6 characters are not taken: they would scrub ordinary words."""
     registry = _SecretRegistry()
-    for value in ("zz-secret-one", "AAzz-secret-one", "sixsix", "short"):
+    for value in ("zz-secret-one", "AAzz-secret-one", "sixsix", "short", "", None):
         registry.add(value)
     assert registry.scrub("keys AAzz-secret-one and zz-secret-one, sixsix, short") == (
         "keys [redacted] and [redacted], [redacted], short"

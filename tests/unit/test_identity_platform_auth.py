@@ -150,3 +150,15 @@ def test_without_certificates_given_google_s_identity_platform_certificates_are_
     token = sign(keys[0], firebase_claims())
     assert auth.creator_id(request_with(f"Bearer {token}")) == UID
     assert server.urls == [SECURETOKEN_CERTS_URL]
+
+
+def test_identity_platform_certs_url_says_where_certificates_come_from(
+    keys: tuple[bytes, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = CertificateServer({KEY_ID: keys[1]})
+    client = server.client()
+    monkeypatch.setattr(httpx, "Client", lambda **options: client)
+    monkeypatch.setenv("IDENTITY_PLATFORM_CERTS_URL", "http://certs.test/identity-platform")
+    token = sign(keys[0], firebase_claims())
+    assert IdentityPlatformAuth(PROJECT).creator_id(request_with(f"Bearer {token}")) == UID
+    assert server.urls == ["http://certs.test/identity-platform"]
