@@ -7,12 +7,13 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from werkzeug.test import Client, create_environ
 from werkzeug.wrappers import Request, Response
 
+from shared.clock import SystemClock
 from shared.config import ConfigError, Settings
 from shared.envelope import parse_push
 from shared.errors import InvalidInputError
@@ -176,7 +177,7 @@ def test_redaction_keeps_the_field_and_scheme_names_and_cuts_only_the_values() -
 def test_a_registered_secret_containing_another_is_scrubbed_whole() -> None:
     """Values under 6 characters are not taken: they would scrub ordinary words."""
     registry = _SecretRegistry()
-    for value in ("zz-secret-one", "AAzz-secret-one", "sixsix", "short"):
+    for value in ("zz-secret-one", "AAzz-secret-one", "sixsix", "short", "", None):
         registry.add(value)
     assert registry.scrub("keys AAzz-secret-one and zz-secret-one, sixsix, short") == (
         "keys [redacted] and [redacted], [redacted], short"
@@ -242,3 +243,7 @@ def test_configured_logging_writes_json_lines_to_stdout_and_quiets_the_libraries
     assert {name: logging.getLogger(name).level for name in NOISY_LIBRARIES} == dict.fromkeys(
         NOISY_LIBRARIES, logging.WARNING
     )
+
+
+def test_the_system_clock_tells_aware_utc_time() -> None:
+    assert SystemClock().now().utcoffset() == timedelta(0)

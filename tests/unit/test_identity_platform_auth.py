@@ -72,22 +72,26 @@ def test_a_valid_id_token_names_the_creator(keys: tuple[bytes, str]) -> None:
     assert server.urls == [SECURETOKEN_CERTS_URL]
 
 
+NOT_VALID = "The ID token is not valid."
+
+
 @pytest.mark.parametrize(
-    "overrides",
+    ("overrides", "message"),
     [
-        {"aud": "another-project", "iss": "https://securetoken.google.com/another-project"},
-        {"iss": "https://accounts.google.com"},
-        {"sub": ""},
-        {"sub": None},
-        {"iat": int(time.time()) - 7200, "exp": int(time.time()) - 3600},
+        ({"aud": "another-project", "iss": "https://securetoken.google.com/another-project"}, NOT_VALID),
+        ({"iss": "https://accounts.google.com"}, "The ID token was not issued for this project."),
+        ({"sub": ""}, "The ID token names no user."),
+        ({"sub": None}, "The ID token names no user."),
+        ({"iat": int(time.time()) - 7200, "exp": int(time.time()) - 3600}, NOT_VALID),
     ],
     ids=["other project", "not Identity Platform", "empty uid", "no uid", "expired"],
 )
-def test_tokens_not_for_this_project_or_user_are_401(keys: tuple[bytes, str], overrides: dict[str, Any]) -> None:
+def test_tokens_not_for_this_project_or_user_are_401(
+    keys: tuple[bytes, str], overrides: dict[str, Any], message: str
+) -> None:
     token = sign(keys[0], firebase_claims(**overrides))
     error = refused(IdentityPlatformAuth(PROJECT, CertificateServer({KEY_ID: keys[1]}).source()), f"Bearer {token}")
-    assert (error.status, error.code) == (401, "unauthenticated")
-    assert token not in error.message
+    assert (error.status, error.code, error.message) == (401, "unauthenticated", message)
 
 
 def test_a_token_issued_a_few_seconds_ahead_of_this_clock_is_accepted(keys: tuple[bytes, str]) -> None:
@@ -105,19 +109,33 @@ def test_a_token_signed_by_another_key_is_401(keys: tuple[bytes, str]) -> None:
     assert error.status == 401
 
 
-@pytest.mark.parametrize("header", ["", "Bearer ", "Basic {token}", "{token}", "Bearer not.a.token"])
-def test_a_missing_or_misnamed_token_is_401(keys: tuple[bytes, str], header: str) -> None:
+SEND_BEARER = "Send Authorization: Bearer <token>."
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("", SEND_BEARER),
+        ("Bearer ", SEND_BEARER),
+        ("Basic {token}", SEND_BEARER),
+        ("{token}", SEND_BEARER),
+        ("Bearer not.a.token", NOT_VALID),
+    ],
+)
+def test_a_missing_or_misnamed_token_is_401(keys: tuple[bytes, str], header: str, message: str) -> None:
     token = sign(keys[0], firebase_claims())
     error = refused(
         IdentityPlatformAuth(PROJECT, CertificateServer({KEY_ID: keys[1]}).source()), header.format(token=token)
     )
-    assert error.status == 401
+    assert (error.status, error.message) == (401, message)
 
 
 def test_unreachable_google_certificates_are_503_so_the_creator_can_retry(keys: tuple[bytes, str]) -> None:
     token = sign(keys[0], firebase_claims())
     error = refused(IdentityPlatformAuth(PROJECT, CertificateServer({}, status=500).source()), f"Bearer {token}")
     assert (error.status, error.code) == (503, "auth_unavailable")
+    assert error.message == "Sign-in cannot be checked right now; try again shortly."
+    assert error.headers is not None and error.headers["Retry-After"] == "30"
 
 
 def test_without_certificates_given_google_s_identity_platform_certificates_are_fetched(
@@ -132,3 +150,15 @@ def test_without_certificates_given_google_s_identity_platform_certificates_are_
     token = sign(keys[0], firebase_claims())
     assert auth.creator_id(request_with(f"Bearer {token}")) == UID
     assert server.urls == [SECURETOKEN_CERTS_URL]
+
+
+def test_identity_platform_certs_url_says_where_certificates_come_from(
+    keys: tuple[bytes, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = CertificateServer({KEY_ID: keys[1]})
+    client = server.client()
+    monkeypatch.setattr(httpx, "Client", lambda **options: client)
+    monkeypatch.setenv("IDENTITY_PLATFORM_CERTS_URL", "http://certs.test/identity-platform")
+    token = sign(keys[0], firebase_claims())
+    assert IdentityPlatformAuth(PROJECT).creator_id(request_with(f"Bearer {token}")) == UID
+    assert server.urls == ["http://certs.test/identity-platform"]

@@ -1,3 +1,4 @@
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -72,3 +73,30 @@ def test_a_state_comes_back_only_in_the_browser_that_started_it(browser: str | N
     with pytest.raises(StateError) as caught:
         signer.verify(state, "zoom", NOW, browser)
     assert caught.value.reason == "other_browser"
+
+
+ISSUED_BEFORE_A_DEPLOY = (
+    "eyJjIjogImNyZWF0b3ItMSIsICJwIjogInpvb20iLCAibiI6ICJkZkhnVmdYN2tOaU9oYnFfZjdwRnRRIiwgImUiOiAxNzM1NjkwMjAwLCAiYiI6"
+    "ICJ5TFlxWUhIYnM2YWdQdHkyYjhPQVIxdkJ3U2hvWHhJOWJCdVRPbC1rdnlJIn0.qqOJmXdetdbHDE9WccRz3nckO7yFUmvXdhgMrLVSyeg"
+)
+
+
+def test_a_state_issued_by_the_previous_release_still_verifies() -> None:
+    """A connect started just before a deploy comes back to the new release: the signing and binding must not drift."""
+    issued_at = datetime(2025, 1, 1, tzinfo=UTC)
+    payload = StateSigner("k" * 40).verify(ISSUED_BEFORE_A_DEPLOY, "zoom", issued_at, "browser-cookie-value")
+    assert (payload.creator_id, payload.nonce) == ("creator-1", "dfHgVgX7kNiOhbq_f7pFtQ")
+
+
+def test_a_state_is_url_safe_without_padding() -> None:
+    for creator in ("c", "cr", "cre"):  # bodies of every length modulo 3
+        state, _ = StateSigner(SECRET).issue(creator, "zoom", NOW, BROWSER)
+        assert re.fullmatch(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", state)
+
+
+def test_refusals_and_configuration_errors_say_why() -> None:
+    assert str(StateError("expired")) == "OAuth state refused: expired"
+    with pytest.raises(ValueError) as caught:
+        StateSigner("short")
+    assert str(caught.value) == "OAUTH_STATE_SECRET must be at least 32 characters"
+    assert repr(StateSigner(SECRET)) == "StateSigner(secret='[redacted]')"

@@ -183,3 +183,107 @@ def test_google_cert_source_error_surfaces_as_503(google_key: tuple[bytes, str])
     source = GoogleCertSource(client=httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(500))))
     verifier = OidcVerifier(AUDIENCE, frozenset({PUSH_SA}), source)
     assert _status(verifier, f"Bearer {_sign(google_key[0], _claims())}") == 503
+
+
+def _refusal(verifier: OidcVerifier, header: str | None) -> tuple[int, str]:
+    with pytest.raises(OidcError) as caught:
+        verifier.verify(header)
+    assert str(caught.value) == caught.value.message
+    return caught.value.status, caught.value.message
+
+
+MALFORMED = "invalid token: malformed token, unknown key or bad signature"
+
+
+def test_each_refusal_says_why(google_key: tuple[bytes, str]) -> None:
+    private_pem, cert = google_key
+    now = int(time.time())
+    verifier = _verifier(cert)
+    refusals = {
+        "Basic dXNlcjpwYXNz": (401, "missing bearer token"),
+        "Bearer two words": (401, MALFORMED),
+        f"Bearer {_sign(private_pem, _claims(iat=now - 7200, exp=now - 3600))}": (401, "invalid token: token expired"),
+        f"Bearer {_sign(private_pem, _claims(iat=now + 3600, exp=now + 7200))}": (
+            401,
+            "invalid token: token not yet valid",
+        ),
+        f"Bearer {_sign(private_pem, _claims(iss='https://evil.example'))}": (403, "token was not issued by Google"),
+        f"Bearer {_sign(private_pem, _claims(aud='https://other.example'))}": (403, "token is for another audience"),
+        f"Bearer {_sign(private_pem, _claims(email='x@example.com'))}": (
+            403,
+            "token is not from an allowed service account",
+        ),
+        f"Bearer {_sign(private_pem, _claims(email_verified=False))}": (403, "token email is not verified"),
+    }
+    assert {header: _refusal(verifier, header) for header in refusals} == refusals
+
+
+def test_a_certificate_that_does_not_load_is_named_by_its_error_type(google_key: tuple[bytes, str]) -> None:
+    verifier = OidcVerifier(AUDIENCE, frozenset({PUSH_SA}), lambda: {KEY_ID: "not a pem"})
+    assert _refusal(verifier, f"Bearer {_sign(google_key[0], _claims())}") == (401, "invalid token: ValueError")
+
+
+def test_unreachable_certificates_say_so(google_key: tuple[bytes, str]) -> None:
+    def unreachable() -> Mapping[str, str]:
+        raise httpx.ConnectError("no route to host")
+
+    verifier = OidcVerifier(AUDIENCE, frozenset({PUSH_SA}), unreachable)
+    refusal = _refusal(verifier, f"Bearer {_sign(google_key[0], _claims())}")
+    assert refusal == (503, "cannot fetch Google signing certificates")
+
+
+def test_a_token_a_few_seconds_early_is_within_the_clock_skew(google_key: tuple[bytes, str]) -> None:
+    token = _sign(google_key[0], _claims(iat=int(time.time()) + 5))
+    assert _verifier(google_key[1]).verify(f"Bearer {token}").email == PUSH_SA
+
+
+def test_a_token_without_a_subject_has_an_empty_one(google_key: tuple[bytes, str]) -> None:
+    claims = {k: v for k, v in _claims().items() if k != "sub"}
+    assert _verifier(google_key[1]).verify(f"Bearer {_sign(google_key[0], claims)}").subject == ""
+
+
+def test_empty_configuration_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"^audience is required$"):
+        OidcVerifier("", frozenset({PUSH_SA}), dict)
+    with pytest.raises(ValueError, match=r"^allowed_emails must name at least one service account$"):
+        OidcVerifier(AUDIENCE, frozenset(), dict)
+
+
+@pytest.mark.parametrize("env", [{"OIDC_SERVICE_ACCOUNTS": PUSH_SA}, {"OIDC_AUDIENCE": AUDIENCE}])
+def test_verifier_from_env_needs_both_variables(env: dict[str, str]) -> None:
+    with pytest.raises(
+        ValueError, match=r"^OIDC_AUDIENCE and OIDC_SERVICE_ACCOUNTS must be set outside local development$"
+    ):
+        verifier_from_env(env)
+
+
+def test_verifier_from_env_reads_the_process_environment_and_fetches_certificates_from_oidc_certs_url(
+    google_key: tuple[bytes, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetched: list[str] = []
+    made: list[dict[str, object]] = []
+    real_client = httpx.Client
+
+    def certificates(request: httpx.Request) -> httpx.Response:
+        fetched.append(str(request.url))
+        return httpx.Response(200, json={KEY_ID: google_key[1]})
+
+    def client_factory(**kwargs: object) -> httpx.Client:
+        made.append(kwargs)
+        return real_client(transport=httpx.MockTransport(certificates))
+
+    monkeypatch.setattr(httpx, "Client", client_factory)
+    monkeypatch.setenv("OIDC_AUDIENCE", AUDIENCE)
+    monkeypatch.setenv("OIDC_SERVICE_ACCOUNTS", PUSH_SA)
+    monkeypatch.setenv("OIDC_CERTS_URL", "http://certs.test/certs")
+    assert verifier_from_env().verify(f"Bearer {_sign(google_key[0], _claims())}").email == PUSH_SA
+    assert (fetched, made) == (["http://certs.test/certs"], [{"timeout": 10.0}])
+
+
+def test_google_cert_source_refuses_a_document_that_is_not_pems_by_key_id() -> None:
+    answer = httpx.Response(200, json={"k": 5})
+    source = GoogleCertSource(
+        "http://certs.test/c", client=httpx.Client(transport=httpx.MockTransport(lambda r: answer))
+    )
+    with pytest.raises(ValueError, match=r"^unexpected certificate document from http://certs\.test/c$"):
+        source()

@@ -288,3 +288,24 @@ def test_malformed_trace_headers_are_ignored() -> None:
     assert trace_id({"X-Cloud-Trace-Context": "not-a-trace"}) is None
     assert trace_id({"traceparent": "00-" + "0" * 32 + "-00f067aa0ba902b7-01"}) is None
     assert trace_id({"X-Cloud-Trace-Context": "bad", "traceparent": f"00-{TRACE}-00f067aa0ba902b7-01"}) == TRACE
+
+
+@pytest.mark.parametrize(
+    ("headers", "trace"),
+    [
+        ({"X-Cloud-Trace-Context": TRACE}, TRACE),
+        ({"X-Cloud-Trace-Context": f" {TRACE.upper()}/1/2;o=1 "}, TRACE),
+        ({"X-Cloud-Trace-Context": "0" * 32 + "/1;o=1"}, None),
+        ({"X-Cloud-Trace-Context": TRACE[:31]}, None),
+        ({"X-Cloud-Trace-Context": TRACE + "0"}, None),
+        ({"traceparent": f" 00-{TRACE.upper()}-00F067AA0BA902B7-01 "}, TRACE),
+        ({"traceparent": f"00-{TRACE}-00f067aa0ba902b7"}, None),
+        ({"traceparent": f"00-{TRACE}-00f067aa0ba902b7-01-extra"}, None),
+        ({"X-Cloud-Trace-Context": "0" * 32, "traceparent": f"00-{TRACE}-00f067aa0ba902b7-01"}, TRACE),
+        ({}, None),
+    ],
+)
+def test_the_trace_id_is_read_from_either_header_in_its_exact_form(headers: dict[str, str], trace: str | None) -> None:
+    from shared.logs import trace_id
+
+    assert trace_id(headers) == trace

@@ -2,7 +2,7 @@ import json
 import logging
 import re
 import socket
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import httplib2
@@ -346,3 +346,36 @@ def test_free_busy_names_the_naive_bound(naive: str) -> None:
     with pytest.raises(ValueError, match=f"^{naive} must be timezone-aware$"):
         client.free_busy("tok", bounds["start"], bounds["end"])
     assert log == []
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        (datetime(2025, 6, 2, 15, 0), END, "start must be timezone-aware"),
+        (START, datetime(2025, 6, 2, 16, 0), "end must be timezone-aware"),
+        (START, START, "end must be after start"),
+    ],
+)
+def test_an_event_spec_says_what_is_wrong_with_its_times(start: datetime, end: datetime, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        EventSpec("abcde", "s", "d", None, start, end, "UTC", False)
+    assert str(caught.value) == message
+
+
+class _NoOffset(tzinfo):
+    """A zone that cannot say its offset: a time in it is no instant."""
+
+    def utcoffset(self, dt: datetime | None) -> None:
+        return None
+
+    def dst(self, dt: datetime | None) -> None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> None:
+        return None
+
+
+def test_a_time_whose_zone_has_no_offset_is_not_an_instant() -> None:
+    with pytest.raises(ValueError) as caught:
+        EventSpec("abcde", "s", "d", None, datetime(2025, 6, 2, 15, 0, tzinfo=_NoOffset()), END, "UTC", False)
+    assert str(caught.value) == "start must be timezone-aware"

@@ -252,3 +252,31 @@ def test_a_timeout_names_its_type_and_zoom() -> None:
     with pytest.raises(ProviderError) as caught:
         client.get_me("tok")
     assert (caught.value.provider, caught.value.detail) == ("zoom", "ReadTimeout talking to zoom")
+
+
+@pytest.mark.parametrize(
+    ("duration", "topic", "agenda"), [(1, "t" * 200, "a" * 2000), (1440, "t", "a")], ids=["shortest", "longest"]
+)
+def test_a_meeting_spec_accepts_zooms_limits_themselves(duration: int, topic: str, agenda: str) -> None:
+    assert MeetingSpec(topic, agenda, NOW, duration, "UTC").duration_minutes == duration
+
+
+@pytest.mark.parametrize(
+    ("duration", "topic", "agenda", "message"),
+    [
+        (0, "t", "a", "duration_minutes must be 1..1440"),
+        (1441, "t", "a", "duration_minutes must be 1..1440"),
+        (30, "t" * 201, "a", "Zoom topics are at most 200 characters"),
+        (30, "t", "a" * 2001, "Zoom agendas are at most 2000 characters"),
+    ],
+)
+def test_a_meeting_spec_past_zooms_limits_says_which(duration: int, topic: str, agenda: str, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        MeetingSpec(topic, agenda, NOW, duration, "UTC")
+    assert str(caught.value) == message
+
+
+def test_a_meeting_spec_with_a_naive_start_says_so() -> None:
+    with pytest.raises(ValueError) as caught:
+        spec(datetime(2025, 6, 2, 7, 0))
+    assert str(caught.value) == "start must be timezone-aware"

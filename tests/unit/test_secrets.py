@@ -59,7 +59,7 @@ def test_env_source_missing_secret_names_it(environ: dict[str, str]) -> None:
     with pytest.raises(SecretUnavailableError) as caught:
         EnvSecretSource(environ).get("ZOOM_CLIENT_SECRET")
     assert caught.value.name == "ZOOM_CLIENT_SECRET"
-    assert "ZOOM_CLIENT_SECRET" in str(caught.value)
+    assert str(caught.value) == "secret ZOOM_CLIENT_SECRET is not available: environment variable is not set"
 
 
 def test_env_source_defaults_to_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -181,3 +181,22 @@ def test_secret_manager_without_a_factory_builds_the_real_client_from_the_proces
     built_from = _real_client_stand_in(monkeypatch, "SMTP_PASSWORD")
     assert SecretManagerSource("flo-prod").get("SMTP_PASSWORD") == VALUE
     assert len(built_from) == 1 and built_from[0] is os.environ
+
+
+def test_the_real_client_talks_plain_grpc_to_the_emulator_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No credentials are looked for: the channel is insecure and opened lazily, so nothing is sent here."""
+    import grpc
+
+    opened: list[tuple[str, object]] = []
+    insecure_channel = grpc.insecure_channel
+
+    def recording_channel(target: str) -> object:
+        channel = insecure_channel(target)
+        opened.append((target, channel))
+        return channel
+
+    monkeypatch.setattr(grpc, "insecure_channel", recording_channel)
+    client = secrets._default_client({secrets.EMULATOR_HOST_VAR: "localhost:8086"})
+    ((target, channel),) = opened
+    assert target == "localhost:8086"
+    assert client.transport.grpc_channel is channel  # type: ignore[attr-defined]

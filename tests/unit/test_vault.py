@@ -12,6 +12,8 @@ def key() -> str:
 
 
 AAD = connection_aad("creator-1", "zoom")
+K1 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"  # bytes 0..31, unpadded base64url
+K2 = base64.urlsafe_b64encode(bytes(range(32, 64))).decode()  # padded
 
 
 def test_round_trip_and_record_is_dictable() -> None:
@@ -91,3 +93,60 @@ def test_duplicate_version_is_refused() -> None:
 def test_sealed_from_dict_names_the_missing_field() -> None:
     with pytest.raises(VaultError, match="nonce_b64"):
         Sealed.from_dict({"key_version": "v1", "ciphertext_b64": "x"})
+
+
+def test_a_token_record_sealed_by_an_earlier_release_still_opens() -> None:
+    """The key format and the associated data of a connection must not drift, or stored tokens become unreadable."""
+    vault = Vault(f"v1:{K1}")
+    stored = Sealed("v1", "AAECAwQFBgcICQoL", "NWewaaCWqjb5Lvzu38QODO-j4qe4t8No5MnRyPYkH9BfCdk=")
+    assert vault.decrypt(stored, connection_aad("creator-1", "zoom")) == "refresh-token-value"
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("  ", "MANAGE_TOKEN_KEYS is empty"),
+        (f"v1:{K1}, nokey", "MANAGE_TOKEN_KEYS entry 2 is not 'version:base64url-key'"),
+        (f" :{K1}", "MANAGE_TOKEN_KEYS entry 1 is not 'version:base64url-key'"),
+        (f"v1:{K1}, v1 :{K2}", "MANAGE_TOKEN_KEYS lists key version 'v1' twice"),
+        (
+            "v1:" + base64.urlsafe_b64encode(b"short").decode(),
+            "MANAGE_TOKEN_KEYS key version 'v1' must decode to 32 bytes, got 5",
+        ),
+        ("v1:not*base64", "MANAGE_TOKEN_KEYS key version 'v1' is not base64url"),
+        (f"v1:{K1[:10]}*{K1[10:]}=", "MANAGE_TOKEN_KEYS key version 'v1' is not base64url"),  # not skipped over
+    ],
+)
+def test_a_bad_key_configuration_is_named_exactly(config: str, message: str) -> None:
+    with pytest.raises(KeyConfigError) as caught:
+        Vault(config, name="MANAGE_TOKEN_KEYS")
+    assert str(caught.value) == message
+
+
+def test_the_first_key_seals_and_the_others_are_retired() -> None:
+    vault = Vault(f" v2 : {K2} ,v1:{K1}", name="MANAGE_TOKEN_KEYS")
+    assert (vault.name, vault.current_version, vault.retired_versions) == ("MANAGE_TOKEN_KEYS", "v2", ["v1"])
+    assert repr(vault) == "Vault(current='v2', versions=['v2', 'v1'])"
+    sealed = vault.encrypt("token", AAD)
+    assert sealed.key_version == "v2"
+    assert len(base64.urlsafe_b64decode(sealed.nonce_b64)) == 12
+    assert len(base64.urlsafe_b64decode(sealed.ciphertext_b64)) == len("token") + 16  # the GCM tag
+    assert vault.reseal(sealed, AAD) is None
+    old = Vault(f"v1:{K1}").encrypt("token", AAD)
+    resealed = vault.reseal(old, AAD)
+    assert resealed is not None and resealed.key_version == "v2" and vault.decrypt(resealed, AAD) == "token"
+
+
+def test_refusals_to_open_name_the_version_and_the_key_set() -> None:
+    vault = Vault(f"v1:{K1}", name="MANAGE_TOKEN_KEYS")
+    with pytest.raises(VaultError) as unknown:
+        vault.decrypt(Sealed("v9", "AAECAwQFBgcICQoL", "AAAA"), AAD)
+    assert str(unknown.value) == "no key for version 'v9' in MANAGE_TOKEN_KEYS"
+    with pytest.raises(VaultError) as forged:
+        vault.decrypt(Sealed("v1", "AAECAwQFBgcICQoL", "AAAA"), AAD)
+    assert str(forged.value) == (
+        "record sealed with 'v1' failed authentication (tampered, or bound to another creator or provider)"
+    )
+    with pytest.raises(VaultError) as incomplete:
+        Sealed.from_dict({"key_version": "v1", "nonce_b64": "n"})
+    assert str(incomplete.value) == "sealed record lacks 'ciphertext_b64'"
