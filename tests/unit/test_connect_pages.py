@@ -9,7 +9,9 @@ import pytest
 from werkzeug.test import TestResponse
 
 from services.connect.app import FAILED, SETTINGS_PATH
+from shared.bookings.model import CREATORS
 from shared.pages.kit import SESSION_COOKIE
+from shared.store.port import put
 from tests.unit.test_connect_harness import BASE_URL, CREATOR, Harness, settings_query
 
 
@@ -55,6 +57,16 @@ def test_the_banner_says_only_our_own_words_whatever_the_query(
     h: Harness, query: str, shown: tuple[str, str] | None
 ) -> None:
     assert banner(h.client.get(f"{SETTINGS_PATH}?{query}")) == shown
+
+
+def test_the_page_shows_the_creators_own_connections_in_their_zone_under_the_dashboard_nav(h: Harness) -> None:
+    h.store.commit([put(CREATORS, CREATOR, {"timezone": "Asia/Tokyo", "plan": "pro", "name": "Uma"})])
+
+    page = h.client.get(SETTINGS_PATH).get_data(as_text=True)
+
+    assert '<a href="/dashboard/settings/integrations" aria-current="page">Settings → Integrations</a>' in page
+    assert page.count("<strong>Connected</strong>") == 2 and "host@zoom.example" in page
+    assert re.search(r"Connected on [^<]+ JST \(Asia/Tokyo\)</p>", page)
 
 
 def csrf(h: Harness) -> str:

@@ -10,16 +10,17 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import BaseModel, model_validator
 from werkzeug.test import Client, create_environ
 from werkzeug.wrappers import Request, Response
 
 from shared.clock import SystemClock
 from shared.config import ConfigError, Settings
 from shared.envelope import parse_push
-from shared.errors import InvalidInputError
+from shared.errors import DomainError, InvalidInputError
 from shared.logs import JsonFormatter, _SecretRegistry, configure_logging, redact, register_secret, request_trace
 from shared.topology import load_topology
-from shared.web import ApiError, LazyApp, WebApp, json_response, route, status_of
+from shared.web import ApiError, LazyApp, WebApp, json_response, parse_body, route, status_of
 from tests.fakes.pubsub import encode_push
 from tests.unit.test_production_keys_and_auth import PROJECT, TRACE, _Lines
 
@@ -103,6 +104,34 @@ def test_web_app_routes_and_errors_are_json() -> None:
     assert crash.status_code == 500 and crash.get_json() == {
         "error": {"code": "internal", "message": "Something went wrong on our side; nothing was lost."}
     }
+
+
+class _Window(BaseModel):
+    first: int
+    last: int
+
+    @model_validator(mode="after")
+    def _in_order(self) -> _Window:
+        if self.last < self.first:
+            raise ValueError("The last day must not come before the first.")
+        return self
+
+
+def test_a_refused_body_names_what_is_wrong_and_an_unmapped_domain_error_is_a_400() -> None:
+    @route("/windows", "POST")
+    def window(request: Request) -> Response:
+        parse_body(request, _Window)
+        raise DomainError("not_today", "Not today.")
+
+    client = Client(WebApp("demo", [window]))
+    backwards = client.post("/windows", json={"first": 3, "last": 1})
+    refused = client.post("/windows", json={"first": 1, "last": 3})
+
+    assert (backwards.status_code, backwards.get_json()) == (
+        400,
+        {"error": {"code": "invalid_request", "message": "body: The last day must not come before the first."}},
+    )
+    assert (refused.status_code, refused.get_json()) == (400, {"error": {"code": "not_today", "message": "Not today."}})
 
 
 def test_a_service_is_built_on_its_first_request_and_one_that_cannot_start_answers_503_and_tries_again() -> None:

@@ -73,8 +73,11 @@ def test_times_say_their_zone_the_way_people_write_them() -> None:
         "Tue 8 Dec 2026, 14:00\u201314:30 CET (Europe/Berlin)"
     )
     assert when(datetime(2026, 7, 1, 12, 0, tzinfo=UTC), berlin) == "Wed 1 Jul 2026, 14:00 CEST (Europe/Berlin)"
-    tokyo_morning = datetime(2026, 12, 8, 20, 0, tzinfo=UTC)
-    assert when(tokyo_morning, ZoneInfo("Asia/Tokyo")) == "Wed 9 Dec 2026, 05:00 JST (Asia/Tokyo)"  # its own day
+    tokyo_morning, tokyo = datetime(2026, 12, 8, 20, 0, tzinfo=UTC), ZoneInfo("Asia/Tokyo")
+    assert when(tokyo_morning, tokyo) == "Wed 9 Dec 2026, 05:00 JST (Asia/Tokyo)"  # the day in its own zone
+    assert span(tokyo_morning, tokyo_morning + timedelta(minutes=30), tokyo) == (
+        "Wed 9 Dec 2026, 05:00\u201305:30 JST (Asia/Tokyo)"
+    )
 
 
 @pytest.mark.parametrize("name", [None, "", "Mars/Olympus_Mons", "../../etc/passwd", "not a zone"])
@@ -209,6 +212,31 @@ def test_a_form_without_this_browsers_csrf_value_or_from_another_site_changes_no
     assert (h.store.get(BOOKINGS, booking_id) or {})["status"] == "cancelled"
 
 
+@pytest.mark.parametrize(
+    ("form", "origin", "title"),
+    [
+        ({"csrf": "guessed"}, None, "This form has expired"),
+        ({}, None, "This form has expired"),
+        (None, "https://evil.example", "This form came from another site"),
+    ],
+)
+def test_a_refused_form_says_why_and_what_to_do(form: dict[str, str] | None, origin: str | None, title: str) -> None:
+    h = Harness()
+    _, _, token = _booked(h)
+    client = _app(h)
+    value = _csrf(client, f"/manage/{token}/cancel")
+
+    refused = client.post(
+        f"/manage/{token}/cancel",
+        data={"csrf": value} if form is None else form,
+        headers={"Origin": origin or BASE_URL},
+    )
+
+    assert refused.status_code == 403
+    page = refused.get_data(as_text=True)
+    assert f"<h1>{title}</h1>" in page and "<p>Open the page again and send the form from it.</p>" in page
+
+
 def test_the_csrf_cookie_is_http_only_and_same_site() -> None:
     response = _app(Harness()).get("/sign-in")
     cookie = response.headers["Set-Cookie"]
@@ -231,6 +259,8 @@ def test_dev_sign_in_sets_the_session_cookie_and_only_follows_paths_on_this_site
     assert cookie.startswith(f"{SESSION_COOKIE}=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # local runs on plain http
     assert client.get("/dashboard/bookings").status_code == 200
+    elsewhere_here = client.get("/dev/sign-in?" + urlencode({"token": creator.token, "next": "/dashboard/settings/x"}))
+    assert elsewhere_here.headers["Location"] == "/dashboard/settings/x"
     for target in ("//evil.example/x", "https://evil.example", "/\\evil.example"):
         away = client.get("/dev/sign-in?" + urlencode({"token": creator.token, "next": target}))
         assert away.headers["Location"] == "/dashboard/bookings", target

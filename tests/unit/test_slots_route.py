@@ -128,6 +128,7 @@ def test_a_reconnect_required_calendar_is_reported_unchecked() -> None:
     h.connections.statuses[(creator.creator_id, "google")] = "reconnect_required"
     body = h.slots_response(creator.creator_id, offer_id).get_json()
     assert body["calendar_checked"] is False
+    assert body["notice"] == "The creator's calendar busy times could not be checked."
     assert len(body["slots"]) == 6
 
 
