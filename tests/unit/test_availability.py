@@ -180,7 +180,7 @@ def test_split_range_respects_the_freebusy_span() -> None:
         (start + timedelta(hours=2), start + timedelta(hours=4)),
         (start + timedelta(hours=4), start + timedelta(hours=5)),
     ]
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match=r"^max_span must be positive$"):
         split_range(start, end, timedelta(0))
 
 

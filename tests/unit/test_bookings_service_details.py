@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +18,8 @@ from shared.bookings.notices import GOOGLE_WRITES_PAUSED, ZOOM_OTHER_ACCOUNT, ZO
 from shared.bookings.service import LINK_NUDGE_INTERVAL, BookingChangedError, SlotTakenError
 from shared.bookings.sweeps import run_booking_sweeps
 from shared.errors import ConflictError, InvalidInputError, NotFoundError, NotPermittedError
-from shared.store.port import create, delete, update
+from shared.store.port import Cursor, Doc, DocStore, Where, create, delete, update
+from tests.fakes.store import DelegatingStore, FakeDocStore
 from tests.unit.test_bookings_harness import POLICY, Harness, at
 
 FAN = Fan(name="Fan", email="fan@example.com")
@@ -328,6 +330,43 @@ def test_pages_of_any_size_hold_every_readable_booking_once_whatever_the_length_
     assert seen == [first, *sorted(ids, key=lambda booking_id: ids[booking_id])]
     rows = h.runtime.bookings.page_of_creator(creator_id, upcoming=True, now=h.clock.now(), size=size)
     assert [booking_id for booking_id, _ in rows] == seen[:size], "up to `size`, the unreadable one read past"
+
+
+class CountingStore(DelegatingStore):
+    """Counts the documents its queries return: what Firestore bills a list for."""
+
+    def __init__(self, inner: DocStore) -> None:
+        super().__init__(inner)
+        self.returned: Counter[str] = Counter()
+
+    def query(
+        self,
+        collection: str,
+        where: Sequence[Where] = (),
+        order_by: str | None = None,
+        limit: int | None = None,
+        start_after: Cursor | None = None,
+        *,
+        descending: bool = False,
+    ) -> list[tuple[str, Doc]]:
+        rows = super().query(collection, where, order_by, limit, start_after, descending=descending)
+        self.returned[collection] += len(rows)
+        return rows
+
+
+def test_a_page_of_the_list_reads_one_booking_more_than_it_shows() -> None:
+    """The one more tells whether a next page follows; the creator's other bookings are not read."""
+    store = CountingStore(FakeDocStore())
+    h = Harness(store=store)
+    creator_id, free, _ = offers(h)
+    first = h.service.book(free, moment(9), FAN).booking_id
+    copies(h, first, {f"later-{n}": moment(10) + timedelta(hours=n) for n in range(5)})
+    store.returned.clear()
+
+    page = h.service.listing(creator_id, upcoming=True, size=2)
+
+    assert (len(page.rows), page.next_cursor is not None) == (2, True)
+    assert store.returned[BOOKINGS] == 3
 
 
 def test_a_cursor_naming_its_booking_by_anything_but_a_string_or_with_no_zone_is_refused(h: Harness) -> None:
