@@ -14,7 +14,13 @@ import pytest
 
 from shared.bookings.booking import Booking, Fan, GoogleEventRef, ZoomMeetingRef
 from shared.bookings.model import BOOKINGS, CELLS, CREATORS, HOLD_RELEASES
-from shared.bookings.notices import GOOGLE_WRITES_PAUSED, ZOOM_OTHER_ACCOUNT, ZOOM_QUOTA_SPENT
+from shared.bookings.notices import (
+    GOOGLE_WRITES_PAUSED,
+    ZOOM_DELETE_FAILED,
+    ZOOM_DELETE_RETRIED,
+    ZOOM_OTHER_ACCOUNT,
+    ZOOM_QUOTA_SPENT,
+)
 from shared.bookings.service import LINK_NUDGE_INTERVAL, BookingChangedError, SlotTakenError
 from shared.bookings.sweeps import run_booking_sweeps
 from shared.errors import ConflictError, InvalidInputError, NotFoundError, NotPermittedError
@@ -132,7 +138,9 @@ def test_a_link_set_by_hand_owes_link_ready_now_and_no_nudge_until_the_session_e
     linked = h.service.set_link(creator_id, booking_id, "https://example.com/room")
     assert (linked.change, linked.link_manual, linked.link_status) == ("link_set", True, "ready")
     assert (linked.mail_due_at, linked.link_nudge_at) == (h.clock.now(), None)
-    h.clock.advance(linked.end - h.clock.now())
+    moved = h.service.reschedule(booking_id, moment(10))
+    assert (moved.meeting_url, moved.link_revision, moved.link_nudge_at) == (linked.meeting_url, moved.revision, None)
+    h.clock.advance(moved.end - h.clock.now())
     with pytest.raises(ConflictError) as refused:
         h.service.set_link(creator_id, booking_id, "https://example.com/another-room")
     assert refused.value.code == "not_linkable"
@@ -541,6 +549,15 @@ def test_account_notices_show_once_per_trouble_and_a_kept_meeting_once_per_meeti
         ("zoom_quota_spent", None, None, ZOOM_QUOTA_SPENT),
     ]
     assert [n.kind for n in notices.open_for("c2")] == ["zoom_quota_spent"]
+
+
+def test_a_notice_flo_resolved_says_so_until_it_is_dismissed(h: Harness) -> None:
+    notices = h.runtime.notices
+    notices.zoom_delete_failed("c1", "b1", 111)
+    notices.zoom_delete_failed("c1", "b2", 222)
+    notices.resolve("zoom-delete-111", ZOOM_DELETE_RETRIED)
+    shown = {n.meeting_id: (n.resolved, n.message) for n in notices.open_for("c1")}
+    assert shown == {"111": (True, ZOOM_DELETE_RETRIED), "222": (False, ZOOM_DELETE_FAILED)}
 
 
 def test_a_notice_stored_before_kinds_and_messages_were_recorded_reads_as_a_left_behind_meeting(h: Harness) -> None:
