@@ -112,6 +112,9 @@ def test_validate_window_parses_inclusive_dates() -> None:
     assert validate_window("2026-03-01", "2026-03-01") == (date(2026, 3, 1), date(2026, 3, 1))
     assert validate_window("2026-01-01", "2026-03-31") == (date(2026, 1, 1), date(2026, 3, 31))  # 90 days
     assert validate_window("2026-01-01", "2026-01-07", max_days=7) == (date(2026, 1, 1), date(2026, 1, 7))
+    edges = (date(1970, 1, 1), date(9999, 12, 30))  # the first and last dates asked for
+    assert validate_window("1970-01-01", "1970-01-01") == (edges[0], edges[0])
+    assert validate_window("9999-12-30", "9999-12-30") == (edges[1], edges[1])
 
 
 @pytest.mark.parametrize(
@@ -124,7 +127,8 @@ def test_validate_window_parses_inclusive_dates() -> None:
         ("2026-02-30", "2026-03-02", "from is not a real date"),
         ("2026-03-02", "2026-03-01", "from (2026-03-02) is after to (2026-03-01)"),
         ("2026-01-01", "2026-04-01", "window is 91 days"),
-        ("9999-12-31", "9999-12-31", "must be between"),
+        ("9999-12-31", "9999-12-31", "from must be between 1970-01-01 and 9999-12-30, got 9999-12-31"),
+        ("1969-12-31", "1970-01-01", "from must be between 1970-01-01 and 9999-12-30, got 1969-12-31"),
     ],
 )
 def test_validate_window_rejects(from_: str, to: str, fragment: str) -> None:
@@ -180,7 +184,7 @@ def test_split_range_respects_the_freebusy_span() -> None:
         (start + timedelta(hours=2), start + timedelta(hours=4)),
         (start + timedelta(hours=4), start + timedelta(hours=5)),
     ]
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match=r"^max_span must be positive$"):
         split_range(start, end, timedelta(0))
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from shared.bookings.model import BOOKINGS, HOLD_RELEASE_RETENTION, HOLD_RELEASES, OUTBOX
-from shared.bookings.repository import DocStoreBookingRepository
+from shared.bookings.repository import DocStoreBookingRepository, each_of_creator
 from shared.store.port import update
-from tests.bookings_contract import NOW, check_booking_repository_contract, sample
+from tests.bookings_contract import NOW, check_booking_repository_contract, next_revision, sample
 from tests.fakes.bookings import FakeBookingRepository
 from tests.fakes.store import FakeDocStore
 
@@ -47,3 +47,25 @@ def test_a_hold_release_marker_carries_the_expiry_firestore_s_ttl_deletes_it_by(
     assert booking is not None and repo.claim_hold_release("b1", booking, NOW)
     [(_, marker)] = store.query(HOLD_RELEASES)
     assert marker["expires_at"] == NOW + HOLD_RELEASE_RETENTION
+
+
+def test_a_write_with_nothing_to_change_answers_whether_the_booking_is_still_as_seen() -> None:
+    repo = DocStoreBookingRepository(FakeDocStore())
+    repo.add("b1", sample())
+    seen = repo.get("b1")
+    assert seen is not None
+    assert repo.update_if("b1", seen, seen) == seen
+    moved = repo.update_if("b1", seen, next_revision(seen))
+    assert moved is not None
+    assert repo.update_if("b1", seen, seen) is None, "moved on since it was seen"
+    assert repo.update_if("b1", moved, moved) == moved
+    assert repo.update_if("gone", seen, seen) is None
+
+
+def test_every_booking_of_a_creator_is_read_once_page_after_page() -> None:
+    repo = DocStoreBookingRepository(FakeDocStore())
+    ids = [f"b{n}" for n in range(8)]  # ids sort as the ends do: a cursor naming the wrong row repeats one
+    for hour, booking_id in enumerate(ids, start=9):
+        repo.add(booking_id, sample(hour=hour, token=f"t-{booking_id}"))
+    read = each_of_creator(repo, "c1", upcoming=True, now=NOW, batch=3)
+    assert [booking_id for booking_id, _ in read] == ids

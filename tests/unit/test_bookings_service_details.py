@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -13,11 +14,18 @@ import pytest
 
 from shared.bookings.booking import Booking, Fan, GoogleEventRef, ZoomMeetingRef
 from shared.bookings.model import BOOKINGS, CELLS, CREATORS, HOLD_RELEASES
-from shared.bookings.notices import GOOGLE_WRITES_PAUSED, ZOOM_OTHER_ACCOUNT, ZOOM_QUOTA_SPENT
+from shared.bookings.notices import (
+    GOOGLE_WRITES_PAUSED,
+    ZOOM_DELETE_FAILED,
+    ZOOM_DELETE_RETRIED,
+    ZOOM_OTHER_ACCOUNT,
+    ZOOM_QUOTA_SPENT,
+)
 from shared.bookings.service import LINK_NUDGE_INTERVAL, BookingChangedError, SlotTakenError
 from shared.bookings.sweeps import run_booking_sweeps
 from shared.errors import ConflictError, InvalidInputError, NotFoundError, NotPermittedError
-from shared.store.port import create, delete, update
+from shared.store.port import Cursor, Doc, DocStore, Where, create, delete, update
+from tests.fakes.store import DelegatingStore, FakeDocStore
 from tests.unit.test_bookings_harness import POLICY, Harness, at
 
 FAN = Fan(name="Fan", email="fan@example.com")
@@ -130,7 +138,9 @@ def test_a_link_set_by_hand_owes_link_ready_now_and_no_nudge_until_the_session_e
     linked = h.service.set_link(creator_id, booking_id, "https://example.com/room")
     assert (linked.change, linked.link_manual, linked.link_status) == ("link_set", True, "ready")
     assert (linked.mail_due_at, linked.link_nudge_at) == (h.clock.now(), None)
-    h.clock.advance(linked.end - h.clock.now())
+    moved = h.service.reschedule(booking_id, moment(10))
+    assert (moved.meeting_url, moved.link_revision, moved.link_nudge_at) == (linked.meeting_url, moved.revision, None)
+    h.clock.advance(moved.end - h.clock.now())
     with pytest.raises(ConflictError) as refused:
         h.service.set_link(creator_id, booking_id, "https://example.com/another-room")
     assert refused.value.code == "not_linkable"
@@ -330,6 +340,43 @@ def test_pages_of_any_size_hold_every_readable_booking_once_whatever_the_length_
     assert [booking_id for booking_id, _ in rows] == seen[:size], "up to `size`, the unreadable one read past"
 
 
+class CountingStore(DelegatingStore):
+    """Counts the documents its queries return: what Firestore bills a list for."""
+
+    def __init__(self, inner: DocStore) -> None:
+        super().__init__(inner)
+        self.returned: Counter[str] = Counter()
+
+    def query(
+        self,
+        collection: str,
+        where: Sequence[Where] = (),
+        order_by: str | None = None,
+        limit: int | None = None,
+        start_after: Cursor | None = None,
+        *,
+        descending: bool = False,
+    ) -> list[tuple[str, Doc]]:
+        rows = super().query(collection, where, order_by, limit, start_after, descending=descending)
+        self.returned[collection] += len(rows)
+        return rows
+
+
+def test_a_page_of_the_list_reads_one_booking_more_than_it_shows() -> None:
+    """The one more tells whether a next page follows; the creator's other bookings are not read."""
+    store = CountingStore(FakeDocStore())
+    h = Harness(store=store)
+    creator_id, free, _ = offers(h)
+    first = h.service.book(free, moment(9), FAN).booking_id
+    copies(h, first, {f"later-{n}": moment(10) + timedelta(hours=n) for n in range(5)})
+    store.returned.clear()
+
+    page = h.service.listing(creator_id, upcoming=True, size=2)
+
+    assert (len(page.rows), page.next_cursor is not None) == (2, True)
+    assert store.returned[BOOKINGS] == 3
+
+
 def test_a_cursor_naming_its_booking_by_anything_but_a_string_or_with_no_zone_is_refused(h: Harness) -> None:
     creator_id, _, _ = offers(h)
 
@@ -502,6 +549,15 @@ def test_account_notices_show_once_per_trouble_and_a_kept_meeting_once_per_meeti
         ("zoom_quota_spent", None, None, ZOOM_QUOTA_SPENT),
     ]
     assert [n.kind for n in notices.open_for("c2")] == ["zoom_quota_spent"]
+
+
+def test_a_notice_flo_resolved_says_so_until_it_is_dismissed(h: Harness) -> None:
+    notices = h.runtime.notices
+    notices.zoom_delete_failed("c1", "b1", 111)
+    notices.zoom_delete_failed("c1", "b2", 222)
+    notices.resolve("zoom-delete-111", ZOOM_DELETE_RETRIED)
+    shown = {n.meeting_id: (n.resolved, n.message) for n in notices.open_for("c1")}
+    assert shown == {"111": (True, ZOOM_DELETE_RETRIED), "222": (False, ZOOM_DELETE_FAILED)}
 
 
 def test_a_notice_stored_before_kinds_and_messages_were_recorded_reads_as_a_left_behind_meeting(h: Harness) -> None:

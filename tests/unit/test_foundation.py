@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,8 +17,8 @@ from werkzeug.wrappers import Request, Response
 
 from shared.clock import SystemClock
 from shared.config import ConfigError, Settings
-from shared.envelope import parse_push
-from shared.errors import DomainError, InvalidInputError
+from shared.envelope import PushMessage, booking_id_of, parse_push
+from shared.errors import DomainError, InvalidInputError, NotForUs
 from shared.logs import JsonFormatter, _SecretRegistry, configure_logging, redact, register_secret, request_trace
 from shared.topology import load_topology
 from shared.web import ApiError, LazyApp, WebApp, json_response, parse_body, route, status_of
@@ -33,25 +34,112 @@ def test_settings_read_the_contract_variables() -> None:
     assert settings.smtp_port == 2525 and settings.link_deadline_seconds == 60
 
 
+def test_settings_left_unset_take_the_contracts_defaults() -> None:
+    settings = Settings.from_env(LOCAL)
+    assert settings == Settings(
+        env="local",
+        base_url="http://127.0.0.1:8080",
+        project_id="p",
+        environ=LOCAL,
+        smtp_host=None,
+        smtp_port=587,
+        smtp_tls="none",  # the local mail sink speaks plain SMTP
+        smtp_username=None,
+        mail_from="Flo <bookings@flo.local>",
+        link_deadline_seconds=900,
+        confirmation_grace_seconds=8,
+        payment_hold_minutes=15,
+        booking_horizon_days=365,
+        oidc_audience=None,
+        oidc_service_accounts=frozenset(),
+    )
+    assert Settings.from_env({**LOCAL, "SMTP_PORT": "", "SMTP_HOST": "", "OIDC_AUDIENCE": ""}) == replace(
+        settings, environ={**LOCAL, "SMTP_PORT": "", "SMTP_HOST": "", "OIDC_AUDIENCE": ""}
+    )
+
+
+def test_settings_read_from_production_s_environment() -> None:
+    environ = {
+        "FLO_BASE_URL": "https://flo.example",
+        "GOOGLE_CLOUD_PROJECT": "flo-prod",
+        "OIDC_SERVICE_ACCOUNTS": " push@flo-prod.iam , ,scheduler@flo-prod.iam",
+        "OIDC_AUDIENCE": "https://meetings.flo.example",
+        "SMTP_HOST": "smtp.example",
+        "SMTP_USERNAME": "flo",
+        "MAIL_FROM": "Flo <hello@flo.example>",
+        "CONFIRMATION_GRACE_SECONDS": "0",
+        "PAYMENT_HOLD_MINUTES": "1",
+        "BOOKING_HORIZON_DAYS": "1",
+        "LINK_DEADLINE_SECONDS": "1",
+    }
+    settings = Settings.from_env(environ)
+    assert (settings.env, settings.local) == ("production", False)  # production unless FLO_ENV says local
+    assert settings.oidc_service_accounts == {"push@flo-prod.iam", "scheduler@flo-prod.iam"}
+    assert (settings.oidc_audience, settings.smtp_host, settings.smtp_username) == (
+        "https://meetings.flo.example",
+        "smtp.example",
+        "flo",
+    )
+    assert (settings.smtp_port, settings.smtp_tls, settings.mail_from) == (587, "starttls", "Flo <hello@flo.example>")
+    assert (settings.confirmation_grace_seconds, settings.payment_hold_minutes) == (0, 1)
+    assert (settings.booking_horizon_days, settings.link_deadline_seconds) == (1, 1)
+    assert Settings.from_env({**environ, "SMTP_PORT": "465"}).smtp_tls == "implicit"
+    assert Settings.from_env({**environ, "SMTP_PORT": "465", "SMTP_TLS": "starttls"}).smtp_tls == "starttls"
+    assert Settings.from_env({**LOCAL, "SMTP_TLS": "implicit"}).smtp_tls == "implicit"
+
+
+def test_settings_read_the_process_environment_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in LOCAL.items():
+        monkeypatch.setenv(name, value)
+    assert Settings.from_env().project_id == "p"
+
+
 @pytest.mark.parametrize(
-    ("override", "named"),
+    ("override", "message"),
     [
-        ({"FLO_ENV": "staging"}, "FLO_ENV"),
-        ({"FLO_BASE_URL": "not a url"}, "FLO_BASE_URL"),
-        ({"GOOGLE_CLOUD_PROJECT": ""}, "GOOGLE_CLOUD_PROJECT"),
-        ({"SMTP_PORT": "abc"}, "SMTP_PORT"),
-        ({"FLO_ENV": "production"}, "OIDC_SERVICE_ACCOUNTS"),
+        ({"FLO_ENV": "staging"}, "FLO_ENV must be 'local' or 'production', got 'staging'"),
+        ({"FLO_BASE_URL": ""}, "FLO_BASE_URL must be set (an http(s) URL)"),
+        ({"FLO_BASE_URL": "not a url"}, "FLO_BASE_URL must be an http(s) URL, got 'not a url'"),
+        ({"FLO_BASE_URL": "ftp://flo.example"}, "FLO_BASE_URL must be an http(s) URL, got 'ftp://flo.example'"),
+        ({"FLO_BASE_URL": "https://"}, "FLO_BASE_URL must be an http(s) URL, got 'https://'"),
+        ({"GOOGLE_CLOUD_PROJECT": ""}, "GOOGLE_CLOUD_PROJECT must be set (any id works with the emulators)"),
+        ({"SMTP_PORT": "abc"}, "SMTP_PORT must be a whole number, got 'abc'"),
+        ({"SMTP_PORT": "0"}, "SMTP_PORT must be at least 1, got 0"),
+        ({"LINK_DEADLINE_SECONDS": "0"}, "LINK_DEADLINE_SECONDS must be at least 1, got 0"),
+        ({"CONFIRMATION_GRACE_SECONDS": "-1"}, "CONFIRMATION_GRACE_SECONDS must be at least 0, got -1"),
+        ({"PAYMENT_HOLD_MINUTES": "0"}, "PAYMENT_HOLD_MINUTES must be at least 1, got 0"),
+        ({"BOOKING_HORIZON_DAYS": "0"}, "BOOKING_HORIZON_DAYS must be at least 1, got 0"),
+        ({"SMTP_TLS": "ssl"}, "SMTP_TLS must be one of none, starttls, implicit, got 'ssl'"),
+        (
+            {"FLO_ENV": "production", "OIDC_SERVICE_ACCOUNTS": "push@p.iam", "SMTP_TLS": "none"},
+            "SMTP_TLS=none is only allowed with FLO_ENV=local: production mail must use TLS",
+        ),
+        (
+            {"FLO_ENV": "production", "OIDC_SERVICE_ACCOUNTS": " , "},
+            "OIDC_SERVICE_ACCOUNTS must list the push and scheduler accounts in production",
+        ),
     ],
 )
-def test_settings_fail_fast_naming_the_bad_variable(override: dict[str, str], named: str) -> None:
-    with pytest.raises(ConfigError, match=named):
+def test_settings_fail_fast_naming_the_bad_variable(override: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as refused:
         Settings.from_env({**LOCAL, **override})
+    assert str(refused.value) == message
+
+
+@pytest.mark.parametrize("name", ["FLO_BASE_URL", "GOOGLE_CLOUD_PROJECT"])
+def test_settings_without_a_required_variable_say_it_must_be_set(name: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{name} must be set"):
+        Settings.from_env({key: value for key, value in LOCAL.items() if key != name})
+
+
+def _raw_push_request(data: bytes) -> Request:
+    from werkzeug.test import EnvironBuilder
+
+    return Request(EnvironBuilder(method="POST", data=data, content_type="application/json").get_environ())
 
 
 def _push_request(body: object) -> Request:
-    from werkzeug.test import EnvironBuilder
-
-    return Request(EnvironBuilder(method="POST", data=json.dumps(body), content_type="application/json").get_environ())
+    return _raw_push_request(json.dumps(body).encode())
 
 
 def test_push_envelope_becomes_a_typed_message() -> None:
@@ -60,20 +148,70 @@ def test_push_envelope_becomes_a_typed_message() -> None:
     assert message.subscription == "sub"
 
 
+def test_push_envelope_fields_are_read_under_either_spelling_with_text_attributes() -> None:
+    data = base64.b64encode(b'{"a": 1}').decode()
+    snake = {"message": {"data": data, "message_id": "m-2", "attributes": {"n": 1}, "publish_time": "t"}}
+    assert parse_push(_push_request(snake)) == PushMessage("m-2", "", {"a": 1}, {"n": "1"}, "t")
+    camel = {"message": {"data": data, "messageId": "m-3", "attributes": None, "publishTime": "T"}, "subscription": "s"}
+    assert parse_push(_push_request(camel)) == PushMessage("m-3", "s", {"a": 1}, {}, "T")
+
+
 @pytest.mark.parametrize(
-    "body",
+    "data",
     [
-        None,
-        {"message": "x"},
-        {"message": {"data": "!!!", "messageId": "m"}},
-        {"message": {"data": base64.b64encode(b"[1]").decode(), "messageId": "m"}},
-        {"message": {"data": base64.b64encode(b"{}").decode()}},
+        {"type": "booking.changed"},
+        {"type": "payment.succeeded", "booking_id": "b1"},
+        {"type": "booking.changed", "booking_id": "a/b"},
+        {"type": "booking.changed", "booking_id": 5},
     ],
 )
-def test_malformed_envelopes_are_a_400_and_one_log_line(body: object, caplog: pytest.LogCaptureFixture) -> None:
+def test_an_event_without_a_booking_or_of_another_type_is_not_for_this_worker(data: dict[str, object]) -> None:
+    with pytest.raises(NotForUs):
+        booking_id_of(_push_request(encode_push(data, "m-1")), "booking.changed")
+
+
+def test_an_event_names_its_booking_for_the_worker_of_its_type_or_of_any_type() -> None:
+    changed = encode_push({"type": "booking.changed", "booking_id": "b1"}, "m-1")
+    assert booking_id_of(_push_request(changed), "booking.changed") == "b1"
+    assert booking_id_of(_push_request(encode_push({"booking_id": "b2"}, "m-2"))) == "b2"
+
+
+def test_an_empty_push_body_is_a_400_saying_what_the_body_must_be() -> None:
+    with pytest.raises(InvalidInputError) as raised:
+        parse_push(_raw_push_request(b""))
+    assert raised.value.message == (
+        "Malformed Pub/Sub push envelope: the body must be a JSON object with a 'message' object"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (None, "the body must be a JSON object with a 'message' object"),
+        ({"message": "x"}, "the body must be a JSON object with a 'message' object"),
+        ({"message": {"data": "!!!", "messageId": "m"}}, "Only base64 data is allowed"),
+        ({"message": {"data": 5, "messageId": "m"}}, "message.data must be base64 text"),
+        (
+            {"message": {"data": base64.b64encode(b"[1]").decode(), "messageId": "m"}},
+            "message.data must decode to a JSON object",
+        ),
+        ({"message": {"data": base64.b64encode(b"{}").decode()}}, "message.messageId is missing"),
+        (
+            {"message": {"data": base64.b64encode(b"{}").decode(), "messageId": "m", "attributes": [1]}},
+            "message.attributes must be an object",
+        ),
+    ],
+)
+def test_malformed_envelopes_are_a_400_and_one_log_line(
+    body: object, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.WARNING), pytest.raises(InvalidInputError) as raised:
         parse_push(_push_request(body))
     assert status_of(raised.value) == 400
+    assert (raised.value.code, raised.value.message) == (
+        "malformed_envelope",
+        f"Malformed Pub/Sub push envelope: {reason}",
+    )
     assert len([r for r in caplog.records if r.getMessage() == "malformed push envelope"]) == 1
 
 
