@@ -36,6 +36,15 @@ def sample_booking(**changes: Any) -> EmailBooking:
     return dataclasses.replace(SAMPLE, **changes)
 
 
+def wire_parts(message: EmailMessage) -> list[tuple[list[str], str, str | None]]:
+    """Each part's header names, Content-Type and transfer encoding as written on the wire, case and all: the
+    local mail sink and logs show the raw text, which quoted-printable keeps readable."""
+    return [
+        (part.keys(), str(part["Content-Type"]).split(";")[0], part["Content-Transfer-Encoding"])
+        for part in message.walk()
+    ]
+
+
 def html_of(message: EmailMessage) -> str:
     part = message.get_body(("html",))
     assert part is not None, "no HTML part"

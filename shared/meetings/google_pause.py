@@ -55,7 +55,7 @@ class GoogleWritePause:
             recent = doc.get("until") is not None or (
                 caught_up_at is not None and caught_up_at > now - CATCH_UP_SETTLES
             )
-            since = doc.get("since", now) if recent else now
+            since = doc.get("since") if recent else now
             txn.write(put(GOOGLE_PAUSES, creator_id, {"creator_id": creator_id, "since": since, "until": until}))
 
         self._store.transaction(write)

@@ -3,17 +3,22 @@ plain words, the upcoming sessions it affects, and a button to the Integrations 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
+from typing import Any
 
 import pytest
 
 from shared.bookings.model import BOOKINGS, CREATORS
+from shared.mail.connection_broken import AffectedSession, render_connection_broken
+from shared.notify.ledger import EMAILS
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.providers.models import TokenSet
 from shared.store.port import delete, update
-from tests.mail_samples import links
+from tests.mail_samples import links, wire_parts
 from tests.unit.test_bookings_harness import BASE_URL, at
-from tests.unit.test_notify_harness import CREATOR, NotifyHarness
+from tests.unit.test_notify_harness import CREATOR, MAIL_FROM, NotifyHarness
 
 ZOOM_USER_ID = "zoom-user-7"
 
@@ -40,14 +45,25 @@ def test_a_break_sends_the_creator_one_email_naming_the_integration_the_reason_a
     [mail] = h.sent("connection_broken")
     assert counts["broken_mail_sent"] == 1
     assert mail.to == CREATOR
+    assert mail.message["From"] == MAIL_FROM
     assert mail.message["Subject"] == "Reconnect Zoom: Flo cannot reach it"
-    assert "Flo was removed from the apps in your Zoom account." in mail.text
-    assert "Flo cannot move or delete its Zoom meeting" in mail.text
-    assert "it will get no Zoom link until you reconnect" in mail.text
-    assert mail.text.count(" with Fan, ") == 2  # both upcoming sessions are listed
+    assert "Hi Cee," in mail.text.splitlines()
+    assert "Flo was removed from the apps in your Zoom account." in mail.text.splitlines()
+    assert session_lines(mail.text) == [
+        "- 30 min with Fan, Monday 2 March 2026, 09:00\u201309:30 (UTC): "
+        "it keeps its Zoom link, but Flo cannot move or delete its Zoom meeting",
+        "- 30 min with Fan, Monday 2 March 2026, 10:00\u201310:30 (UTC): "
+        "it will get no Zoom link until you reconnect (or add a link by hand)",
+    ]
     assert [href for href, text in links(mail.message) if text == "Open Integrations"] == [
         f"{BASE_URL}/dashboard/settings/integrations"
     ]
+    claims = [(c["kind"], c["revision"], c["recipient"], c["link_included"]) for _, c in h.store.query(EMAILS)]
+    assert claims == [("connection_broken", 0, "creator", False)]
+
+
+def session_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("- ")]
 
 
 def test_a_reconnect_then_a_new_break_is_a_new_email() -> None:
@@ -88,8 +104,40 @@ def test_a_google_break_lists_events_flo_can_no_longer_move_and_sessions_that_ge
     h.tick()
 
     [mail] = h.sent("connection_broken")
-    assert "Flo cannot move or delete its Google Calendar event" in mail.text
-    assert "it gets no Google Calendar event until you reconnect" in mail.text
+    assert session_lines(mail.text) == [
+        "- 30 min with Fan, Monday 2 March 2026, 09:00\u201309:30 (UTC): "
+        "Flo cannot move or delete its Google Calendar event",
+        "- 30 min with Fan, Monday 2 March 2026, 10:00\u201310:30 (UTC): "
+        "it gets no Google Calendar event until you reconnect",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("timezone", "when"), [("Asia/Tokyo", "18:00\u201318:30 (Asia/Tokyo)"), (None, "09:00\u201309:30 (UTC)")]
+)
+def test_sessions_are_listed_in_the_creators_zone_or_in_utc_without_one(timezone: str | None, when: str) -> None:
+    h = NotifyHarness()
+    h.new_booking(at(9))
+    h.store.commit([update(CREATORS, h.creator_id, {"timezone": timezone})])
+
+    _break_google(h)
+    h.tick()
+
+    [mail] = h.sent("connection_broken")
+    [line] = session_lines(mail.text)
+    assert when in line
+
+
+def test_cancelled_and_test_bookings_are_not_listed() -> None:
+    h = NotifyHarness()
+    h.store.commit([update(BOOKINGS, h.new_booking(at(9)), {"status": "cancelled"})])
+    h.store.commit([update(BOOKINGS, h.new_booking(at(10)), {"test_booking": True})])
+
+    _break_google(h)
+    h.tick()
+
+    [mail] = h.sent("connection_broken")
+    assert "No upcoming session is affected yet." in mail.text
 
 
 def test_a_zoom_break_passes_over_sessions_whose_link_is_not_zooms() -> None:
@@ -124,3 +172,73 @@ def test_a_creator_gone_meanwhile_gets_no_email_and_the_break_is_not_asked_again
     assert h.tick()["broken_mail_sent"] == 1  # nobody to write to: settled, not retried for ever
     assert h.sent("connection_broken") == []
     assert h.runtime.connection_repository.broken_mail_due(10) == []
+
+
+SESSION = AffectedSession(
+    "Portfolio review",
+    "Bob Fan",
+    datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
+    datetime(2026, 12, 1, 10, 30, tzinfo=UTC),
+    "it keeps its Zoom link",
+)
+
+
+def render_broken(**changes: Any) -> EmailMessage:
+    """The email as the tick builds it, for a creator in a zone far from UTC so a wrong zone shows."""
+    arguments: dict[str, Any] = {
+        "provider": "zoom",
+        "reason": "app_deauthorized",
+        "creator_name": "Ana Creator",
+        "creator_email": "ana@creator.test",
+        "timezone": "Asia/Tokyo",
+        "sessions": [SESSION],
+        "mail_from": MAIL_FROM,
+        "base_url": BASE_URL,
+    }
+    return render_connection_broken(**{**arguments, **changes})
+
+
+def bodies(message: EmailMessage) -> list[str]:
+    return [str(part.get_content()) for part in message.walk() if not part.is_multipart()]
+
+
+@pytest.mark.parametrize("creator_name", ["Ana Creator", "山田花子" * 5])
+def test_the_email_goes_to_the_creator_with_the_headers_mail_filters_read(creator_name: str) -> None:
+    """A long name in a script far from ASCII would make the email package pick base64 for the text."""
+    message = render_broken(creator_name=creator_name)
+
+    assert message["From"] == MAIL_FROM
+    assert message["To"] == f"{creator_name} <ana@creator.test>"
+    assert message["X-Flo-Email-Kind"] == "connection_broken"
+    assert message["X-Flo-Booking-Id"] == ""  # about no one booking
+    assert parsedate_to_datetime(message["Date"]).utcoffset() == timedelta(0)
+    assert message["Message-ID"].endswith("@flo.test>")
+    headers = ["From", "To", "Subject", "Date", "Message-ID", "X-Flo-Booking-Id", "X-Flo-Email-Kind", "MIME-Version"]
+    assert wire_parts(message) == [
+        ([*headers, "Content-Type"], "multipart/alternative", None),
+        (["Content-Type", "Content-Transfer-Encoding"], "text/plain", "quoted-printable"),
+        (["Content-Type", "Content-Transfer-Encoding", "MIME-Version"], "text/html", "quoted-printable"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mail_from", "domain"),
+    [("Flo <>", "flo.bookings"), ('Flo <"desk@home"@flo.test>', "flo.test")],
+)
+def test_the_message_id_takes_the_domain_after_the_senders_last_at(mail_from: str, domain: str) -> None:
+    assert render_broken(mail_from=mail_from)["Message-ID"].endswith(f"@{domain}>")
+
+
+def test_sessions_are_listed_in_the_creators_zone() -> None:
+    for body in bodies(render_broken()):
+        assert "Portfolio review" in body
+        assert "Tuesday 1 December 2026, 19:00\u201319:30 (Asia/Tokyo): it keeps its Zoom link" in body
+
+
+def test_a_reason_without_its_own_words_still_names_the_integration() -> None:
+    message = render_broken(provider="google", reason="something_new")
+
+    assert message["Subject"] == "Reconnect Google Calendar: Flo cannot reach it"
+    text, html = bodies(message)
+    assert "Google Calendar stopped working for Flo." in text.splitlines()
+    assert "<p>Google Calendar stopped working for Flo.</p>" in html

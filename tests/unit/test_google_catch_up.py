@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from shared.bookings.model import BOOKINGS
 from shared.bookings.notices import GOOGLE_WRITES_CAUGHT_UP, NOTICES
 from shared.bookings.outbox import BOOKING_EVENTS, outbox_write
+from shared.bookings.service import LINK_NUDGE_INTERVAL
 from shared.bootstrap import google_catch_up
 from shared.meetings.google_catch_up import CATCH_UP_AFTER, GoogleCatchUp
 from shared.meetings.google_pause import (
@@ -21,7 +23,8 @@ from shared.meetings.google_pause import (
     EndedPause,
     GoogleWritePause,
 )
-from shared.store.port import DocStore, put
+from shared.meetings.reconcile import DELETE_RETRY_WINDOW
+from shared.store.port import DocStore, put, update
 from tests.fakes.store import FakeDocStore, InterleavingStore
 from tests.unit.test_meetings_google_limits import USAGE_LIMITS
 from tests.unit.test_meetings_harness import NOW, MeetingsHarness, local
@@ -360,6 +363,24 @@ def test_a_pause_document_without_a_start_catches_up_every_upcoming_booking_it_m
     assert [e["booking_id"] for e in h.republished()] == ([booking_id] if since is None else [])
 
 
+def test_a_pause_renewed_over_a_document_without_a_start_still_has_no_bound() -> None:
+    """A renewal must not give such a pause a start, or what it refused before the renewal is never caught up."""
+    h = CatchUpHarness()
+    h.connect("zoom", "google")
+    booking_id = h.pause_google()
+    doc = h.store.get(GOOGLE_PAUSES, h.creator_id)
+    assert doc is not None
+    h.store.commit([put(GOOGLE_PAUSES, h.creator_id, {"creator_id": h.creator_id, "until": doc["until"]})])
+    h.clock.advance(GOOGLE_WRITE_PAUSE / 2)
+
+    h.pauses.pause(h.creator_id, h.clock.now(), None)  # Google refused again, long after the booking's reconciles
+    h.clock.advance(PAST_THE_PAUSE)
+    h.run()
+
+    assert [e["booking_id"] for e in h.republished()] == [booking_id]
+    assert h.event_of(booking_id) is not None
+
+
 def test_a_pause_that_begins_right_after_the_catch_up_keeps_its_notice_and_the_first_start() -> None:
     h: CatchUpHarness
 
@@ -432,6 +453,143 @@ def test_a_pause_long_after_the_last_catch_up_starts_afresh() -> None:
 
     doc = h.store.get(GOOGLE_PAUSES, h.creator_id)
     assert doc is not None and doc["since"] == h.clock.now()
+
+
+def _republished_after(h: CatchUpHarness, since: datetime, **booking: Any) -> list[str]:
+    """The bookings the catch-up publishes again for the booking made during the pause, changed as given, once
+    the pause (its start set to `since`) is over."""
+    booking_id = h.pause_google()
+    pause = h.store.get(GOOGLE_PAUSES, h.creator_id)
+    assert pause is not None
+    h.store.commit(
+        [
+            update(BOOKINGS, booking_id, booking),
+            put(GOOGLE_PAUSES, h.creator_id, {**pause, "since": since}),
+        ]
+    )
+    h.clock.advance(PAST_THE_PAUSE)
+    h.run()
+    return [e["booking_id"] for e in h.republished()]
+
+
+@pytest.mark.parametrize(("changed", "caught_up"), [(timedelta(0), True), (timedelta(microseconds=1), False)])
+def test_a_revision_made_as_the_pause_ends_is_caught_up_and_a_later_one_is_not(
+    changed: timedelta, caught_up: bool
+) -> None:
+    h = CatchUpHarness()
+    h.connect("zoom", "google")
+    until = NOW + GOOGLE_WRITE_PAUSE
+
+    republished = _republished_after(h, NOW, updated_at=until + changed)
+
+    assert bool(republished) is caught_up
+
+
+@pytest.mark.parametrize(("after", "caught_up"), [(timedelta(0), True), (timedelta(microseconds=1), False)])
+def test_a_confirmed_booking_is_caught_up_when_its_last_nudge_reaches_the_pause(
+    after: timedelta, caught_up: bool
+) -> None:
+    """Reconciles of a confirmed revision go on until its link deadline and one nudge after it; its age is not
+    what counts (it was booked long before the pause)."""
+    h = CatchUpHarness()
+    h.connect("zoom", "google")
+    deadline = NOW + timedelta(minutes=40)
+
+    republished = _republished_after(
+        h, deadline + LINK_NUDGE_INTERVAL + after, updated_at=NOW - timedelta(days=1), link_deadline_at=deadline
+    )
+
+    assert bool(republished) is caught_up
+
+
+@pytest.mark.parametrize(("after", "caught_up"), [(timedelta(0), True), (timedelta(microseconds=1), False)])
+def test_a_cancelled_booking_is_caught_up_when_its_delete_window_reaches_the_pause(
+    after: timedelta, caught_up: bool
+) -> None:
+    """A cancel's reconciles go on for the delete window after it, whatever its old link deadline said."""
+    h = CatchUpHarness()
+    h.connect("zoom", "google")
+    cancelled_at = NOW + timedelta(minutes=5)
+
+    republished = _republished_after(
+        h,
+        cancelled_at + DELETE_RETRY_WINDOW + after,
+        status="cancelled",
+        updated_at=cancelled_at,
+        link_deadline_at=NOW + timedelta(minutes=50),
+    )
+
+    assert bool(republished) is caught_up
+
+
+def test_a_booking_whose_event_is_right_or_whose_link_is_undecided_is_not_published_again() -> None:
+    h = CatchUpHarness()
+    h.connect("zoom", "google")
+    right = h.book(local(3, 10))
+    h.settle(right)  # its event made just before the pause began
+    paused = h.pause_google()
+    h.book(local(3, 12))  # its own reconcile has not run yet: the link is still undecided
+    h.clock.advance(PAST_THE_PAUSE)
+
+    h.run()
+
+    assert [e["booking_id"] for e in h.republished()] == [paused]
+
+
+def test_a_failed_reopening_keeps_the_pause_owed_for_the_next_tick() -> None:
+    h = CatchUpHarness()
+    h.connect("google")
+    booking_id = h.pause_google()  # Google only: left without a link
+    h.clock.advance(PAST_THE_PAUSE)
+    assert isinstance(h.store, FakeDocStore)
+    h.store.fail_next_commit = RuntimeError("store unavailable")
+
+    failed = h.run()
+    assert (failed["google_links_reopened"], failed["google_pauses_caught_up"]) == (0, 0)
+    assert _owed(h) is True
+
+    assert h.run() == {"google_pauses_caught_up": 1, "google_events_republished": 0, "google_links_reopened": 1}
+    h.republished()
+    assert h.doc(booking_id)["meeting_url"] is not None
+
+
+def test_a_republish_whose_publish_fails_is_left_to_the_outbox_sweep() -> None:
+    h = CatchUpHarness()
+    h.connect("zoom", "google")
+    booking_id = h.pause_google()
+    h.clock.advance(PAST_THE_PAUSE)
+    h.publisher.fail_next = RuntimeError("Pub/Sub unavailable")
+
+    assert h.run()["google_pauses_caught_up"] == 1
+    assert h.republished() == []
+
+    assert h.runtime.outbox.sweep(h.clock.now() + timedelta(minutes=1)) == 1
+    assert [e["booking_id"] for e in h.republished()] == [booking_id]
+
+
+def test_every_ended_pause_is_caught_up_and_counted_in_one_tick() -> None:
+    h = CatchUpHarness()
+    h.connect("zoom", "google")
+    h.pause_google()
+    h.pauses.pause("another-creator", h.clock.now(), None)
+    h.clock.advance(PAST_THE_PAUSE)
+
+    assert h.run()["google_pauses_caught_up"] == 2
+    assert list(h.pauses.ended_by(h.clock.now(), 10)) == []
+
+
+def test_a_notice_made_as_the_pause_ends_is_resolved_with_it() -> None:
+    h = CatchUpHarness()
+    h.connect("zoom", "google")
+    h.pause_google()
+    [(notice_id, _)] = h.store.query(NOTICES)
+    h.store.commit([update(NOTICES, notice_id, {"created_at": NOW + GOOGLE_WRITE_PAUSE})])
+    h.clock.advance(PAST_THE_PAUSE)
+
+    h.run()
+
+    [notice] = h.notices()
+    assert notice["resolved"] is True
 
 
 def _owed(h: CatchUpHarness) -> bool:
