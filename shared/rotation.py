@@ -35,7 +35,12 @@ def reseal_connections(store: DocStore, vault: Vault, batch: int = BATCH) -> int
 
     def reseal(doc: Doc) -> Doc:
         aad = connection_aad(doc["creator_id"], doc["provider"])
-        fields = {name: _resealed(vault, doc[name], aad) for name in ("access_token", "refresh_token")}
+        # A connection waiting for its creator to reconnect has its tokens cleared: only its version moves on.
+        fields = {
+            name: _resealed(vault, doc[name], aad)
+            for name in ("access_token", "refresh_token")
+            if doc[name] is not None
+        }
         return {**fields, "key_version": vault.current_version}
 
     return sum(_reseal_one(store, CONNECTIONS, doc_id, reseal) for doc_id, _ in rows)
@@ -68,7 +73,7 @@ def _reseal_one(store: DocStore, collection: str, doc_id: str, reseal: Callable[
         current = txn.get(collection, doc_id)
         if current is None:
             return False
-        changes = reseal({**current, "_id": doc_id})
+        changes = reseal(current)
         if all(current.get(name) == value for name, value in changes.items()):
             return False  # re-sealed (or rewritten under the current key) since the query
         txn.write(update(collection, doc_id, changes))
