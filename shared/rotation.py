@@ -35,7 +35,12 @@ def reseal_connections(store: DocStore, vault: Vault, batch: int = BATCH) -> int
 
     def reseal(doc: Doc) -> Doc:
         aad = connection_aad(doc["creator_id"], doc["provider"])
-        fields = {name: _resealed(vault, doc[name], aad) for name in ("access_token", "refresh_token")}
+        # A connection waiting for its creator to reconnect has its tokens cleared: only its version moves on.
+        fields = {
+            name: _resealed(vault, doc[name], aad)
+            for name in ("access_token", "refresh_token")
+            if doc[name] is not None
+        }
         return {**fields, "key_version": vault.current_version}
 
     return sum(_reseal_one(store, CONNECTIONS, doc_id, reseal) for doc_id, _ in rows)

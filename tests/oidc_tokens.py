@@ -1,4 +1,4 @@
-"""Keys and Google-style ID tokens made by the tests themselves, for OIDC checks (never Google's keys)."""
+"""Keys, Google-style ID tokens and a certificate endpoint made by the tests themselves (never Google's)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth import crypt, jwt
 
+from shared.oidc import GoogleCertSource
 from tests.certs import private_pem, self_signed
 
 AUDIENCE = "https://book.flo.example/services/meetings"
@@ -45,3 +48,34 @@ def sign(private_pem: bytes, token_claims: Mapping[str, Any], key_id: str = KEY_
     signer = crypt.RSASigner.from_string(private_pem, key_id=key_id)  # type: ignore[no-untyped-call]
     token: bytes = jwt.encode(signer, dict(token_claims))  # type: ignore[no-untyped-call]
     return token.decode()
+
+
+class CertificateServer:
+    """Plays Google's certificate endpoint over httpx: serves our certificates, or fails with ``status``."""
+
+    def __init__(self, certs: Mapping[str, object] | list[object], status: int = 200) -> None:
+        self.certs = certs
+        self.status = status
+        self.urls: list[str] = []
+        self.client_options: list[dict[str, Any]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.urls.append(str(request.url))
+        return httpx.Response(self.status, json=self.certs)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(transport=httpx.MockTransport(self))
+
+    def source(self, url: str) -> GoogleCertSource:
+        """Production's certificate source for ``url``, fetching from this server."""
+        return GoogleCertSource(url, client=self.client())
+
+    def replace_the_network(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Every httpx.Client built from now on (production's own) talks to this server; their options are kept."""
+        client = self.client()
+
+        def build(**options: Any) -> httpx.Client:
+            self.client_options.append(options)
+            return client
+
+        monkeypatch.setattr(httpx, "Client", build)

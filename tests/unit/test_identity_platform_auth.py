@@ -5,39 +5,22 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
 import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from shared.auth import SECURETOKEN_CERTS_URL, IdentityPlatformAuth
-from shared.oidc import GoogleCertSource
 from shared.web import ApiError
-from tests.oidc_tokens import KEY_ID, claims, key_and_cert, sign
+from tests.oidc_tokens import KEY_ID, CertificateServer, claims, key_and_cert, sign
 
 PROJECT = "flo-prod"
 UID = "creator-uid-42"
 ISSUER = f"https://securetoken.google.com/{PROJECT}"
 
 
-class CertificateServer:
-    """Plays Google's certificate endpoint over httpx: serves our certificates, or fails with ``status``."""
-
-    def __init__(self, certs: dict[str, str], status: int = 200) -> None:
-        self.certs = certs
-        self.status = status
-        self.urls: list[str] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.urls.append(str(request.url))
-        return httpx.Response(self.status, json=self.certs)
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(transport=httpx.MockTransport(self))
-
-    def source(self) -> GoogleCertSource:
-        """Production's certificate source, fetching from this server."""
-        return GoogleCertSource(SECURETOKEN_CERTS_URL, client=self.client())
+def platform_auth(server: CertificateServer) -> IdentityPlatformAuth:
+    """The creator sign-in with production's certificate source, fetching from ``server``."""
+    return IdentityPlatformAuth(PROJECT, server.source(SECURETOKEN_CERTS_URL))
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +51,7 @@ def refused(auth: IdentityPlatformAuth, authorization: str) -> ApiError:
 def test_a_valid_id_token_names_the_creator(keys: tuple[bytes, str]) -> None:
     server = CertificateServer({KEY_ID: keys[1]})
     token = sign(keys[0], firebase_claims())
-    assert IdentityPlatformAuth(PROJECT, server.source()).creator_id(request_with(f"Bearer {token}")) == UID
+    assert platform_auth(server).creator_id(request_with(f"Bearer {token}")) == UID
     assert server.urls == [SECURETOKEN_CERTS_URL]
 
 
@@ -90,22 +73,23 @@ def test_tokens_not_for_this_project_or_user_are_401(
     keys: tuple[bytes, str], overrides: dict[str, Any], message: str
 ) -> None:
     token = sign(keys[0], firebase_claims(**overrides))
-    error = refused(IdentityPlatformAuth(PROJECT, CertificateServer({KEY_ID: keys[1]}).source()), f"Bearer {token}")
+    error = refused(platform_auth(CertificateServer({KEY_ID: keys[1]})), f"Bearer {token}")
     assert (error.status, error.code, error.message) == (401, "unauthenticated", message)
+    assert token not in error.message
 
 
 def test_a_token_issued_a_few_seconds_ahead_of_this_clock_is_accepted(keys: tuple[bytes, str]) -> None:
     """Google's clock and ours differ by a little: a token issued 5 s "in the future" still signs the creator in."""
     issued = int(time.time()) + 5
     token = sign(keys[0], firebase_claims(iat=issued, auth_time=issued, exp=issued + 3600))
-    auth = IdentityPlatformAuth(PROJECT, CertificateServer({KEY_ID: keys[1]}).source())
+    auth = platform_auth(CertificateServer({KEY_ID: keys[1]}))
     assert auth.creator_id(request_with(f"Bearer {token}")) == UID
 
 
 def test_a_token_signed_by_another_key_is_401(keys: tuple[bytes, str]) -> None:
     other_private, _ = key_and_cert()
     token = sign(other_private, firebase_claims())
-    error = refused(IdentityPlatformAuth(PROJECT, CertificateServer({KEY_ID: keys[1]}).source()), f"Bearer {token}")
+    error = refused(platform_auth(CertificateServer({KEY_ID: keys[1]})), f"Bearer {token}")
     assert error.status == 401
 
 
@@ -124,15 +108,13 @@ SEND_BEARER = "Send Authorization: Bearer <token>."
 )
 def test_a_missing_or_misnamed_token_is_401(keys: tuple[bytes, str], header: str, message: str) -> None:
     token = sign(keys[0], firebase_claims())
-    error = refused(
-        IdentityPlatformAuth(PROJECT, CertificateServer({KEY_ID: keys[1]}).source()), header.format(token=token)
-    )
+    error = refused(platform_auth(CertificateServer({KEY_ID: keys[1]})), header.format(token=token))
     assert (error.status, error.message) == (401, message)
 
 
 def test_unreachable_google_certificates_are_503_so_the_creator_can_retry(keys: tuple[bytes, str]) -> None:
     token = sign(keys[0], firebase_claims())
-    error = refused(IdentityPlatformAuth(PROJECT, CertificateServer({}, status=500).source()), f"Bearer {token}")
+    error = refused(platform_auth(CertificateServer({}, status=500)), f"Bearer {token}")
     assert (error.status, error.code) == (503, "auth_unavailable")
     assert error.message == "Sign-in cannot be checked right now; try again shortly."
     assert error.headers is not None and error.headers["Retry-After"] == "30"
@@ -143,8 +125,7 @@ def test_without_certificates_given_google_s_identity_platform_certificates_are_
 ) -> None:
     """Production hands in no certificates: Identity Platform's are fetched from Google, once, on first use."""
     server = CertificateServer({KEY_ID: keys[1]})
-    client = server.client()
-    monkeypatch.setattr(httpx, "Client", lambda **options: client)
+    server.replace_the_network(monkeypatch)
     auth = IdentityPlatformAuth(PROJECT)
     assert server.urls == []  # nothing fetched when built
     token = sign(keys[0], firebase_claims())
@@ -156,8 +137,7 @@ def test_identity_platform_certs_url_says_where_certificates_come_from(
     keys: tuple[bytes, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server = CertificateServer({KEY_ID: keys[1]})
-    client = server.client()
-    monkeypatch.setattr(httpx, "Client", lambda **options: client)
+    server.replace_the_network(monkeypatch)
     monkeypatch.setenv("IDENTITY_PLATFORM_CERTS_URL", "http://certs.test/identity-platform")
     token = sign(keys[0], firebase_claims())
     assert IdentityPlatformAuth(PROJECT).creator_id(request_with(f"Bearer {token}")) == UID

@@ -6,7 +6,7 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -26,7 +26,7 @@ from shared.logs import JsonFormatter
 from shared.oidc import GoogleCertSource
 from shared.rotation import reseal_connections, reseal_manage_tokens
 from shared.secrets import EnvSecretSource, SecretUnavailableError
-from shared.store.port import delete, put
+from shared.store.port import delete, put, update
 from shared.vault import Sealed, Vault, connection_aad
 from shared.web import WebApp, json_response, route
 from tests.bookings_contract import sample
@@ -61,50 +61,93 @@ def test_notify_s_secrets_open_manage_tokens_but_not_creators_tokens() -> None:
         _ = runtime.vault
 
 
-def test_rotation_reseals_idle_connections_so_the_old_key_can_go() -> None:
-    store, old = FakeDocStore(), Vault(key("v1", 1))
-    aad = connection_aad("c1", "zoom")
-    sealed = {name: old.encrypt(f"{name}-value", aad).to_dict() for name in ("access_token", "refresh_token")}
-    store.commit([put(CONNECTIONS, "c1_zoom", {"creator_id": "c1", "provider": "zoom", "key_version": "v1", **sealed})])
+OLD_KEY, NEW_KEY = key("v1", 1), key("v2", 2)
+ROTATED = Vault(f"{NEW_KEY},{OLD_KEY}")
 
-    rotated = Vault(f"{key('v2', 2)},{key('v1', 1)}")
-    assert reseal_connections(store, rotated) == 1
-    assert reseal_connections(store, rotated) == 0  # nothing left under v1
-    doc = store.get(CONNECTIONS, "c1_zoom")
+
+def stored_connection(store: FakeDocStore, vault: Vault, creator_id: str) -> str:
+    """A creator's Zoom connection with both tokens sealed by ``vault``, as stored; returns its document id."""
+    aad = connection_aad(creator_id, "zoom")
+    sealed = {name: vault.encrypt(f"{name}-value", aad).to_dict() for name in ("access_token", "refresh_token")}
+    fields = {"creator_id": creator_id, "provider": "zoom", "key_version": vault.current_version, **sealed}
+    store.commit([put(CONNECTIONS, f"{creator_id}_zoom", fields)])
+    return f"{creator_id}_zoom"
+
+
+def test_rotation_reseals_idle_connections_so_the_old_key_can_go() -> None:
+    store = FakeDocStore()
+    doc_id = stored_connection(store, Vault(OLD_KEY), "c1")
+
+    assert reseal_connections(store, ROTATED) == 1
+    assert reseal_connections(store, ROTATED) == 0  # nothing left under v1
+    doc = store.get(CONNECTIONS, doc_id)
     assert doc is not None and doc["key_version"] == "v2"
-    new_only = Vault(key("v2", 2))  # v1 removed from the secret
-    assert new_only.decrypt(Sealed.from_dict(doc["refresh_token"]), aad) == "refresh_token-value"
+    new_only = Vault(NEW_KEY)  # v1 removed from the secret
+    assert new_only.decrypt(Sealed.from_dict(doc["refresh_token"]), connection_aad("c1", "zoom")) == (
+        "refresh_token-value"
+    )
     assert reseal_connections(store, new_only) == 0
 
 
-def test_each_rotation_run_reseals_at_most_its_batch_of_connections_still_under_a_retired_key() -> None:
-    store, old, current = FakeDocStore(), Vault(key("v1", 1)), Vault(key("v2", 2))
-    for creator_id, vault in (("a", current), ("b", old), ("c", old), ("d", old)):
-        aad = connection_aad(creator_id, "zoom")
-        sealed = {name: vault.encrypt(name, aad).to_dict() for name in ("access_token", "refresh_token")}
-        doc = {"creator_id": creator_id, "provider": "zoom", "key_version": vault.current_version, **sealed}
-        store.commit([put(CONNECTIONS, f"{creator_id}_zoom", doc)])
-
-    rotated = Vault(f"{key('v2', 2)},{key('v1', 1)}")
-    assert [reseal_connections(store, rotated, batch=2) for _ in range(3)] == [2, 1, 0]
+def test_each_run_reseals_one_batch_of_connections_under_the_old_key() -> None:
+    """A connection already under the current key takes no place in a batch: the query asks for old ones only."""
+    store = FakeDocStore()
+    stored_connection(store, ROTATED, "a-current")
+    for creator_id in ("c1", "c2"):
+        stored_connection(store, Vault(OLD_KEY), creator_id)
+    assert [reseal_connections(store, ROTATED, batch=1) for _ in range(3)] == [1, 1, 0]
 
 
-@pytest.mark.parametrize("meanwhile", ["re-sealed by another run", "removed"])
-def test_a_connection_changed_between_the_reseal_query_and_its_transaction_is_not_counted(meanwhile: str) -> None:
-    store, old = FakeDocStore(), Vault(key("v1", 1))
-    aad = connection_aad("c1", "zoom")
-    sealed = {name: old.encrypt(name, aad).to_dict() for name in ("access_token", "refresh_token")}
-    store.commit([put(CONNECTIONS, "c1_zoom", {"creator_id": "c1", "provider": "zoom", "key_version": "v1", **sealed})])
-    rotated = Vault(f"{key('v2', 2)},{key('v1', 1)}")
+def test_a_connection_waiting_for_reconnect_under_the_old_key_does_not_stop_the_sweep() -> None:
+    """Its tokens were dropped (nothing to re-seal): it only moves on to the current key, the others are re-sealed."""
+    store = FakeDocStore()
+    waiting = stored_connection(store, Vault(OLD_KEY), "c1")
+    cleared = {"status": "reconnect_required", "access_token": None, "refresh_token": None}
+    store.commit([update(CONNECTIONS, waiting, cleared)])
+    other = stored_connection(store, Vault(OLD_KEY), "c2")
 
-    def other_caller() -> None:
-        if meanwhile == "removed":
-            store.commit([delete(CONNECTIONS, "c1_zoom")])
-        else:
-            assert reseal_connections(store, rotated) == 1
+    assert reseal_connections(store, ROTATED) == 2
+    assert reseal_connections(store, ROTATED) == 0
+    assert store.get(CONNECTIONS, waiting) == {
+        "creator_id": "c1",
+        "provider": "zoom",
+        "key_version": "v2",
+        **cleared,
+    }
+    doc = store.get(CONNECTIONS, other)
+    assert doc is not None and doc["key_version"] == "v2"
 
-    racing = InterleavingStore(store, lambda call: call.kind == "transaction", other_caller)
-    assert reseal_connections(racing, rotated) == 0
+
+def _resealed_by_another_run(store: FakeDocStore) -> None:
+    assert reseal_connections(store, ROTATED) == 1
+
+
+def _deleted(store: FakeDocStore) -> None:
+    store.commit([delete(CONNECTIONS, "c1_zoom")])
+
+
+@pytest.mark.parametrize("meanwhile", [_resealed_by_another_run, _deleted], ids=["re-sealed", "removed"])
+def test_a_connection_changed_since_the_reseal_query_is_left_alone(
+    meanwhile: Callable[[FakeDocStore], None],
+) -> None:
+    store = FakeDocStore()
+    stored_connection(store, Vault(OLD_KEY), "c1")
+    between_query_and_write = InterleavingStore(
+        store, at=lambda call: call.kind == "transaction", step=lambda: meanwhile(store)
+    )
+    assert reseal_connections(between_query_and_write, ROTATED) == 0
+    after_the_other = store.get(CONNECTIONS, "c1_zoom")
+    assert reseal_connections(store, ROTATED) == 0
+    assert store.get(CONNECTIONS, "c1_zoom") == after_the_other
+
+
+def test_without_a_retired_key_nothing_is_resealed() -> None:
+    store = FakeDocStore()
+    stored_connection(store, Vault(OLD_KEY), "c1")
+    bookings = DocStoreBookingRepository(store)
+    current = Vault(key("m1", 1), name="MANAGE_TOKEN_KEYS")
+    bookings.add("b1", sample(sealed=current.encrypt("token", manage_aad("b1")).to_dict()))
+    assert (reseal_connections(store, Vault(OLD_KEY)), reseal_manage_tokens(bookings, current)) == (0, 0)
 
 
 def test_rotation_reseals_old_bookings_manage_tokens() -> None:
@@ -114,11 +157,9 @@ def test_rotation_reseals_old_bookings_manage_tokens() -> None:
         bookings.add(booking_id, sample(hour=hour, token=booking_id, sealed=sealed))
 
     rotated = Vault(f"{key('m2', 2)},{key('m1', 1)}", name="MANAGE_TOKEN_KEYS")
-    assert reseal_manage_tokens(bookings, rotated, batch=1) == 1  # a run takes its batch, the next the rest
-    assert reseal_manage_tokens(bookings, rotated) == 1
+    assert reseal_manage_tokens(bookings, rotated) == 2
     assert reseal_manage_tokens(bookings, rotated) == 0
     new_only = Vault(key("m2", 2), name="MANAGE_TOKEN_KEYS")
-    assert reseal_manage_tokens(bookings, new_only) == 0
     for booking_id in ("b1", "b2"):
         booking = bookings.get(booking_id)
         assert booking is not None and booking.status == "confirmed" and booking.revision == 1
@@ -127,26 +168,53 @@ def test_rotation_reseals_old_bookings_manage_tokens() -> None:
         )
 
 
-@pytest.mark.parametrize("change", ["rescheduled", "re-sealed by another run"])
-def test_a_booking_changed_since_the_reseal_query_is_left_to_the_next_run(change: str) -> None:
+class QueriedBefore(DocStoreBookingRepository):
+    """The bookings' store whose re-seal query answers with rows read earlier, before other writes."""
+
+    def __init__(self, store: FakeDocStore, rows: list[Row]) -> None:
+        super().__init__(store)
+        self._rows = rows
+
+    def manage_tokens_sealed_under(self, key_versions: Sequence[str], limit: int) -> list[Row]:
+        return self._rows
+
+
+def test_a_booking_changed_since_the_reseal_query_is_left_to_the_next_run() -> None:
+    store, old = FakeDocStore(), Vault(key("m1", 1), name="MANAGE_TOKEN_KEYS")
+    bookings = DocStoreBookingRepository(store)
+    first = sample(sealed=old.encrypt("token", manage_aad("b1")).to_dict())
+    bookings.add("b1", first)
+    moved = bookings.update_if("b1", first, replace(first, revision=2, change="rescheduled"))
+    assert moved is not None
+
+    rotated = Vault(f"{key('m2', 2)},{key('m1', 1)}", name="MANAGE_TOKEN_KEYS")
+    stale = QueriedBefore(store, [("b1", first)])  # as read before the reschedule
+    assert reseal_manage_tokens(stale, rotated) == 0
+    assert bookings.get("b1") == moved, "nothing written over the newer revision"
+    assert reseal_manage_tokens(bookings, rotated) == 1
+
+
+def test_a_booking_resealed_by_another_run_since_the_query_is_left_to_it() -> None:
     store, old = FakeDocStore(), Vault(key("m1", 1), name="MANAGE_TOKEN_KEYS")
     bookings = DocStoreBookingRepository(store)
     first = sample(sealed=old.encrypt("token", manage_aad("b1")).to_dict())
     bookings.add("b1", first)
     rotated = Vault(f"{key('m2', 2)},{key('m1', 1)}", name="MANAGE_TOKEN_KEYS")
-    if change == "rescheduled":
-        assert bookings.update_if("b1", first, replace(first, revision=2, change="rescheduled")) is not None
-    else:
-        assert reseal_manage_tokens(bookings, rotated) == 1
-    changed = bookings.get("b1")
+    assert reseal_manage_tokens(bookings, rotated) == 1
+    resealed = bookings.get("b1")
 
-    class StaleQuery(DocStoreBookingRepository):
-        def manage_tokens_sealed_under(self, key_versions: Sequence[str], limit: int) -> list[Row]:
-            return [("b1", first)]  # as read before the change
+    assert reseal_manage_tokens(QueriedBefore(store, [("b1", first)]), rotated) == 0
+    assert bookings.get("b1") == resealed
 
-    assert reseal_manage_tokens(StaleQuery(store), rotated) == 0
-    assert bookings.get("b1") == changed, "nothing written over the change"
-    assert reseal_manage_tokens(bookings, rotated) == (1 if change == "rescheduled" else 0)
+
+def test_each_run_reseals_one_batch_of_manage_tokens() -> None:
+    bookings, old = DocStoreBookingRepository(FakeDocStore()), Vault(key("m1", 1), name="MANAGE_TOKEN_KEYS")
+    for hour, booking_id in enumerate(("b1", "b2"), start=9):
+        bookings.add(
+            booking_id, sample(hour=hour, token=booking_id, sealed=old.encrypt("t", manage_aad(booking_id)).to_dict())
+        )
+    rotated = Vault(f"{key('m2', 2)},{key('m1', 1)}", name="MANAGE_TOKEN_KEYS")
+    assert [reseal_manage_tokens(bookings, rotated, batch=1) for _ in range(3)] == [1, 1, 0]
 
 
 def test_the_meetings_app_reseals_creators_tokens_off_a_retired_key() -> None:
@@ -288,24 +356,3 @@ def test_malformed_trace_headers_are_ignored() -> None:
     assert trace_id({"X-Cloud-Trace-Context": "not-a-trace"}) is None
     assert trace_id({"traceparent": "00-" + "0" * 32 + "-00f067aa0ba902b7-01"}) is None
     assert trace_id({"X-Cloud-Trace-Context": "bad", "traceparent": f"00-{TRACE}-00f067aa0ba902b7-01"}) == TRACE
-
-
-@pytest.mark.parametrize(
-    ("headers", "trace"),
-    [
-        ({"X-Cloud-Trace-Context": TRACE}, TRACE),
-        ({"X-Cloud-Trace-Context": f" {TRACE.upper()}/1/2;o=1 "}, TRACE),
-        ({"X-Cloud-Trace-Context": "0" * 32 + "/1;o=1"}, None),
-        ({"X-Cloud-Trace-Context": TRACE[:31]}, None),
-        ({"X-Cloud-Trace-Context": TRACE + "0"}, None),
-        ({"traceparent": f" 00-{TRACE.upper()}-00F067AA0BA902B7-01 "}, TRACE),
-        ({"traceparent": f"00-{TRACE}-00f067aa0ba902b7"}, None),
-        ({"traceparent": f"00-{TRACE}-00f067aa0ba902b7-01-extra"}, None),
-        ({"X-Cloud-Trace-Context": "0" * 32, "traceparent": f"00-{TRACE}-00f067aa0ba902b7-01"}, TRACE),
-        ({}, None),
-    ],
-)
-def test_the_trace_id_is_read_from_either_header_in_its_exact_form(headers: dict[str, str], trace: str | None) -> None:
-    from shared.logs import trace_id
-
-    assert trace_id(headers) == trace
