@@ -55,8 +55,8 @@ class _Faults:
 class FakeOAuthProvider(_Faults):
     """A provider whose consent screen is `consent(state)`; checks PKCE and rotates refresh tokens like Zoom.
 
-    A used code, a wrong verifier, a rotated-out or revoked refresh token all raise REVOKED, as the
-    real token endpoints answer invalid_grant.
+    A used code, a wrong verifier or redirect URI, a rotated-out or revoked refresh token all raise REVOKED, as
+    the real token endpoints answer invalid_grant.
     """
 
     def __init__(
@@ -75,8 +75,8 @@ class FakeOAuthProvider(_Faults):
         self.email = email
         self._clock = clock
         self._rotate = rotate_refresh_tokens
-        self._challenges: dict[str, str] = {}  # state -> code_challenge
-        self._codes: dict[str, str] = {}  # code -> code_challenge
+        self._challenges: dict[str, tuple[str, str]] = {}  # state -> (code_challenge, redirect_uri)
+        self._codes: dict[str, tuple[str, str]] = {}  # code -> (code_challenge, redirect_uri)
         self._refresh_tokens: set[str] = set()
         self._access_tokens: set[str] = set()
         self.revoked: set[str] = set()
@@ -86,7 +86,7 @@ class FakeOAuthProvider(_Faults):
 
     def authorize_url(self, redirect_uri: str, state: str, code_challenge: str) -> str:
         self._enter("authorize_url")
-        self._challenges[state] = code_challenge
+        self._challenges[state] = (code_challenge, redirect_uri)
         query = urlencode({"redirect_uri": redirect_uri, "state": state, "code_challenge": code_challenge})
         return f"https://{self.name}.fake/authorize?{query}"
 
@@ -105,9 +105,9 @@ class FakeOAuthProvider(_Faults):
 
     def exchange_code(self, code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
         self._enter("exchange_code")
-        challenge = self._codes.pop(code, None)
-        if challenge is None or pkce_challenge(code_verifier) != challenge:
-            raise ProviderError(ErrorKind.REVOKED, self.name, 400, None, "invalid_grant: bad code or verifier")
+        authorized = self._codes.pop(code, None)
+        if authorized != (pkce_challenge(code_verifier), redirect_uri):
+            raise ProviderError(ErrorKind.REVOKED, self.name, 400, None, "invalid_grant: bad code, verifier or URI")
         return self._issue()
 
     def refresh(self, refresh_token: str) -> TokenSet:

@@ -10,6 +10,7 @@ from werkzeug.test import Client, EnvironBuilder, TestResponse
 from werkzeug.wrappers import Request, Response
 
 from services.connect.app import FAILED, bind_browser
+from shared.bookings.notices import NOTICES, ZOOM_DELETE_RETRIED
 from shared.connections.connect import state_aad
 from shared.providers.errors import ErrorKind, ProviderError
 from shared.providers.oauth import GOOGLE_SCOPES, pkce_challenge
@@ -278,3 +279,15 @@ def test_the_browser_cookie_is_secure_outside_local() -> None:
     cookie = set_cookie(Response()).headers["Set-Cookie"]
     for attribute in ("Secure", "HttpOnly", "Path=/;", "SameSite=Lax", "Max-Age=600"):
         assert attribute in cookie, cookie
+
+
+def test_a_zoom_reconnect_to_the_same_account_deletes_the_meetings_left_behind_meanwhile(h: Harness) -> None:
+    h.connect("zoom")
+    deauthorize(h)
+    h.runtime.notices.zoom_delete_failed(CREATOR, "booking-1", 111)  # a cancel could not delete it meanwhile
+
+    settings_query(h.connect("zoom"))
+
+    [(_, notice)] = h.store.query(NOTICES)
+    assert (notice["message"], notice["resolved"]) == (ZOOM_DELETE_RETRIED, True)
+    assert h.zoom.calls.count("delete_meeting") == 1

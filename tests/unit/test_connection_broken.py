@@ -242,3 +242,18 @@ def test_a_reason_without_its_own_words_still_names_the_integration() -> None:
     text, html = bodies(message)
     assert "Google Calendar stopped working for Flo." in text.splitlines()
     assert "<p>Google Calendar stopped working for Flo.</p>" in html
+
+
+def test_every_break_due_is_mailed_or_counted_failed_in_one_tick() -> None:
+    h = NotifyHarness()
+    _connect_zoom(h)
+    h.runtime.connection_repository.deauthorize_zoom(ZOOM_USER_ID)
+    _break_google(h)
+    h.mail.fail_next(2)
+    failed = h.tick()
+    assert (failed["broken_mail_sent"], failed["broken_mail_failed"]) == (0, 2)
+
+    counts = h.tick()
+
+    assert (counts["broken_mail_sent"], counts["broken_mail_failed"]) == (2, 0)
+    assert len(h.sent("connection_broken")) == 2

@@ -105,6 +105,27 @@ def test_a_heartbeat_renews_from_its_clock_rides_out_a_contended_renewal_and_sto
     assert not heartbeat.beat() and heartbeat.lost
 
 
+def test_a_heartbeat_whose_first_renewal_is_contended_still_holds_its_lease() -> None:
+    store = _ContendedOnce(FakeDocStore())
+    lease = take_lease(store, "job", NOW, TTL)
+    assert lease is not None
+    heartbeat = Heartbeat(store, lease, FakeClock(NOW), TTL, BEAT.total_seconds())
+    assert heartbeat.lost is False
+
+    store.contend = True
+    assert heartbeat.beat() and heartbeat.lost is False
+
+
+def test_the_heartbeat_thread_is_named_for_its_lease_and_never_keeps_the_process_alive() -> None:
+    store = FakeDocStore()
+    lease = take_lease(store, "job", NOW, TTL)
+    assert lease is not None
+
+    with Heartbeat(store, lease, FakeClock(NOW), TTL, every=60):
+        [thread] = [t for t in threading.enumerate() if t.name == "heartbeat job"]
+        assert thread.daemon
+
+
 def test_the_heartbeat_thread_renews_while_its_with_block_runs() -> None:
     store = FakeDocStore()
     clock = FakeClock(NOW)

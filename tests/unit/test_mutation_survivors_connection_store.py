@@ -72,6 +72,18 @@ def test_a_missing_or_broken_connection_is_refused_naming_its_provider() -> None
     assert (broken.value.provider, str(broken.value)) == ("zoom", "zoom is reconnect required")
 
 
+def test_a_break_landing_before_the_refresh_of_a_refused_token_is_refused_naming_its_provider() -> None:
+    h = _harness("zoom")
+
+    def refused_once_zoom_deauthorized(token: str) -> None:
+        h.connections.deauthorize_zoom(ZOOM_USER.id)
+        raise ProviderError(ErrorKind.UNAUTHORIZED, "zoom", 401, None, "invalid access token")
+
+    with pytest.raises(NotConnectedError) as broken:
+        h.connections.with_token(CREATOR, "zoom", refused_once_zoom_deauthorized)
+    assert (broken.value.provider, str(broken.value)) == ("zoom", "zoom is reconnect required")
+
+
 def test_a_holder_that_lost_its_lease_fails_as_a_retryable_error_of_its_provider(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

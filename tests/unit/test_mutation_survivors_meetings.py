@@ -52,6 +52,26 @@ def test_a_meeting_whose_agenda_the_creator_added_lines_to_is_still_found_as_the
     assert h.zoom.calls.count("create_meeting") == 1
 
 
+def test_a_lost_create_marked_with_an_attempt_id_is_adopted_and_other_sessions_meetings_are_left_alone() -> None:
+    """Earlier releases put an attempt id after the marker; the account also holds other sessions' meetings."""
+    h = MeetingsHarness()
+    h.connect("zoom")
+    other = h.book(local(3, 9))
+    h.settle(other)
+    [others] = h.live_meetings()
+    booking_id = h.book(local(3, 10))
+    h.zoom.lose_next_answer("create_meeting")
+    assert h.deliver(booking_id).status_code == 503
+    [made] = [m for m in h.live_meetings() if m.id != others.id]
+    h.zoom.meetings[made.id] = replace(made, agenda=made.agenda.replace("\n", " attempt-1\n", 1))
+
+    doc = h.settle(booking_id)
+
+    assert (doc["zoom"]["meeting_id"], doc["zoom_intent"]) == (made.id, None)
+    assert sorted(m.id for m in h.live_meetings()) == sorted([others.id, made.id])
+    assert h.zoom.calls.count("create_meeting") == 2
+
+
 def _marked_meeting(h: MeetingsHarness, booking_id: str, hour: int) -> ZoomMeeting:
     """A meeting made for the booking whose create answer never came back (it carries the booking's marker)."""
     agenda = f"{zoom_marker(booking_id)}\nBooked with Flo."

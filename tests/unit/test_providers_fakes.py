@@ -29,6 +29,9 @@ def test_fake_oauth_checks_pkce_single_use_codes_and_rotates() -> None:
     assert provider.account_email(tokens.access_token) == "creator@example.com"
     with pytest.raises(ProviderError):
         provider.exchange_code(code, "https://flo.test/cb", verifier)
+    provider.authorize_url("https://flo.test/cb", "state-2", challenge)
+    with pytest.raises(ProviderError):  # the token endpoint wants the redirect URI the consent was asked with
+        provider.exchange_code(provider.consent("state-2"), "https://flo.test/other", verifier)
     rotated = provider.refresh(tokens.refresh_token)
     assert rotated.refresh_token != tokens.refresh_token
     with pytest.raises(ProviderError) as caught:

@@ -188,3 +188,18 @@ def test_the_route_answers_with_counts() -> None:
         "google_events_republished": 0,
         "google_links_reopened": 0,
     }
+
+
+def test_the_tick_counts_every_reminder_it_sends_fails_and_clears() -> None:
+    h = NotifyHarness()
+    first, second = confirmed_for_tuesday(h), h.new_booking(at(10, day=3))
+    h.notifier.send_owed(second, force=True)
+    move_to(h, TUESDAY_9 - timedelta(hours=23))  # both are within a day
+    h.mail.fail_next(4)  # enough refusals for each booking's reminder to fail this tick
+    assert h.tick()["reminders_failed"] == 2
+    assert h.tick()["reminders_sent"] == 2
+
+    for booking_id in (first, second):
+        h.service.cancel(booking_id, by="creator")
+        h.store.commit([update(BOOKINGS, booking_id, {"next_reminder_at": h.clock.now()})])
+    assert h.tick()["reminders_cleared"] == 2

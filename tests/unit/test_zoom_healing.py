@@ -4,11 +4,16 @@ without a link get one (meeting made, link_ready to fan and creator) while those
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from shared.bookings.busy import NoCalendar
-from shared.bookings.notices import ZOOM_DELETE_RETRIED, ZOOM_OTHER_ACCOUNT
+from shared.bookings.model import BOOKINGS
+from shared.bookings.notices import ZOOM_DELETE_FAILED, ZOOM_DELETE_RETRIED, ZOOM_OTHER_ACCOUNT
 from shared.bootstrap import booking_service
 from shared.connections.heal import ZoomHealing
+from shared.meetings.reconcile import zoom_marker
 from shared.providers.errors import ErrorKind, ProviderError
+from shared.store.port import update
 from tests.unit.test_meetings_harness import FAN, local
 from tests.unit.test_test_booking import TrialHarness
 
@@ -87,19 +92,21 @@ def test_another_account_deletes_nothing_and_names_the_meetings_that_stay_in_the
     assert "delete_meeting" not in h.zoom.calls  # not even on cancel: it is in the other account
 
 
-class _DeleteFails:
-    """A Zoom whose deletes fail with one kind of error (the rest of the port is never called here)."""
+class _Deletes:
+    """A Zoom whose deletes of the meetings named fail with the kind of error named, and of the others succeed (the
+    rest of the port is never called here)."""
 
-    def __init__(self, kind: ErrorKind) -> None:
-        self.kind = kind
+    def __init__(self, failing: dict[int, ErrorKind]) -> None:
+        self.failing = failing
         self.tried: list[int] = []
 
     def delete_meeting(self, token: str, meeting_id: int) -> None:
         self.tried.append(meeting_id)
-        raise ProviderError(self.kind, "zoom")
+        if meeting_id in self.failing:
+            raise ProviderError(self.failing[meeting_id], "zoom")
 
 
-def _left_behind(h: TrialHarness, zoom: _DeleteFails) -> ZoomHealing:
+def _left_behind(h: TrialHarness, zoom: _Deletes) -> ZoomHealing:
     h.connect("zoom")
     h.runtime.notices.zoom_delete_failed(h.creator_id, "booking-1", 111)
     r = h.runtime
@@ -108,7 +115,7 @@ def _left_behind(h: TrialHarness, zoom: _DeleteFails) -> ZoomHealing:
 
 def test_a_meeting_already_gone_counts_as_deleted() -> None:
     h = TrialHarness()
-    zoom = _DeleteFails(ErrorKind.NOT_FOUND)
+    zoom = _Deletes({111: ErrorKind.NOT_FOUND})
     _left_behind(h, zoom).after_connect(h.creator_id, "same_account")
     [notice] = h.notices()
     assert (zoom.tried, notice["message"], notice["resolved"]) == ([111], ZOOM_DELETE_RETRIED, True)
@@ -116,7 +123,7 @@ def test_a_meeting_already_gone_counts_as_deleted() -> None:
 
 def test_a_delete_that_fails_again_leaves_the_notice_open_and_is_tried_once_per_reconnect() -> None:
     h = TrialHarness()
-    zoom = _DeleteFails(ErrorKind.TRANSIENT)
+    zoom = _Deletes({111: ErrorKind.TRANSIENT})
     healing = _left_behind(h, zoom)
     healing.after_connect(h.creator_id, "same_account")
     [notice] = h.notices()
@@ -125,9 +132,54 @@ def test_a_delete_that_fails_again_leaves_the_notice_open_and_is_tried_once_per_
 
 def test_with_zoom_broken_again_nothing_is_tried_and_the_notice_stays() -> None:
     h = TrialHarness()
-    zoom = _DeleteFails(ErrorKind.NOT_FOUND)
+    zoom = _Deletes({111: ErrorKind.NOT_FOUND})
     healing = _left_behind(h, zoom)
     _break_zoom(h)
     healing.after_connect(h.creator_id, "same_account")
     [notice] = h.notices()
     assert (zoom.tried, notice.get("resolved", False)) == ([], False)
+
+
+def test_each_leftover_meeting_is_tried_whatever_the_notices_before_it_were() -> None:
+    """One whose delete fails again, and one resolved already (not tried), do not stop the ones after them."""
+    h = TrialHarness()
+    zoom = _Deletes({111: ErrorKind.TRANSIENT})
+    healing = _left_behind(h, zoom)
+    h.clock.advance(timedelta(minutes=1))
+    h.runtime.notices.zoom_delete_failed(h.creator_id, "booking-2", 222)
+    h.runtime.notices.resolve("zoom-delete-222", ZOOM_DELETE_RETRIED)
+    h.clock.advance(timedelta(minutes=1))
+    h.runtime.notices.zoom_delete_failed(h.creator_id, "booking-3", 333)
+
+    healing.after_connect(h.creator_id, "same_account")
+
+    assert zoom.tried == [111, 333]
+    assert {n["meeting_id"]: n.get("resolved", False) for n in h.notices()} == {"111": False, "222": True, "333": True}
+
+
+def test_another_account_forgets_every_recorded_meeting_and_says_where_the_left_behind_ones_are() -> None:
+    h = TrialHarness()
+    h.connect("zoom")
+    linked = h.book(local(3, 10))
+    meeting_id = h.settle(linked)["zoom"]["meeting_id"]
+    h.store.commit([update(BOOKINGS, linked, {"zoom_intent": zoom_marker(linked)})])  # an earlier attempt's, too
+    _break_zoom(h)
+    unlinked = h.book(local(3, 9))  # listed first, with no meeting to forget
+    h.settle(unlinked)
+    h.runtime.notices.zoom_delete_failed(h.creator_id, "booking-2", 222)
+    h.runtime.notices.zoom_delete_failed(h.creator_id, "booking-3", 333)
+    h.runtime.notices.resolve("zoom-delete-333", ZOOM_DELETE_RETRIED)
+
+    h.connect("zoom")
+    _healing(h).after_connect(h.creator_id, "other_account")
+
+    after = h.doc(linked)
+    assert (after["zoom"], after["zoom_intent"]) == (None, None)
+    notices = {n.meeting_id: n for n in h.runtime.notices.open_for(h.creator_id)}
+    kept = notices[str(meeting_id)]
+    assert (kept.kind, kept.booking_id, kept.message) == ("zoom_meeting_kept", linked, ZOOM_OTHER_ACCOUNT)
+    assert (notices["222"].message, notices["222"].resolved) == (
+        f"{ZOOM_DELETE_FAILED}. It stays in your earlier Zoom account.",
+        True,
+    )
+    assert notices["333"].message == ZOOM_DELETE_RETRIED
