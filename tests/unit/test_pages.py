@@ -304,6 +304,11 @@ def test_dev_sign_in_sets_the_session_cookie_and_only_follows_paths_on_this_site
     assert client.get("/dev/sign-in?token=wrong").status_code == 401
 
 
+def test_the_local_sign_in_page_explains_the_local_stack_and_loads_no_identity_script() -> None:
+    page = _app(Harness()).get("/sign-in").get_data(as_text=True)
+    assert "This is the local stack." in page and "/assets/sign-in.js" not in page
+
+
 def test_creator_pages_send_a_browser_without_a_session_to_sign_in() -> None:
     response = _app(Harness()).get("/dashboard/bookings?week=2026-03-02")
     assert response.status_code == 303
