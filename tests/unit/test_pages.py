@@ -83,6 +83,7 @@ def test_times_say_their_zone_the_way_people_write_them() -> None:
 @pytest.mark.parametrize("name", [None, "", "Mars/Olympus_Mons", "../../etc/passwd", "not a zone"])
 def test_an_unknown_zone_from_a_query_falls_back(name: str | None) -> None:
     assert zone_or(name, "Asia/Tokyo").key == "Asia/Tokyo"
+    assert zone_or(name, "Mars/Olympus_Mons").key == "UTC"  # and with no usable fallback either, UTC
 
 
 # ---- what pages show -----------------------------------------------------------------------------------------
@@ -182,11 +183,31 @@ def test_every_page_answer_carries_the_security_headers() -> None:
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self';" in csp and "style-src 'self';" in csp and "unsafe-inline" not in csp
     assert "frame-ancestors 'none'" in csp
+    assert csp == (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "frame-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
     assert response.headers["Referrer-Policy"] == "same-origin"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["Cache-Control"] == "no-store"
     assert "<script" not in response.get_data(as_text=True).replace(
         '<script src="/assets/pages.js" defer></script>', ""
+    )
+
+
+def test_a_page_may_allow_named_scripts_apis_frames_and_consent_pages_and_nothing_else() -> None:
+    h = Harness()
+    kit = PageKit(BASE_URL, True, DevTokenAuth(h.store), h.clock, form_origins=("https://zoom.us", "https://g.example"))
+
+    csp = kit.csp(
+        scripts=("https://s1", "https://s2"), connect=("https://a1", "https://a2"), frames=("https://f1", "https://f2")
+    )
+
+    assert csp == (
+        "default-src 'none'; script-src 'self' https://s1 https://s2; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self' https://a1 https://a2; frame-src https://f1 https://f2; "
+        "form-action 'self' https://zoom.us https://g.example; frame-ancestors 'none'; base-uri 'none'"
     )
 
 
@@ -237,11 +258,27 @@ def test_a_refused_form_says_why_and_what_to_do(form: dict[str, str] | None, ori
     assert f"<h1>{title}</h1>" in page and "<p>Open the page again and send the form from it.</p>" in page
 
 
-def test_the_csrf_cookie_is_http_only_and_same_site() -> None:
-    response = _app(Harness()).get("/sign-in")
+@pytest.mark.parametrize("local", [True, False])
+def test_the_csrf_cookie_is_http_only_and_same_site_and_secure_outside_local(local: bool) -> None:
+    response = _app(Harness(), local=local).get("/sign-in")
     cookie = response.headers["Set-Cookie"]
+    attributes = set(cookie.split("; ")[1:])
     assert cookie.startswith(f"{CSRF_COOKIE}=")
-    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
+    assert {"HttpOnly", "SameSite=Lax", "Path=/"} <= attributes
+    assert ("Secure" in attributes) is not local
+
+
+def test_each_browser_gets_its_own_random_csrf_value_and_keeps_it_from_page_to_page() -> None:
+    h = Harness()
+    _, _, token = _booked(h)
+    browser, other = _app(h), _app(h)
+
+    first = _csrf(browser, f"/manage/{token}/cancel")
+    again = browser.get(f"/manage/{token}/cancel")
+
+    assert re.search(f'name="csrf" value="{re.escape(first)}"', again.get_data(as_text=True))
+    assert "Set-Cookie" not in again.headers  # the browser's cookie already holds it
+    assert len(first) >= 43 and first != _csrf(other, f"/manage/{token}/cancel")
 
 
 # ---- signing in ----------------------------------------------------------------------------------------------
@@ -265,6 +302,11 @@ def test_dev_sign_in_sets_the_session_cookie_and_only_follows_paths_on_this_site
         away = client.get("/dev/sign-in?" + urlencode({"token": creator.token, "next": target}))
         assert away.headers["Location"] == "/dashboard/bookings", target
     assert client.get("/dev/sign-in?token=wrong").status_code == 401
+
+
+def test_the_local_sign_in_page_explains_the_local_stack_and_loads_no_identity_script() -> None:
+    page = _app(Harness()).get("/sign-in").get_data(as_text=True)
+    assert "This is the local stack." in page and "/assets/sign-in.js" not in page
 
 
 def test_creator_pages_send_a_browser_without_a_session_to_sign_in() -> None:
