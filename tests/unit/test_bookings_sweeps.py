@@ -3,11 +3,13 @@ worker has not finished, gets its event published again."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from shared.bookings.batch import guarded
 from shared.bookings.model import BOOKINGS
 from shared.bookings.sweeps import nudge_stuck_links
 from shared.store.port import update
@@ -84,3 +86,17 @@ def test_a_link_decided_after_the_sweep_read_it_is_neither_nudged_nor_rearmed(mo
     assert nudge_stuck_links(h.runtime.bookings, h.runtime.outbox, NOW) == 0
     assert h.publisher.on("booking-events") == []
     assert h.doc(stuck)["link_nudge_at"] is None
+
+
+@pytest.mark.parametrize(("subject", "field"), [(None, "booking_id"), ("entry", "entry_id")])
+def test_a_failed_step_is_logged_naming_what_it_was_for_and_answers_none(
+    subject: str | None, field: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> int:
+        raise RuntimeError("bad data")
+
+    with caplog.at_level(logging.WARNING):
+        named = guarded("b1", broken, "a step") if subject is None else guarded("b1", broken, "a step", subject=subject)
+        assert named is None  # a booking unless told otherwise
+    [logged] = caplog.records
+    assert getattr(logged, field, None) == "b1"

@@ -185,25 +185,27 @@ def test_an_empty_push_body_is_a_400_saying_what_the_body_must_be() -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "reason"),
+    ("body", "reason", "logged_id"),
     [
-        (None, "the body must be a JSON object with a 'message' object"),
-        ({"message": "x"}, "the body must be a JSON object with a 'message' object"),
-        ({"message": {"data": "!!!", "messageId": "m"}}, "Only base64 data is allowed"),
-        ({"message": {"data": 5, "messageId": "m"}}, "message.data must be base64 text"),
+        (None, "the body must be a JSON object with a 'message' object", "unknown"),
+        ({"message": "x"}, "the body must be a JSON object with a 'message' object", "unknown"),
+        ({"message": {"data": "!!!", "messageId": "m"}}, "Only base64 data is allowed", "m"),
+        ({"message": {"data": 5, "messageId": "m"}}, "message.data must be base64 text", "m"),
         (
             {"message": {"data": base64.b64encode(b"[1]").decode(), "messageId": "m"}},
             "message.data must decode to a JSON object",
+            "m",
         ),
-        ({"message": {"data": base64.b64encode(b"{}").decode()}}, "message.messageId is missing"),
+        ({"message": {"data": base64.b64encode(b"{}").decode()}}, "message.messageId is missing", "unknown"),
         (
             {"message": {"data": base64.b64encode(b"{}").decode(), "messageId": "m", "attributes": [1]}},
             "message.attributes must be an object",
+            "m",
         ),
     ],
 )
-def test_malformed_envelopes_are_a_400_and_one_log_line(
-    body: object, reason: str, caplog: pytest.LogCaptureFixture
+def test_malformed_envelopes_are_a_400_and_one_log_line_naming_the_message(
+    body: object, reason: str, logged_id: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING), pytest.raises(InvalidInputError) as raised:
         parse_push(_push_request(body))
@@ -212,7 +214,8 @@ def test_malformed_envelopes_are_a_400_and_one_log_line(
         "malformed_envelope",
         f"Malformed Pub/Sub push envelope: {reason}",
     )
-    assert len([r for r in caplog.records if r.getMessage() == "malformed push envelope"]) == 1
+    [logged] = [r for r in caplog.records if r.getMessage() == "malformed push envelope"]
+    assert getattr(logged, "message_id", None) == logged_id
 
 
 def _app() -> WebApp:
