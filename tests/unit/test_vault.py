@@ -91,3 +91,10 @@ def test_duplicate_version_is_refused() -> None:
 def test_sealed_from_dict_names_the_missing_field() -> None:
     with pytest.raises(VaultError, match="nonce_b64"):
         Sealed.from_dict({"key_version": "v1", "ciphertext_b64": "x"})
+
+
+def test_a_token_sealed_by_an_earlier_release_still_opens() -> None:
+    """Stored tokens outlive deploys: the associated data a connection's tokens are bound to must not drift."""
+    earlier = Sealed("v1", "eZbYBOwJMcBGULcH", "6-XYPGrvuRm_kUDz3W5teSyXlqxdSjEgXGLG1fOEU2QRr60=")
+    vault = Vault("v1:" + base64.urlsafe_b64encode(bytes(range(32))).decode().rstrip("="))
+    assert vault.decrypt(earlier, connection_aad("creator-1", "zoom")) == "refresh-token-value"
