@@ -181,3 +181,28 @@ def test_secret_manager_without_a_factory_builds_the_real_client_from_the_proces
     built_from = _real_client_stand_in(monkeypatch, "SMTP_PASSWORD")
     assert SecretManagerSource("flo-prod").get("SMTP_PASSWORD") == VALUE
     assert len(built_from) == 1 and built_from[0] is os.environ
+
+
+def test_with_the_emulator_host_set_the_real_client_talks_plain_grpc_to_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests' Secret Manager stand-in needs no credentials: an insecure channel to the host the environment names."""
+    import grpc
+    from google.cloud.secretmanager import SecretManagerServiceClient
+    from google.cloud.secretmanager_v1.services.secret_manager_service.transports import (
+        SecretManagerServiceGrpcTransport,
+    )
+
+    opened: list[tuple[str, grpc.Channel]] = []
+    insecure_channel = grpc.insecure_channel
+
+    def recorded(target: str) -> grpc.Channel:
+        opened.append((target, insecure_channel(target)))
+        return opened[-1][1]
+
+    monkeypatch.setattr(grpc, "insecure_channel", recorded)
+    client = secrets._default_client({secrets.EMULATOR_HOST_VAR: "localhost:8086"})
+    assert isinstance(client, SecretManagerServiceClient)
+    transport = client.transport
+    assert isinstance(transport, SecretManagerServiceGrpcTransport)
+    assert [target for target, _ in opened] == ["localhost:8086"]
+    assert transport.grpc_channel is opened[0][1]
+    opened[0][1].close()
