@@ -98,3 +98,24 @@ def test_a_token_sealed_by_an_earlier_release_still_opens() -> None:
     earlier = Sealed("v1", "eZbYBOwJMcBGULcH", "6-XYPGrvuRm_kUDz3W5teSyXlqxdSjEgXGLG1fOEU2QRr60=")
     vault = Vault("v1:" + base64.urlsafe_b64encode(bytes(range(32))).decode().rstrip("="))
     assert vault.decrypt(earlier, connection_aad("creator-1", "zoom")) == "refresh-token-value"
+
+
+@pytest.mark.parametrize(
+    "config",
+    [f"v1:{key()[:20]}*{key()[20:]}", f"v1:extra:{key()}"],
+    ids=["a character outside base64url", "a colon in the version"],
+)
+def test_a_key_with_anything_but_base64url_after_the_first_colon_is_refused(config: str) -> None:
+    with pytest.raises(KeyConfigError) as caught:
+        Vault(config)
+    assert str(caught.value).endswith("is not base64url")
+
+
+def test_errors_name_token_encryption_keys_unless_told_otherwise() -> None:
+    with pytest.raises(KeyConfigError) as empty:
+        Vault(" ")
+    assert str(empty.value) == "TOKEN_ENCRYPTION_KEYS is empty"
+    sealed = Vault(f"v1:{key()}").encrypt("token", AAD)
+    with pytest.raises(VaultError) as missing:
+        Vault(f"v2:{key()}").decrypt(sealed, AAD)
+    assert str(missing.value) == "no key for version 'v1' in TOKEN_ENCRYPTION_KEYS"
