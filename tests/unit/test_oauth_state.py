@@ -1,9 +1,10 @@
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 
-from shared.oauth_state import STATE_LIFETIME, StateError, StateSigner
+from shared.oauth_state import STATE_LIFETIME, StateError, StatePayload, StateSigner
 
 SECRET = "s" * 40
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -19,11 +20,27 @@ def test_round_trip() -> None:
     assert payload.nonce == nonce
     assert payload.expires_at == NOW + STATE_LIFETIME
     assert signer.issue("creator-1", "zoom", NOW, BROWSER)[1] != nonce
+    assert quote(state, safe="") == state, "goes into the authorize URL as it is"
+
+
+# Issued by StateSigner(SECRET) at NOW for creator-1, zoom and BROWSER, with the nonce "pinned-nonce".
+EARLIER_RELEASE_STATE = (
+    "eyJjIjogImNyZWF0b3ItMSIsICJwIjogInpvb20iLCAibiI6ICJwaW5uZWQtbm9uY2UiLCAiZSI6IDE3NDg3Nzk4MDAsICJiIjogImVtbU9m"
+    "SVZvMDFiVl9sQ2JYMXcxTmxDbXdMenhFeHZ3Y1dud2Y4MDJaVkUifQ.DRk4fG0G9hpq3zz0LP5MHFgCrfErMK9IJQdeI9pSZow"
+)
+
+
+def test_a_state_issued_before_a_deploy_still_verifies_after_it() -> None:
+    """A connect started on the old release comes back to the new one: the state's format must not drift."""
+    assert StateSigner(SECRET).verify(EARLIER_RELEASE_STATE, "zoom", NOW, BROWSER) == StatePayload(
+        creator_id="creator-1", provider="zoom", nonce="pinned-nonce", expires_at=NOW + STATE_LIFETIME
+    )
 
 
 def reason(signer: StateSigner, state: str, provider: str = "zoom", now: datetime = NOW) -> str:
     with pytest.raises(StateError) as caught:
         signer.verify(state, provider, now, BROWSER)
+    assert str(caught.value) == f"OAuth state refused: {caught.value.reason}"
     return caught.value.reason
 
 
@@ -49,7 +66,7 @@ def test_expired_after_ten_minutes() -> None:
     assert reason(signer, state, now=NOW + timedelta(minutes=10)) == "expired"
 
 
-@pytest.mark.parametrize("state", ["", "nodot", ".sig", "body."])
+@pytest.mark.parametrize("state", ["", "nodot", ".sig", ".sig.more", "body."])
 def test_malformed(state: str) -> None:
     assert reason(StateSigner(SECRET), state) == "malformed"
 
@@ -61,9 +78,10 @@ def test_signed_garbage_is_malformed() -> None:
 
 
 def test_short_secret_refused_and_repr_hides_it() -> None:
-    with pytest.raises(ValueError, match="32"):
-        StateSigner("short")
-    assert SECRET not in repr(StateSigner(SECRET))
+    with pytest.raises(ValueError) as caught:
+        StateSigner("s" * 31)
+    assert str(caught.value) == "OAUTH_STATE_SECRET must be at least 32 characters"
+    assert repr(StateSigner(SECRET)) == "StateSigner(secret='[redacted]')"
 
 
 @pytest.mark.parametrize("browser", [None, "", "another-browser-cookie-value"])
