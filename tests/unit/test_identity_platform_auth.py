@@ -1,4 +1,4 @@
-"""The production creator sign-in: Identity Platform ID tokens checked against certificates of keys made here."""
+"""Creator sign-in: Identity Platform ID tokens checked against certificates of keys made here; dev tokens locally."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from shared.auth import SECURETOKEN_CERTS_URL, IdentityPlatformAuth
+from shared.auth import API_TOKENS, SECURETOKEN_CERTS_URL, DevTokenAuth, IdentityPlatformAuth
+from shared.bookings.model import token_hash
 from shared.oidc import GoogleCertSource
 from shared.web import ApiError
+from tests.fakes.store import FakeDocStore
 from tests.oidc_tokens import KEY_ID, claims, key_and_cert, sign
 
 PROJECT = "flo-prod"
@@ -162,3 +164,19 @@ def test_identity_platform_certs_url_says_where_certificates_come_from(
     token = sign(keys[0], firebase_claims())
     assert IdentityPlatformAuth(PROJECT).creator_id(request_with(f"Bearer {token}")) == UID
     assert server.urls == ["http://certs.test/identity-platform"]
+
+
+def test_a_local_dev_token_names_its_creator_and_is_stored_only_as_a_hash() -> None:
+    store = FakeDocStore()
+    auth = DevTokenAuth(store)
+    token = auth.issue("creator-1")
+    assert auth.creator_id(request_with(f"bearer {token} ")) == "creator-1"
+    assert store.get(API_TOKENS, token_hash(token)) == {"creator_id": "creator-1"}
+    assert store.get(API_TOKENS, token) is None
+    with pytest.raises(ApiError) as caught:
+        auth.verify("never-issued")
+    assert (caught.value.status, caught.value.code, caught.value.message) == (
+        401,
+        "unauthenticated",
+        "The token is not valid.",
+    )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Mapping
 
+import google.auth._helpers
 import httpx
 import pytest
 
@@ -287,3 +289,35 @@ def test_google_cert_source_refuses_a_document_that_is_not_pems_by_key_id() -> N
     )
     with pytest.raises(ValueError, match=r"^unexpected certificate document from http://certs\.test/c$"):
         source()
+
+
+@pytest.fixture
+def frozen_google_auth_clock(monkeypatch: pytest.MonkeyPatch) -> int:
+    """google-auth's own "now" held still, so the clock-skew edges are exact; returns that instant in seconds."""
+    now = datetime.datetime(2025, 6, 1, 12, 0)
+    monkeypatch.setattr(google.auth._helpers, "utcnow", lambda: now)
+    return int(now.replace(tzinfo=datetime.UTC).timestamp())
+
+
+def _signed_at(google_key: tuple[bytes, str], now: int, iat: int, exp: int) -> str:
+    return f"Bearer {_sign(google_key[0], _claims(iat=now + iat, exp=now + exp))}"
+
+
+@pytest.mark.parametrize(("iat", "exp"), [(10, 3600), (-3600, -10)], ids=["issued ahead", "just expired"])
+def test_google_and_our_clocks_may_differ_by_ten_seconds(
+    google_key: tuple[bytes, str], frozen_google_auth_clock: int, iat: int, exp: int
+) -> None:
+    header = _signed_at(google_key, frozen_google_auth_clock, iat, exp)
+    assert _verifier(google_key[1]).verify(header).email == PUSH_SA
+
+
+@pytest.mark.parametrize(
+    ("iat", "exp", "refusal"),
+    [(11, 3600, "invalid token: token not yet valid"), (-3600, -11, "invalid token: token expired")],
+    ids=["issued too far ahead", "expired too long ago"],
+)
+def test_a_clock_difference_over_ten_seconds_is_refused(
+    google_key: tuple[bytes, str], frozen_google_auth_clock: int, iat: int, exp: int, refusal: str
+) -> None:
+    header = _signed_at(google_key, frozen_google_auth_clock, iat, exp)
+    assert _refusal(_verifier(google_key[1]), header) == (401, refusal)
