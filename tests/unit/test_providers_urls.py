@@ -27,3 +27,7 @@ def test_explicit_variable_wins_without_sandbox() -> None:
     urls = ProviderUrls.from_env({"GOOGLE_TOKEN_URL": "https://token.example/t", "PROVIDER_SANDBOX_URL": ""})
     assert urls.google_token == "https://token.example/t"
     assert urls.google_revoke == "https://oauth2.googleapis.com/revoke"
+
+
+def test_only_trailing_slashes_leave_the_sandbox_url() -> None:
+    assert ProviderUrls.from_env({"PROVIDER_SANDBOX_URL": "http://SANDBOX//"}).zoom_api == "http://SANDBOX/zoom/v2"

@@ -114,6 +114,7 @@ def test_a_token_record_sealed_by_an_earlier_release_still_opens() -> None:
             "MANAGE_TOKEN_KEYS key version 'v1' must decode to 32 bytes, got 5",
         ),
         ("v1:not*base64", "MANAGE_TOKEN_KEYS key version 'v1' is not base64url"),
+        (f"v1:v0:{K1}", "MANAGE_TOKEN_KEYS key version 'v1' is not base64url"),  # the version ends at the first ":"
         (f"v1:{K1[:10]}*{K1[10:]}=", "MANAGE_TOKEN_KEYS key version 'v1' is not base64url"),  # not skipped over
     ],
 )
@@ -150,3 +151,10 @@ def test_refusals_to_open_name_the_version_and_the_key_set() -> None:
     with pytest.raises(VaultError) as incomplete:
         Sealed.from_dict({"key_version": "v1", "nonce_b64": "n"})
     assert str(incomplete.value) == "sealed record lacks 'ciphertext_b64'"
+
+
+def test_the_oauth_token_key_set_is_the_default_one() -> None:
+    assert Vault(f"v1:{K1}").name == "TOKEN_ENCRYPTION_KEYS"
+    with pytest.raises(KeyConfigError) as caught:
+        Vault("")
+    assert str(caught.value) == "TOKEN_ENCRYPTION_KEYS is empty"
